@@ -1,0 +1,135 @@
+//! Configuration, read from the Worker's vars and secrets on every request.
+
+use crate::auth::{ApiKeys, Lifetimes, Signer};
+use crate::problem::ApiError;
+
+/// A rate limit as configured on a `[[ratelimits]]` binding: `limit` requests per `period`
+/// seconds (10 or 60). The binding cannot be read back, so the same figures are given as vars
+/// for the headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub limit: u32,
+    pub period: u32,
+}
+
+/// Everything the service needs to know beyond its bindings.
+pub struct Config {
+    pub keys: ApiKeys,
+    pub signer: Signer,
+    pub lifetimes: Lifetimes,
+    /// Per project, on every authenticated call and on uploads.
+    pub api_limit: RateLimit,
+    /// Per client address, on `/auth/api-key` and `/auth/refresh`.
+    pub auth_limit: RateLimit,
+}
+
+/// Default access-token lifetime, as api.video's.
+pub const DEFAULT_ACCESS_TOKEN_TTL: u32 = 3600;
+/// Default refresh-token lifetime: 30 days.
+pub const DEFAULT_REFRESH_TOKEN_TTL: u32 = 30 * 24 * 3600;
+
+impl Config {
+    /// Reads the configuration through `var` (a var or secret by name). Any problem is a
+    /// "misconfigured" 500 whose reason, never containing a secret, is for the log.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ApiError> {
+        let keys = match var("API_KEYS") {
+            Some(raw) if !raw.trim().is_empty() => ApiKeys::parse(&raw),
+            _ => Err("API_KEYS is not set: no API key can be accepted".to_owned()),
+        }
+        .map_err(ApiError::misconfigured)?;
+        let signer = match var("AUTH_SIGNING_KEY") {
+            Some(raw) => Signer::new(raw.trim().as_bytes()),
+            None => Err("AUTH_SIGNING_KEY is not set".to_owned()),
+        }
+        .map_err(ApiError::misconfigured)?;
+        let number = |name: &str, default: u32, range: std::ops::RangeInclusive<u32>| {
+            match var(name) {
+                None => Ok(default),
+                Some(raw) => raw
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|v| range.contains(v))
+                    .ok_or_else(|| {
+                        ApiError::misconfigured(format!(
+                            "{name} must be an integer in {}..={}",
+                            range.start(),
+                            range.end()
+                        ))
+                    }),
+            }
+        };
+        let period = |name: &str, default: u32| {
+            let p = number(name, default, 10..=60)?;
+            if p == 10 || p == 60 {
+                Ok(p)
+            } else {
+                Err(ApiError::misconfigured(format!("{name} must be 10 or 60")))
+            }
+        };
+        Ok(Self {
+            keys,
+            signer,
+            lifetimes: Lifetimes {
+                access: number("ACCESS_TOKEN_TTL", DEFAULT_ACCESS_TOKEN_TTL, 1..=86_400)?,
+                refresh: number("REFRESH_TOKEN_TTL", DEFAULT_REFRESH_TOKEN_TTL, 60..=31_536_000)?,
+            },
+            api_limit: RateLimit {
+                limit: number("RATE_LIMIT", 600, 1..=1_000_000)?,
+                period: period("RATE_LIMIT_PERIOD", 60)?,
+            },
+            auth_limit: RateLimit {
+                limit: number("AUTH_RATE_LIMIT", 30, 1..=1_000_000)?,
+                period: period("AUTH_RATE_LIMIT_PERIOD", 60)?,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ApiError> {
+        let vars: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_vars(|name| vars.get(name).cloned())
+    }
+
+    const KEYS: (&str, &str) = ("API_KEYS", "p1:0123456789abcdef");
+    const SIGNING: (&str, &str) = ("AUTH_SIGNING_KEY", "0123456789abcdef0123456789abcdef");
+
+    #[test]
+    fn defaults_apply_when_only_secrets_are_set() {
+        let c = config(&[KEYS, SIGNING]).unwrap();
+        assert_eq!(c.lifetimes.access, 3600);
+        assert_eq!(c.api_limit, RateLimit { limit: 600, period: 60 });
+    }
+
+    #[test]
+    fn missing_or_empty_api_keys_refuse_service_with_a_logged_reason() {
+        for pairs in [&[SIGNING][..], &[("API_KEYS", "  "), SIGNING][..]] {
+            let e = config(pairs).err().unwrap();
+            assert_eq!(e.status(), 500);
+            assert!(e.log_detail.unwrap().contains("API_KEYS"));
+        }
+        assert!(config(&[KEYS]).is_err());
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_configuration_errors() {
+        for bad in [
+            ("ACCESS_TOKEN_TTL", "0"),
+            ("ACCESS_TOKEN_TTL", "x"),
+            ("RATE_LIMIT_PERIOD", "30"),
+            ("AUTH_RATE_LIMIT", "0"),
+        ] {
+            assert!(config(&[KEYS, SIGNING, bad]).is_err(), "{bad:?}");
+        }
+        let c = config(&[KEYS, SIGNING, ("ACCESS_TOKEN_TTL", "5"), ("RATE_LIMIT_PERIOD", "10")]).unwrap();
+        assert_eq!((c.lifetimes.access, c.api_limit.period), (5, 10));
+    }
+}

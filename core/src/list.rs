@@ -1,0 +1,283 @@
+//! Listing: order, page arithmetic and links of `GET /upload-tokens`.
+
+use crate::request::{ListQuery, SortBy, SortOrder};
+use crate::time::UnixSeconds;
+use crate::token::{UploadToken, UploadTokenView};
+use serde::Serialize;
+use std::cmp::Ordering;
+use std::ops::Range;
+
+/// The total order of a listing. Ties break on `createdAt`, then on the token id, so the
+/// order is the same on every page; `desc` is the exact reverse of `asc`.
+pub fn compare(a: &UploadToken, b: &UploadToken, sort_by: SortBy) -> Ordering {
+    let by_creation = || {
+        a.created_at
+            .cmp(&b.created_at)
+            .then_with(|| a.token.cmp(&b.token))
+    };
+    match sort_by {
+        SortBy::CreatedAt => by_creation(),
+        // Remaining lifetime: the sooner it expires, the smaller; never-expiring is longest.
+        SortBy::Ttl => {
+            let left = |t: &UploadToken| t.expires_at().unwrap_or(UnixSeconds::MAX);
+            left(a).cmp(&left(b)).then_with(by_creation)
+        }
+    }
+}
+
+/// Keeps the tokens still active at `now` and puts them in the order `query` asks for.
+pub fn sort_active(tokens: &mut Vec<UploadToken>, query: &ListQuery, now: UnixSeconds) {
+    tokens.retain(|t| t.is_active(now));
+    match query.sort_order {
+        SortOrder::Asc => tokens.sort_unstable_by(|a, b| compare(a, b, query.sort_by)),
+        SortOrder::Desc => tokens.sort_unstable_by(|a, b| compare(b, a, query.sort_by)),
+    }
+}
+
+/// The `pagination` object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pagination {
+    pub current_page: u32,
+    pub current_page_items: usize,
+    pub page_size: u32,
+    pub pages_total: usize,
+    pub items_total: usize,
+    pub links: Vec<Link>,
+}
+
+/// One pagination link: `{rel, uri}` with a relative URI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Link {
+    pub rel: &'static str,
+    pub uri: String,
+}
+
+/// Where page `query.current_page` falls among `items_total` sorted items, and its
+/// `pagination` object. A page past the end is an empty range.
+pub fn paginate(items_total: usize, query: &ListQuery) -> (Range<usize>, Pagination) {
+    let size = query.page_size as usize;
+    let pages_total = items_total.div_ceil(size).max(1);
+    let start = (query.current_page as usize - 1)
+        .saturating_mul(size)
+        .min(items_total);
+    let end = start.saturating_add(size).min(items_total);
+
+    let page = query.current_page as usize;
+    let link = |rel, n: usize| Link {
+        rel,
+        uri: page_uri(query, n),
+    };
+    let mut links = vec![link("self", page), link("first", 1)];
+    if page > 1 {
+        links.push(link("previous", page - 1));
+    }
+    if page < pages_total {
+        links.push(link("next", page + 1));
+    }
+    links.push(link("last", pages_total));
+
+    let pagination = Pagination {
+        current_page: query.current_page,
+        current_page_items: end - start,
+        page_size: query.page_size,
+        pages_total,
+        items_total,
+        links,
+    };
+    (start..end, pagination)
+}
+
+/// A relative link to page `n` that keeps the sorting the caller asked for.
+fn page_uri(query: &ListQuery, n: usize) -> String {
+    let mut uri = String::from("/upload-tokens?");
+    if query.explicit_sort_by {
+        uri.push_str("sortBy=");
+        uri.push_str(query.sort_by.as_str());
+        uri.push('&');
+    }
+    if query.explicit_sort_order {
+        uri.push_str("sortOrder=");
+        uri.push_str(query.sort_order.as_str());
+        uri.push('&');
+    }
+    uri.push_str(&format!("currentPage={n}&pageSize={}", query.page_size));
+    uri
+}
+
+/// The body of `GET /upload-tokens`.
+#[derive(Debug, Serialize)]
+pub struct TokenList<'a> {
+    pub data: Vec<UploadTokenView<'a>>,
+    pub pagination: Pagination,
+}
+
+/// Sorts, filters and cuts one page out of `tokens` (all of a project's indexed tokens).
+pub fn list_page(tokens: &mut Vec<UploadToken>, query: &ListQuery, now: UnixSeconds) -> String {
+    sort_active(tokens, query, now);
+    let (range, pagination) = paginate(tokens.len(), query);
+    let body = TokenList {
+        data: tokens[range].iter().map(UploadToken::view).collect(),
+        pagination,
+    };
+    serde_json::to_string(&body).expect("a token list always serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::TokenId;
+
+    fn tok(id: &str, created_at: UnixSeconds, ttl: u32) -> UploadToken {
+        let token = TokenId::parse(&format!("to{id:0>22}")).unwrap();
+        UploadToken {
+            token,
+            ttl,
+            created_at,
+        }
+    }
+
+    fn ids(tokens: &[UploadToken]) -> Vec<String> {
+        tokens
+            .iter()
+            .map(|t| t.token.as_str().trim_start_matches("to").trim_start_matches('0').to_owned())
+            .collect()
+    }
+
+    fn query(sort_by: SortBy, sort_order: SortOrder) -> ListQuery {
+        ListQuery {
+            sort_by,
+            sort_order,
+            ..ListQuery::default()
+        }
+    }
+
+    fn sample() -> Vec<UploadToken> {
+        vec![
+            tok("A", 100, 0),    // never expires
+            tok("B", 100, 50),   // expires 150
+            tok("C", 90, 60),    // expires 150, created earlier than B
+            tok("D", 120, 10),   // expires 130
+            tok("E", 120, 0),    // never expires, same second as D
+            tok("F", 80, 15),    // expires 95: expired at now = 100
+            tok("G", 100, 0),    // never, same second as A
+        ]
+    }
+
+    #[test]
+    fn created_at_orders_with_token_tiebreak_and_desc_is_the_reverse() {
+        let mut t = sample();
+        sort_active(&mut t, &query(SortBy::CreatedAt, SortOrder::Asc), 100);
+        assert_eq!(ids(&t), ["C", "A", "B", "G", "D", "E"]);
+        let mut t = sample();
+        sort_active(&mut t, &query(SortBy::CreatedAt, SortOrder::Desc), 100);
+        assert_eq!(ids(&t), ["E", "D", "G", "B", "A", "C"]);
+    }
+
+    #[test]
+    fn ttl_orders_by_expiry_with_never_last_then_creation_then_token() {
+        let mut t = sample();
+        sort_active(&mut t, &query(SortBy::Ttl, SortOrder::Asc), 100);
+        assert_eq!(ids(&t), ["D", "C", "B", "A", "G", "E"]);
+        let mut t = sample();
+        sort_active(&mut t, &query(SortBy::Ttl, SortOrder::Desc), 100);
+        assert_eq!(ids(&t), ["E", "G", "A", "B", "C", "D"]);
+    }
+
+    #[test]
+    fn expired_tokens_are_not_listed() {
+        let mut t = sample();
+        sort_active(&mut t, &ListQuery::default(), 130);
+        // D expired at 130 exactly, F long before.
+        assert!(!ids(&t).contains(&"D".to_owned()));
+        assert!(!ids(&t).contains(&"F".to_owned()));
+        assert_eq!(t.len(), 5);
+    }
+
+    fn page(total: usize, current_page: u32, page_size: u32) -> (Range<usize>, Pagination) {
+        paginate(
+            total,
+            &ListQuery {
+                current_page,
+                page_size,
+                ..ListQuery::default()
+            },
+        )
+    }
+
+    fn rels(p: &Pagination) -> Vec<&str> {
+        p.links.iter().map(|l| l.rel).collect()
+    }
+
+    #[test]
+    fn no_tokens_is_one_empty_page() {
+        let (r, p) = page(0, 1, 25);
+        assert_eq!(r, 0..0);
+        assert_eq!((p.pages_total, p.items_total, p.current_page_items), (1, 0, 0));
+        assert_eq!(rels(&p), ["self", "first", "last"]);
+        assert_eq!(p.links[2].uri, "/upload-tokens?currentPage=1&pageSize=25");
+    }
+
+    #[test]
+    fn an_exact_multiple_has_no_partial_page() {
+        let (r, p) = page(50, 2, 25);
+        assert_eq!(r, 25..50);
+        assert_eq!(p.pages_total, 2);
+        assert_eq!(rels(&p), ["self", "first", "previous", "last"]);
+        let (_, p) = page(50, 1, 25);
+        assert_eq!(rels(&p), ["self", "first", "next", "last"]);
+        assert_eq!(p.links[2].uri, "/upload-tokens?currentPage=2&pageSize=25");
+    }
+
+    #[test]
+    fn the_last_page_may_be_partial() {
+        let (r, p) = page(51, 3, 25);
+        assert_eq!(r, 50..51);
+        assert_eq!((p.pages_total, p.current_page_items), (3, 1));
+        let (r, p) = page(7, 2, 3);
+        assert_eq!(r, 3..6);
+        assert_eq!(rels(&p), ["self", "first", "previous", "next", "last"]);
+    }
+
+    #[test]
+    fn a_page_past_the_end_is_empty_but_answered() {
+        let (r, p) = page(10, 5, 25);
+        assert!(r.is_empty());
+        assert_eq!((p.current_page, p.current_page_items, p.pages_total), (5, 0, 1));
+        assert_eq!(rels(&p), ["self", "first", "previous", "last"]);
+        let (r, _) = page(10, 2_147_483_647, 100);
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn links_keep_the_requested_sorting() {
+        let q = ListQuery {
+            sort_by: SortBy::Ttl,
+            sort_order: SortOrder::Asc,
+            explicit_sort_by: true,
+            explicit_sort_order: true,
+            page_size: 10,
+            ..ListQuery::default()
+        };
+        let (_, p) = paginate(30, &q);
+        assert_eq!(
+            p.links[0].uri,
+            "/upload-tokens?sortBy=ttl&sortOrder=asc&currentPage=1&pageSize=10"
+        );
+    }
+
+    #[test]
+    fn list_page_renders_only_the_page() {
+        let mut t: Vec<UploadToken> = (0..30).map(|i| tok(&format!("{i}"), 1000 + i, 0)).collect();
+        let q = ListQuery {
+            current_page: 2,
+            page_size: 25,
+            ..ListQuery::default()
+        };
+        let body: serde_json::Value = serde_json::from_str(&list_page(&mut t, &q, 2000)).unwrap();
+        assert_eq!(body["data"].as_array().unwrap().len(), 5);
+        // newest first: page 2 holds the five oldest, the last being the very first made.
+        assert_eq!(body["data"][4]["createdAt"], "1970-01-01T00:16:40+00:00");
+        assert_eq!(body["pagination"]["itemsTotal"], 30);
+    }
+}

@@ -1,0 +1,113 @@
+//! The upload token: what is stored, when it is active, and how it is shown on the wire.
+
+use crate::ids::TokenId;
+use crate::time::{format_atom, UnixSeconds};
+use serde::Serialize;
+
+/// The largest `ttl` api.video accepts (a signed 32-bit integer).
+pub const MAX_TTL: u32 = 2_147_483_647;
+
+/// Workers KV refuses an `expirationTtl` under 60 seconds.
+pub const KV_MIN_EXPIRATION_TTL: u32 = 60;
+
+/// A delegated upload token, as the API shows it. The project it belongs to is kept beside it
+/// by the store ([`crate::store::TokenRecord`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadToken {
+    pub token: TokenId,
+    /// Lifetime in seconds; 0 means it never expires.
+    pub ttl: u32,
+    pub created_at: UnixSeconds,
+}
+
+impl UploadToken {
+    /// When the token stops being active, or `None` if it never does.
+    pub fn expires_at(&self) -> Option<UnixSeconds> {
+        (self.ttl > 0).then(|| self.created_at + UnixSeconds::from(self.ttl))
+    }
+
+    /// A token is active until the second its `expiresAt` names; at that second it has expired.
+    pub fn is_active(&self, now: UnixSeconds) -> bool {
+        self.expires_at().is_none_or(|at| now < at)
+    }
+
+    /// The `expirationTtl` to give its KV entries: the ttl, raised to KV's minimum of 60 s,
+    /// or none for a token that never expires. Reads enforce the exact expiry themselves.
+    pub fn kv_expiration_ttl(&self) -> Option<u32> {
+        (self.ttl > 0).then(|| self.ttl.max(KV_MIN_EXPIRATION_TTL))
+    }
+
+    /// The token as the API shows it.
+    pub fn view(&self) -> UploadTokenView<'_> {
+        UploadTokenView {
+            token: self.token.as_str(),
+            ttl: self.ttl,
+            created_at: format_atom(self.created_at),
+            expires_at: self.expires_at().map(format_atom),
+        }
+    }
+}
+
+/// The JSON shape of an upload token: `{token, ttl, createdAt, expiresAt}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadTokenView<'a> {
+    pub token: &'a str,
+    pub ttl: u32,
+    pub created_at: String,
+    /// `null` for a token that never expires.
+    pub expires_at: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(ttl: u32) -> UploadToken {
+        UploadToken {
+            token: TokenId::parse("to1tcmSFHeYY5KzyhOqVKMKb").unwrap(),
+            ttl,
+            created_at: 1_606_903_999,
+        }
+    }
+
+    #[test]
+    fn ttl_one_ends_after_one_second() {
+        let t = token(1);
+        assert!(t.is_active(1_606_903_999));
+        assert!(!t.is_active(1_606_904_000));
+    }
+
+    #[test]
+    fn ttl_fifty_nine_ends_on_time_although_kv_keeps_it_for_sixty() {
+        let t = token(59);
+        assert!(t.is_active(1_606_903_999 + 58));
+        assert!(!t.is_active(1_606_903_999 + 59));
+        assert_eq!(t.kv_expiration_ttl(), Some(60));
+    }
+
+    #[test]
+    fn ttl_zero_never_expires_and_has_no_kv_expiry() {
+        let t = token(0);
+        assert!(t.is_active(i64::from(u32::MAX) * 100));
+        assert_eq!(t.expires_at(), None);
+        assert_eq!(t.kv_expiration_ttl(), None);
+    }
+
+    #[test]
+    fn long_ttls_keep_their_own_kv_expiry() {
+        assert_eq!(token(3600).kv_expiration_ttl(), Some(3600));
+        assert_eq!(token(MAX_TTL).kv_expiration_ttl(), Some(MAX_TTL));
+    }
+
+    #[test]
+    fn view_matches_the_published_example() {
+        let json = serde_json::to_string(&token(3600).view()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"token":"to1tcmSFHeYY5KzyhOqVKMKb","ttl":3600,"createdAt":"2020-12-02T10:13:19+00:00","expiresAt":"2020-12-02T11:13:19+00:00"}"#
+        );
+        let json = serde_json::to_string(&token(0).view()).unwrap();
+        assert!(json.ends_with(r#""expiresAt":null}"#), "{json}");
+    }
+}
