@@ -1,0 +1,493 @@
+//! The token and auth endpoints end to end on the host: real handlers, real store logic, over
+//! the in-memory KV with an injected clock.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::Value;
+use upload_tokens_core::api::{handle, resolve, Context, Request, Response};
+use upload_tokens_core::config::Config;
+use upload_tokens_core::ids::SystemEntropy;
+use upload_tokens_core::kv::{MemoryKv, Op, OpCounts};
+use upload_tokens_core::store::{keys, TokenStore};
+use upload_tokens_core::testing::{block_on, MemoryLimiter};
+
+const T0: i64 = 1_800_000_000;
+const KEY_A: &str = "alpha-key-0000000001";
+const KEY_A2: &str = "alpha-key-0000000002";
+const KEY_B: &str = "beta-key-00000000001";
+
+struct Harness {
+    config: Config,
+    store: TokenStore<MemoryKv>,
+    limiter: MemoryLimiter,
+    now: i64,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::with(MemoryLimiter::new(1_000_000), MemoryKv::new(T0))
+    }
+
+    fn with(limiter: MemoryLimiter, kv: MemoryKv) -> Self {
+        let vars = [
+            ("API_KEYS", format!("alpha:{KEY_A},alpha:{KEY_A2},beta:{KEY_B}")),
+            ("AUTH_SIGNING_KEY", "test-signing-key-0123456789abcdef".to_owned()),
+            ("RATE_LIMIT", "5".to_owned()),
+            ("RATE_LIMIT_PERIOD", "10".to_owned()),
+        ];
+        let config = Config::from_vars(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
+            .unwrap_or_else(|_| panic!("test configuration is valid"));
+        Self {
+            config,
+            store: TokenStore::new(kv),
+            limiter,
+            now: T0,
+        }
+    }
+
+    fn kv(&self) -> &MemoryKv {
+        self.store.kv()
+    }
+
+    fn set_now(&mut self, now: i64) {
+        self.now = now;
+        self.kv().set_now(now);
+    }
+
+    fn call(&self, method: &str, target: &str, auth: Option<&str>, body: &str) -> Response {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let req = Request {
+            method,
+            path,
+            query,
+            authorization: auth,
+            content_type: Some("application/json"),
+            client_addr: "192.0.2.1",
+        };
+        let endpoint = match resolve(method, path) {
+            Ok(e) => e,
+            Err(e) => return Response::error(e),
+        };
+        let mut entropy = SystemEntropy;
+        let mut ctx = Context {
+            config: &self.config,
+            store: &self.store,
+            limiter: &self.limiter,
+            now: self.now,
+            entropy: &mut entropy,
+        };
+        block_on(handle(endpoint, &req, body.as_bytes(), &mut ctx))
+    }
+
+    fn ops(&self, f: impl FnOnce(&Self) -> Response) -> (Response, OpCounts) {
+        self.kv().reset_counts();
+        let r = f(self);
+        (r, self.kv().counts())
+    }
+}
+
+fn basic(key: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{key}:")))
+}
+
+fn json(r: &Response) -> Value {
+    serde_json::from_str(r.body.as_deref().expect("a body")).expect("JSON body")
+}
+
+fn create(h: &Harness, key: &str, ttl: u32) -> String {
+    let r = h.call("POST", "/upload-tokens", Some(&basic(key)), &format!(r#"{{"ttl":{ttl}}}"#));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    json(&r)["token"].as_str().unwrap().to_owned()
+}
+
+fn listed(h: &Harness, key: &str, query: &str) -> Vec<String> {
+    let r = h.call("GET", &format!("/upload-tokens?{query}"), Some(&basic(key)), "");
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    json(&r)["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["token"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn create_get_list_delete_round_trip() {
+    let h = Harness::new();
+    let (r, ops) = h.ops(|h| h.call("POST", "/upload-tokens", Some(&basic(KEY_A)), r#"{"ttl":3600}"#));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Content-Type"), Some("application/json"));
+    assert_eq!(ops, OpCounts { writes: 2, ..OpCounts::default() });
+    let body = json(&r);
+    let token = body["token"].as_str().unwrap().to_owned();
+    assert_eq!(body["ttl"], 3600);
+    assert_eq!(body["createdAt"], "2027-01-15T08:00:00+00:00");
+    assert_eq!(body["expiresAt"], "2027-01-15T09:00:00+00:00");
+
+    let (r, ops) = h.ops(|h| h.call("GET", &format!("/upload-tokens/{token}"), Some(&basic(KEY_A2)), ""));
+    assert_eq!(r.status, 200);
+    assert_eq!(json(&r), body);
+    assert_eq!(ops, OpCounts { reads: 1, ..OpCounts::default() });
+
+    assert_eq!(listed(&h, KEY_A, ""), vec![token.clone()]);
+
+    let (r, ops) = h.ops(|h| h.call("DELETE", &format!("/upload-tokens/{token}"), Some(&basic(KEY_A)), ""));
+    assert_eq!(r.status, 204);
+    assert_eq!(r.body, None);
+    assert_eq!(ops, OpCounts { reads: 1, deletes: 2, ..OpCounts::default() });
+
+    assert_eq!(h.call("GET", &format!("/upload-tokens/{token}"), Some(&basic(KEY_A)), "").status, 404);
+    assert_eq!(h.call("DELETE", &format!("/upload-tokens/{token}"), Some(&basic(KEY_A)), "").status, 404);
+    assert!(listed(&h, KEY_A, "").is_empty());
+    assert!(h.kv().keys().is_empty());
+}
+
+#[test]
+fn empty_bodies_make_never_expiring_tokens() {
+    let h = Harness::new();
+    for body in ["", "{}", r#"{"ttl":null}"#] {
+        let r = h.call("POST", "/upload-tokens", Some(&basic(KEY_A)), body);
+        assert_eq!(r.status, 200);
+        assert_eq!(json(&r)["expiresAt"], Value::Null);
+        assert_eq!(json(&r)["ttl"], 0);
+    }
+}
+
+#[test]
+fn bad_bodies_are_refused_and_store_nothing() {
+    let h = Harness::new();
+    let cases: [(&str, u16); 6] = [
+        (r#"{"ttl":-1}"#, 400),
+        (r#"{"ttl":2147483648}"#, 400),
+        (r#"{"ttl":"60"}"#, 400),
+        ("{not json", 400),
+        ("[1]", 400),
+        (&"x".repeat(16 * 1024 + 1), 413),
+    ];
+    for (body, status) in cases {
+        let r = h.call("POST", "/upload-tokens", Some(&basic(KEY_A)), body);
+        assert_eq!(r.status, status, "{body:.40}");
+        let p = json(&r);
+        assert_eq!(p["status"], status);
+        assert!(p["type"].as_str().unwrap().starts_with("https://docs.api.video/reference/"));
+    }
+    assert!(h.kv().keys().is_empty());
+    assert_eq!(h.kv().counts().writes, 0);
+}
+
+#[test]
+fn malformed_ids_are_404_without_any_kv_read() {
+    let h = Harness::new();
+    for id in ["nope", "to123", "vi1tcmSFHeYY5KzyhOqVKMKb", "to1tcmSFHeYY5KzyhOqVKM_b"] {
+        for method in ["GET", "DELETE"] {
+            let (r, ops) = h.ops(|h| h.call(method, &format!("/upload-tokens/{id}"), Some(&basic(KEY_A)), ""));
+            assert_eq!(r.status, 404);
+            assert_eq!(json(&r)["name"], "uploadToken");
+            assert_eq!(ops, OpCounts::default());
+        }
+    }
+}
+
+#[test]
+fn projects_never_see_each_others_tokens() {
+    let h = Harness::new();
+    let a = create(&h, KEY_A, 0);
+    let b = create(&h, KEY_B, 0);
+    let not_found_for_b = h.call("GET", &format!("/upload-tokens/{a}"), Some(&basic(KEY_B)), "");
+    let missing = h.call("GET", "/upload-tokens/to0000000000000000000000", Some(&basic(KEY_B)), "");
+    assert_eq!(not_found_for_b.status, 404);
+    assert_eq!(not_found_for_b.body, missing.body, "a foreign token looks exactly like a missing one");
+    assert_eq!(h.call("DELETE", &format!("/upload-tokens/{a}"), Some(&basic(KEY_B)), "").status, 404);
+    assert_eq!(listed(&h, KEY_B, ""), vec![b.clone()]);
+    assert_eq!(listed(&h, KEY_A, ""), vec![a.clone()]);
+    let r = h.call("GET", "/upload-tokens", Some(&basic(KEY_B)), "");
+    assert_eq!(json(&r)["pagination"]["itemsTotal"], 1);
+    assert_eq!(h.call("GET", &format!("/upload-tokens/{a}"), Some(&basic(KEY_A)), "").status, 200);
+}
+
+#[test]
+fn tokens_expire_on_time_even_below_kv_minimum() {
+    let mut h = Harness::new();
+    let one = create(&h, KEY_A, 1);
+    let fifty_nine = create(&h, KEY_A, 59);
+    let hour = create(&h, KEY_A, 3600);
+    h.set_now(T0 + 1);
+    assert_eq!(h.call("GET", &format!("/upload-tokens/{one}"), Some(&basic(KEY_A)), "").status, 404);
+    assert_eq!(h.call("GET", &format!("/upload-tokens/{fifty_nine}"), Some(&basic(KEY_A)), "").status, 200);
+    h.set_now(T0 + 59);
+    assert_eq!(h.call("GET", &format!("/upload-tokens/{fifty_nine}"), Some(&basic(KEY_A)), "").status, 404);
+    assert_eq!(h.call("DELETE", &format!("/upload-tokens/{fifty_nine}"), Some(&basic(KEY_A)), "").status, 404);
+    assert_eq!(listed(&h, KEY_A, ""), vec![hour.clone()]);
+    let r = h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), "");
+    assert_eq!(json(&r)["pagination"]["itemsTotal"], 1);
+    // KV itself drops both entries at 60 s.
+    assert_eq!(h.kv().keys().len(), 6);
+    h.set_now(T0 + 60);
+    assert_eq!(h.kv().keys().len(), 2);
+}
+
+#[test]
+fn listing_costs_one_list_call_per_thousand_tokens_and_no_reads() {
+    for (n, calls) in [(0usize, 1usize), (999, 1), (1000, 1), (1001, 2), (2500, 3)] {
+        let h = Harness::new();
+        for _ in 0..n {
+            create(&h, KEY_A, 0);
+        }
+        let (r, ops) = h.ops(|h| h.call("GET", "/upload-tokens?pageSize=100", Some(&basic(KEY_A)), ""));
+        assert_eq!(r.status, 200);
+        assert_eq!(json(&r)["pagination"]["itemsTotal"], n);
+        assert_eq!(ops, OpCounts { lists: calls, ..OpCounts::default() }, "n = {n}");
+    }
+}
+
+#[test]
+fn pages_walk_every_token_once_in_every_order() {
+    let mut h = Harness::new();
+    let mut made = Vec::new();
+    for i in 0..150u32 {
+        // Several tokens per second, and a mix of lifetimes.
+        h.set_now(T0 + i64::from(i / 4));
+        made.push(create(&h, KEY_A, [0, 3600, 120, 7200][i as usize % 4]));
+    }
+    h.set_now(T0 + 40);
+    for sort_by in ["createdAt", "ttl"] {
+        for order in ["asc", "desc"] {
+            let mut seen = Vec::new();
+            let mut prev: Option<Vec<String>> = None;
+            for page in 1..=7 {
+                let q = format!("sortBy={sort_by}&sortOrder={order}&currentPage={page}&pageSize=25");
+                let r = h.call("GET", &format!("/upload-tokens?{q}"), Some(&basic(KEY_A)), "");
+                let body = json(&r);
+                assert_eq!(body["pagination"]["pagesTotal"], 6);
+                for t in body["data"].as_array().unwrap() {
+                    let cur = sort_key(t, sort_by);
+                    if let Some(p) = &prev {
+                        let ord = p.cmp(&cur);
+                        assert!(
+                            if order == "asc" { ord.is_lt() } else { ord.is_gt() },
+                            "{sort_by} {order}: {p:?} then {cur:?}"
+                        );
+                    }
+                    prev = Some(cur);
+                    seen.push(t["token"].as_str().unwrap().to_owned());
+                }
+            }
+            let mut sorted_seen = seen.clone();
+            sorted_seen.sort();
+            sorted_seen.dedup();
+            let mut all = made.clone();
+            all.sort();
+            assert_eq!(seen.len(), 150);
+            assert_eq!(sorted_seen, all);
+        }
+    }
+}
+
+/// The documented order, as a client sees it in the JSON: RFC 3339 strings in one offset
+/// compare as text; a `null` expiry is the longest-lived; ties go to createdAt, then token.
+fn sort_key(t: &Value, sort_by: &str) -> Vec<String> {
+    let text = |v: &Value| v.as_str().unwrap_or("~").to_owned();
+    let mut key = Vec::new();
+    if sort_by == "ttl" {
+        key.push(text(&t["expiresAt"]));
+    }
+    key.push(text(&t["createdAt"]));
+    key.push(text(&t["token"]));
+    key
+}
+
+#[test]
+fn a_delete_interrupted_halfway_is_finished_by_a_retry() {
+    let h = Harness::new();
+    let t = create(&h, KEY_A, 0);
+    // The second delete (the record) fails.
+    h.kv().fail(Op::Delete, 1);
+    let r = h.call("DELETE", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "");
+    assert_eq!(r.status, 500);
+    assert_eq!(json(&r)["title"], "An internal error occurred.");
+    assert!(r.log.as_deref().unwrap().contains("injected"));
+    assert!(!r.body.as_deref().unwrap().contains("injected"));
+    // Already out of the listing; the retry finds the record and finishes.
+    assert!(listed(&h, KEY_A, "").is_empty());
+    assert_eq!(h.call("DELETE", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "").status, 204);
+    assert!(h.kv().keys().is_empty());
+    assert_eq!(h.call("GET", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "").status, 404);
+}
+
+#[test]
+fn a_delete_failing_first_changes_nothing() {
+    let h = Harness::new();
+    let t = create(&h, KEY_A, 0);
+    h.kv().fail(Op::Delete, 0);
+    assert_eq!(h.call("DELETE", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "").status, 500);
+    assert_eq!(listed(&h, KEY_A, ""), vec![t.clone()]);
+    assert_eq!(h.call("DELETE", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "").status, 204);
+}
+
+#[test]
+fn a_record_without_its_index_entry_is_still_gettable_and_deletable() {
+    let h = Harness::new();
+    // A create whose index write fails leaves exactly this state.
+    h.kv().fail(Op::Write, 1);
+    let r = h.call("POST", "/upload-tokens", Some(&basic(KEY_A)), "{}");
+    assert_eq!(r.status, 500);
+    let keys = h.kv().keys();
+    assert_eq!(keys.len(), 1);
+    let t = keys[0].trim_start_matches("tok:").to_owned();
+    assert_eq!(h.call("GET", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "").status, 200);
+    assert!(listed(&h, KEY_A, "").is_empty());
+    assert_eq!(h.call("DELETE", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "").status, 204);
+    assert!(h.kv().keys().is_empty());
+
+    // And one whose index entry was removed by hand.
+    let t = create(&h, KEY_A, 0);
+    let index_key = h.kv().keys().into_iter().find(|k| k.starts_with("idx:")).unwrap();
+    assert!(index_key.ends_with(&t));
+    h.kv().remove_raw(&index_key);
+    assert_eq!(h.call("GET", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "").status, 200);
+    assert_eq!(h.call("DELETE", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "").status, 204);
+    assert_eq!(h.call("GET", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "").status, 404);
+}
+
+#[test]
+fn store_failures_are_generic_500s_with_the_detail_logged() {
+    let h = Harness::new();
+    h.kv().fail(Op::List, 0);
+    let r = h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), "");
+    assert_eq!(r.status, 500);
+    assert_eq!(
+        json(&r),
+        serde_json::json!({"type":"https://docs.api.video/reference/internal-error","title":"An internal error occurred.","status":500})
+    );
+    assert!(r.log.unwrap().starts_with("listing tokens: injected"));
+}
+
+#[test]
+fn missing_or_wrong_credentials_are_401() {
+    let h = Harness::new();
+    for auth in [None, Some("Basic"), Some("Basic Zm9v"), Some("Bearer x.y.z"), Some(basic("alpha-key-000000000X").as_str())] {
+        for (method, path) in [("GET", "/upload-tokens"), ("POST", "/upload-tokens"), ("GET", "/upload-tokens/to0000000000000000000000"), ("DELETE", "/upload-tokens/to0000000000000000000000")] {
+            let r = h.call(method, path, auth, "{}");
+            assert_eq!(r.status, 401, "{method} {path} {auth:?}");
+            assert!(r.header("WWW-Authenticate").is_some());
+            assert_eq!(json(&r)["status"], 401);
+        }
+    }
+    assert_eq!(h.kv().counts(), OpCounts::default());
+}
+
+#[test]
+fn bearer_flow_with_refresh() {
+    let mut h = Harness::new();
+    let r = h.call("POST", "/auth/api-key", None, &format!(r#"{{"apiKey":"{KEY_B}"}}"#));
+    assert_eq!(r.status, 200);
+    let pair = json(&r);
+    assert_eq!(pair["token_type"], "Bearer");
+    assert_eq!(pair["expires_in"], 3600);
+    let access = format!("Bearer {}", pair["access_token"].as_str().unwrap());
+    let t = h.call("POST", "/upload-tokens", Some(&access), "{}");
+    assert_eq!(t.status, 200);
+    assert_eq!(listed(&h, KEY_B, "").len(), 1);
+
+    h.set_now(T0 + 3600);
+    assert_eq!(h.call("GET", "/upload-tokens", Some(&access), "").status, 401);
+    let refresh = pair["refresh_token"].as_str().unwrap();
+    // A refresh token is not an access token.
+    assert_eq!(h.call("GET", "/upload-tokens", Some(&format!("Bearer {refresh}")), "").status, 401);
+    let r = h.call("POST", "/auth/refresh", None, &format!(r#"{{"refreshToken":"{refresh}"}}"#));
+    assert_eq!(r.status, 200);
+    let next = format!("Bearer {}", json(&r)["access_token"].as_str().unwrap());
+    assert_eq!(h.call("GET", "/upload-tokens", Some(&next), "").status, 200);
+    // An access token is not a refresh token.
+    let access_only = pair["access_token"].as_str().unwrap();
+    let r = h.call("POST", "/auth/refresh", None, &format!(r#"{{"refreshToken":"{access_only}"}}"#));
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn auth_endpoints_answer_bad_input_as_the_spec_shows() {
+    let h = Harness::new();
+    let r = h.call("POST", "/auth/api-key", None, r#"{"apiKey":"not-a-key"}"#);
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        json(&r),
+        serde_json::json!({"type":"https://docs.api.video/reference/authentication-invalid-user-credentials","title":"The user credentials were incorrect.","status":400,"name":""})
+    );
+    for body in ["{}", r#"{"apiKey":1}"#] {
+        let r = h.call("POST", "/auth/api-key", None, body);
+        assert_eq!((r.status, json(&r)["name"].clone()), (400, Value::from("apiKey")));
+    }
+    assert_eq!(h.call("POST", "/auth/refresh", None, r#"{"refreshToken":"a.b.c"}"#).status, 400);
+    assert_eq!(h.call("POST", "/auth/refresh", None, "[]").status, 400);
+}
+
+#[test]
+fn rate_limits_answer_429_per_project_and_reset() {
+    let h = Harness::with(MemoryLimiter::new(5), MemoryKv::new(T0));
+    for _ in 0..5 {
+        let r = h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), "");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("X-RateLimit-Limit"), Some("5"));
+        assert_eq!(r.header("X-RateLimit-Remaining"), None);
+    }
+    let r = h.call("POST", "/upload-tokens", Some(&basic(KEY_A2)), "{}");
+    assert_eq!(r.status, 429);
+    assert_eq!(
+        json(&r),
+        serde_json::json!({"type":"https://docs.api.video/reference/too-many-requests","title":"Too many requests.","status":429})
+    );
+    assert_eq!(r.header("X-RateLimit-Limit"), Some("5"));
+    assert_eq!(r.header("X-RateLimit-Retry-After"), Some("10"));
+    assert!(h.kv().keys().is_empty(), "a refused create stores nothing");
+    assert_eq!(h.call("GET", "/upload-tokens", Some(&basic(KEY_B)), "").status, 200);
+    h.limiter.reset();
+    assert_eq!(h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), "").status, 200);
+}
+
+#[test]
+fn a_failing_limiter_lets_requests_through_and_logs() {
+    let h = Harness::with(MemoryLimiter::failing(), MemoryKv::new(T0));
+    let r = h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), "");
+    assert_eq!(r.status, 200);
+    assert!(r.log.unwrap().contains("rate limiter failed"));
+}
+
+#[test]
+fn unknown_paths_and_wrong_methods() {
+    let h = Harness::new();
+    let r = h.call("GET", "/nope", None, "");
+    assert_eq!(r.status, 404);
+    assert!(json(&r)["type"].as_str().unwrap().ends_with("/unrecognized-request-url"));
+    for (method, path, allow) in [
+        ("PUT", "/upload-tokens", "GET, POST"),
+        ("PATCH", "/upload-tokens/to0000000000000000000000", "GET, DELETE"),
+        ("GET", "/auth/api-key", "POST"),
+        ("DELETE", "/openapi.json", "GET"),
+    ] {
+        let r = h.call(method, path, None, "");
+        assert_eq!(r.status, 405, "{method} {path}");
+        assert_eq!(r.header("Allow"), Some(allow));
+        assert_eq!(json(&r)["status"], 405);
+    }
+    for path in ["/upload-tokens/", "/upload-tokens/a/b", "/", ""] {
+        assert_eq!(h.call("GET", path, None, "").status, 404, "{path}");
+    }
+}
+
+#[test]
+fn openapi_is_served_without_credentials() {
+    let h = Harness::new();
+    let r = h.call("GET", "/openapi.json", None, "");
+    assert_eq!(r.status, 200);
+    assert!(json(&r).is_object());
+}
+
+#[test]
+fn index_entries_carry_the_token_data() {
+    let h = Harness::new();
+    let t = create(&h, KEY_A, 90);
+    let name = h.kv().keys().into_iter().find(|k| k.starts_with("idx:")).unwrap();
+    assert_eq!(name, format!("idx:alpha:{T0:010}:{t}"));
+    let parsed = keys::parse_index_entry(&name, Some(&format!("{T0},90"))).unwrap();
+    assert_eq!((parsed.ttl, parsed.created_at, parsed.token.as_str()), (90, T0, t.as_str()));
+}
