@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds the release Worker into build/ (index.js + index_bg.wasm) with the locally installed
+# wasm-bindgen, wasm-opt and esbuild (see scripts/setup.sh). `--dev` skips wasm-opt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+export PATH="$root/.tools/bin:$PATH"
+export WASM_BINDGEN_BIN="$root/.tools/bin/wasm-bindgen"
+export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
+export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
+if [ "${1:-}" = "--dev" ]; then
+  exec worker-build --release --no-opt
+fi
+exec worker-build --release

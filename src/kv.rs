@@ -1,0 +1,55 @@
+//! The storage interface over a Workers KV namespace.
+
+use upload_tokens_core::kv::{Kv, ListChunk, ListedKey, PutOptions, StoreError};
+use worker::kv::{KvError, KvStore};
+
+/// KV through the `worker` crate's bindings.
+pub struct WorkersKv(pub KvStore);
+
+fn store_error(op: &str) -> impl Fn(KvError) -> StoreError + '_ {
+    move |e| StoreError(format!("KV {op} failed: {e}"))
+}
+
+impl Kv for WorkersKv {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.0.get(key).text().await.map_err(store_error("GET"))
+    }
+
+    async fn put(&self, key: &str, value: &str, options: PutOptions<'_>) -> Result<(), StoreError> {
+        let mut put = self.0.put(key, value).map_err(store_error("PUT"))?;
+        if let Some(metadata) = options.metadata {
+            put = put.metadata(metadata).map_err(store_error("PUT"))?;
+        }
+        if let Some(ttl) = options.expiration_ttl {
+            put = put.expiration_ttl(u64::from(ttl));
+        }
+        put.execute().await.map_err(store_error("PUT"))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.0.delete(key).await.map_err(store_error("DELETE"))
+    }
+
+    async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<ListChunk, StoreError> {
+        let mut list = self.0.list().prefix(prefix.to_owned());
+        if let Some(cursor) = cursor {
+            list = list.cursor(cursor.to_owned());
+        }
+        let page = list.execute().await.map_err(store_error("LIST"))?;
+        Ok(ListChunk {
+            keys: page
+                .keys
+                .into_iter()
+                .map(|k| ListedKey {
+                    name: k.name,
+                    metadata: match k.metadata {
+                        Some(serde_json::Value::String(s)) => Some(s),
+                        _ => None,
+                    },
+                })
+                .collect(),
+            cursor: page.cursor,
+            complete: page.list_complete,
+        })
+    }
+}

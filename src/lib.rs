@@ -1,0 +1,150 @@
+//! The Worker: adapts a request to the core's contract, supplies KV, the rate limiter, the
+//! clock and randomness, and turns the core's answer (or any failure) into a response.
+
+mod kv;
+
+use futures_util::StreamExt;
+use upload_tokens_core::api::{
+    handle, resolve, Body, BodyError, Context as ApiContext, Endpoint, LimitScope, Limiter,
+    Request as ApiRequest, Response as ApiResponse,
+};
+use upload_tokens_core::config::Config;
+use upload_tokens_core::ids::SystemEntropy;
+use upload_tokens_core::kv::StoreError;
+use upload_tokens_core::problem::ApiError;
+use upload_tokens_core::store::TokenStore;
+use upload_tokens_core::time::{from_millis, UnixSeconds};
+use worker::{console_error, event, Context, Date, Env, Request, Response, Result};
+
+/// Binding names, as in `wrangler.toml`.
+const KV_BINDING: &str = "UPLOAD_TOKENS";
+const API_LIMITER: &str = "API_RATE_LIMITER";
+const AUTH_LIMITER: &str = "AUTH_RATE_LIMITER";
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let answer = match serve(req, &env).await {
+        Ok(answer) => answer,
+        Err(e) => ApiResponse::error(ApiError::internal(format!("worker error: {e}"))),
+    };
+    if let Some(line) = &answer.log {
+        console_error!("{line}");
+    }
+    into_response(answer)
+}
+
+fn now() -> UnixSeconds {
+    from_millis(Date::now().as_millis() as f64)
+}
+
+async fn serve(mut req: Request, env: &Env) -> Result<ApiResponse> {
+    let path = req.path();
+    let method = req.method();
+    let endpoint = match resolve(method.as_ref(), &path) {
+        Ok(e) => e,
+        Err(e) => return Ok(ApiResponse::error(e)),
+    };
+    let config = match Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string())) {
+        Ok(c) => c,
+        Err(e) if endpoint == Endpoint::OpenApi => {
+            // The description of the API needs no configuration.
+            drop(e);
+            return Ok(ApiResponse::json(200, upload_tokens_core::api::OPENAPI_JSON.to_owned()));
+        }
+        Err(e) => return Ok(ApiResponse::error(e)),
+    };
+    let url = req.url()?;
+    let headers = req.headers();
+    let authorization = headers.get("Authorization")?;
+    let content_type = headers.get("Content-Type")?;
+    let client_addr = headers.get("CF-Connecting-IP")?.unwrap_or_default();
+    let declared_length = headers
+        .get("Content-Length")?
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let api_req = ApiRequest {
+        method: method.as_ref(),
+        path: &path,
+        query: url.query().unwrap_or(""),
+        authorization: authorization.as_deref(),
+        content_type: content_type.as_deref(),
+        client_addr: &client_addr,
+    };
+    let store = TokenStore::new(kv::WorkersKv(env.kv(KV_BINDING)?));
+    let limiter = BindingLimiter { env };
+    let mut entropy = SystemEntropy;
+    let mut ctx = ApiContext {
+        config: &config,
+        store: &store,
+        limiter: &limiter,
+        now: now(),
+        entropy: &mut entropy,
+    };
+    let body = RequestBody {
+        req: &mut req,
+        declared_length,
+    };
+    Ok(handle(endpoint, &api_req, body, &mut ctx).await)
+}
+
+/// The request body, read as a stream so that no more than the limit is ever buffered.
+struct RequestBody<'r> {
+    req: &'r mut Request,
+    declared_length: Option<u64>,
+}
+
+impl Body for RequestBody<'_> {
+    async fn read(self, limit: usize) -> std::result::Result<Vec<u8>, BodyError> {
+        if self.declared_length.is_some_and(|n| n > limit as u64) {
+            return Err(BodyError::TooLarge);
+        }
+        let failed = |e: worker::Error| BodyError::Failed(e.to_string());
+        if self.req.inner().body().is_none() {
+            return Ok(Vec::new());
+        }
+        let mut stream = self.req.stream().map_err(failed)?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(failed)?;
+            if bytes.len() + chunk.len() > limit {
+                return Err(BodyError::TooLarge);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+}
+
+/// The `[[ratelimits]]` bindings.
+struct BindingLimiter<'e> {
+    env: &'e Env,
+}
+
+impl Limiter for BindingLimiter<'_> {
+    async fn allow(&self, scope: LimitScope, key: &str) -> std::result::Result<bool, StoreError> {
+        let name = match scope {
+            LimitScope::Api => API_LIMITER,
+            LimitScope::Auth => AUTH_LIMITER,
+        };
+        let limiter = self
+            .env
+            .rate_limiter(name)
+            .map_err(|e| StoreError(format!("rate limiter {name}: {e}")))?;
+        let outcome = limiter
+            .limit(key.to_owned())
+            .await
+            .map_err(|e| StoreError(format!("rate limiter {name}: {e}")))?;
+        Ok(outcome.success)
+    }
+}
+
+fn into_response(answer: ApiResponse) -> Result<Response> {
+    let response = match answer.body {
+        Some(body) => Response::ok(body)?,
+        None => Response::empty()?,
+    };
+    let headers = worker::Headers::new();
+    for (name, value) in &answer.headers {
+        headers.append(name, value)?;
+    }
+    Ok(response.with_status(answer.status).with_headers(headers))
+}
