@@ -8,6 +8,11 @@ export PATH="$root/.tools/bin:$PATH"
 export WASM_BINDGEN_BIN="$root/.tools/bin/wasm-bindgen"
 export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
 export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
+# Test runs build once up front and start several runtimes; they set SKIP_WORKER_BUILD=1 so
+# that wrangler's own build step does not rebuild (and race) under them.
+if [ "${SKIP_WORKER_BUILD:-}" = 1 ] && [ -f build/index.js ]; then
+  exit 0
+fi
 if [ "${1:-}" = "--dev" ]; then
   exec worker-build --release --no-opt
 fi

@@ -49,7 +49,10 @@ async fn serve(mut req: Request, env: &Env) -> Result<ApiResponse> {
         Err(e) if endpoint == Endpoint::OpenApi => {
             // The description of the API needs no configuration.
             drop(e);
-            return Ok(ApiResponse::json(200, upload_tokens_core::api::OPENAPI_JSON.to_owned()));
+            return Ok(ApiResponse::json(
+                200,
+                upload_tokens_core::api::OPENAPI_JSON.to_owned(),
+            ));
         }
         Err(e) => return Ok(ApiResponse::error(e)),
     };

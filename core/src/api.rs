@@ -9,7 +9,9 @@ use crate::kv::{Kv, StoreError};
 use crate::list::list_page;
 use crate::problem::ApiError;
 use crate::project::ProjectId;
-use crate::request::{check_json_content_type, parse_create_body, parse_json_object, ListQuery, MAX_JSON_BODY};
+use crate::request::{
+    check_json_content_type, parse_create_body, parse_json_object, ListQuery, MAX_JSON_BODY,
+};
 use crate::store::{TokenRecord, TokenStore};
 use crate::time::UnixSeconds;
 use crate::token::UploadToken;
@@ -65,7 +67,9 @@ pub fn resolve(method: &str, path: &str) -> Result<Endpoint, ApiError> {
         ("GET", ["upload-tokens"]) => (Some(Endpoint::ListTokens), ""),
         ("POST", ["upload-tokens"]) => (Some(Endpoint::CreateToken), ""),
         (_, ["upload-tokens"]) => (None, "GET, POST"),
-        ("GET", ["upload-tokens", id]) if !id.is_empty() => (Some(Endpoint::GetToken((*id).to_owned())), ""),
+        ("GET", ["upload-tokens", id]) if !id.is_empty() => {
+            (Some(Endpoint::GetToken((*id).to_owned())), "")
+        }
         ("DELETE", ["upload-tokens", id]) if !id.is_empty() => {
             (Some(Endpoint::DeleteToken((*id).to_owned())), "")
         }
@@ -78,7 +82,9 @@ pub fn resolve(method: &str, path: &str) -> Result<Endpoint, ApiError> {
         ("POST", ["upload"]) => (Some(Endpoint::Upload), ""),
         ("OPTIONS", ["upload"]) => (Some(Endpoint::UploadPreflight), ""),
         (_, ["upload"]) => (None, "POST, OPTIONS"),
-        ("GET", ["videos", id]) if !id.is_empty() => (Some(Endpoint::GetVideo((*id).to_owned())), ""),
+        ("GET", ["videos", id]) if !id.is_empty() => {
+            (Some(Endpoint::GetVideo((*id).to_owned())), "")
+        }
         (_, ["videos", id]) if !id.is_empty() => (None, "GET"),
         ("GET", ["videos", id, "source"]) if !id.is_empty() => {
             (Some(Endpoint::GetVideoSource((*id).to_owned())), "")
@@ -167,8 +173,8 @@ impl Response {
     /// The problem JSON answer of `error`.
     pub fn error(error: ApiError) -> Self {
         let mut r = Self::json(error.status(), error.body());
-        r.headers.extend(error.headers);
-        r.log = error.log_detail;
+        r.headers.extend(error.headers.iter().cloned());
+        r.log = error.log_detail.clone();
         r
     }
 
@@ -208,7 +214,11 @@ pub fn authenticate(
 ) -> Result<ProjectId, ApiError> {
     let project = match authorization.and_then(parse_authorization) {
         Some(Credentials::ApiKey(key)) => config.keys.project_of(&key),
-        Some(Credentials::Bearer(token)) => config.signer.project_of_access_token(&config.keys, &token, now),
+        Some(Credentials::Bearer(token)) => {
+            config
+                .signer
+                .project_of_access_token(&config.keys, &token, now)
+        }
         None => None,
     };
     project.cloned().ok_or_else(ApiError::unauthorized)
@@ -239,7 +249,8 @@ pub async fn check_rate_limit<L: Limiter>(
         Ok(true) => Ok(()),
         Ok(false) => {
             let mut e = ApiError::too_many_requests();
-            e.headers.extend(rate_limit_headers(limit, true).into_iter().skip(1));
+            e.headers
+                .extend(rate_limit_headers(limit, true).into_iter().skip(1));
             Err(e)
         }
         Err(err) => {
@@ -270,7 +281,9 @@ pub async fn handle<K: Kv, L: Limiter, B: Body>(
     if let Some(scope) = scope {
         let limit = ctx.limit(scope);
         if response.header("X-RateLimit-Limit").is_none() {
-            response.headers.extend(rate_limit_headers(limit, false).into_iter().take(1));
+            response
+                .headers
+                .extend(rate_limit_headers(limit, false).into_iter().take(1));
         }
     }
     if response.log.is_none() {
@@ -295,12 +308,20 @@ async fn dispatch<K: Kv, L: Limiter, B: Body>(
             let body = read_json_body(req, body).await?;
             let fields = parse_json_object(&body)?;
             let (field, lifetimes) = (
-                if endpoint == Endpoint::AuthApiKey { "apiKey" } else { "refreshToken" },
+                if endpoint == Endpoint::AuthApiKey {
+                    "apiKey"
+                } else {
+                    "refreshToken"
+                },
                 ctx.config.lifetimes,
             );
             let Some(Value::String(secret)) = fields.get(field) else {
                 return Err(ApiError::invalid_attribute(
-                    if endpoint == Endpoint::AuthApiKey { "apiKey" } else { "refreshToken" },
+                    if endpoint == Endpoint::AuthApiKey {
+                        "apiKey"
+                    } else {
+                        "refreshToken"
+                    },
                     "This attribute is required and must be a string.",
                 ));
             };
@@ -311,19 +332,33 @@ async fn dispatch<K: Kv, L: Limiter, B: Body>(
                 c.signer.refresh(&c.keys, secret, now, lifetimes)
             };
             let pair = pair.ok_or_else(ApiError::invalid_credentials)?;
-            return Ok(Response::json(200, serde_json::to_string(&pair).expect("serialises")));
+            return Ok(Response::json(
+                200,
+                serde_json::to_string(&pair).expect("serialises"),
+            ));
         }
         _ => {}
     }
 
     let project = authenticate(ctx.config, req.authorization, ctx.now)?;
     let limit = ctx.limit(LimitScope::Api);
-    check_rate_limit(ctx.limiter, LimitScope::Api, limit, &project_limit_key(&project), log).await?;
+    check_rate_limit(
+        ctx.limiter,
+        LimitScope::Api,
+        limit,
+        &project_limit_key(&project),
+        log,
+    )
+    .await?;
 
     match endpoint {
         Endpoint::ListTokens => {
             let query = ListQuery::parse(req.query)?;
-            let mut tokens = ctx.store.scan(&project).await.map_err(internal("listing tokens"))?;
+            let mut tokens = ctx
+                .store
+                .scan(&project)
+                .await
+                .map_err(internal("listing tokens"))?;
             Ok(Response::json(200, list_page(&mut tokens, &query, ctx.now)))
         }
         Endpoint::CreateToken => {
@@ -337,7 +372,10 @@ async fn dispatch<K: Kv, L: Limiter, B: Body>(
                     created_at: ctx.now,
                 },
             };
-            ctx.store.save(&record).await.map_err(internal("creating a token"))?;
+            ctx.store
+                .save(&record)
+                .await
+                .map_err(internal("creating a token"))?;
             Ok(token_response(&record.token))
         }
         Endpoint::GetToken(id) => {
@@ -346,7 +384,10 @@ async fn dispatch<K: Kv, L: Limiter, B: Body>(
         }
         Endpoint::DeleteToken(id) => {
             let record = find_active(ctx, &project, &id).await?;
-            ctx.store.remove(&record).await.map_err(internal("deleting a token"))?;
+            ctx.store
+                .remove(&record)
+                .await
+                .map_err(internal("deleting a token"))?;
             Ok(Response::empty(204))
         }
         _ => Err(ApiError::unknown_route()),
@@ -368,7 +409,10 @@ fn internal(what: &'static str) -> impl Fn(StoreError) -> ApiError {
 }
 
 fn token_response(token: &UploadToken) -> Response {
-    Response::json(200, serde_json::to_string(&token.view()).expect("serialises"))
+    Response::json(
+        200,
+        serde_json::to_string(&token.view()).expect("serialises"),
+    )
 }
 
 /// The token `id` if it exists, belongs to `project` and is active; otherwise the same 404
@@ -380,7 +424,11 @@ async fn find_active<K: Kv, L>(
 ) -> Result<TokenRecord, ApiError> {
     let not_found = || ApiError::not_found("uploadToken");
     let id = TokenId::parse(id).ok_or_else(not_found)?;
-    let record = ctx.store.load(&id).await.map_err(internal("reading a token"))?;
+    let record = ctx
+        .store
+        .load(&id)
+        .await
+        .map_err(internal("reading a token"))?;
     record
         .filter(|r| &r.project == project && r.token.is_active(ctx.now))
         .ok_or_else(not_found)

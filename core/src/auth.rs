@@ -44,18 +44,30 @@ impl ApiKeys {
                 continue;
             }
             let Some((project, key)) = entry.split_once(':') else {
-                return Err(format!("API_KEYS entry {} has no ':' between project and key", i + 1));
+                return Err(format!(
+                    "API_KEYS entry {} has no ':' between project and key",
+                    i + 1
+                ));
             };
             let project = ProjectId::parse(project.trim()).ok_or_else(|| {
-                format!("API_KEYS entry {} has an invalid project id (1-64 of [A-Za-z0-9_-])", i + 1)
+                format!(
+                    "API_KEYS entry {} has an invalid project id (1-64 of [A-Za-z0-9_-])",
+                    i + 1
+                )
             })?;
             let key = key.trim();
             if key.len() < 16 {
-                return Err(format!("API_KEYS entry {} has a key shorter than 16 characters", i + 1));
+                return Err(format!(
+                    "API_KEYS entry {} has a key shorter than 16 characters",
+                    i + 1
+                ));
             }
             let digest = digest(key);
             if entries.iter().any(|e| e.digest == digest) {
-                return Err(format!("API_KEYS entry {} repeats a key given before", i + 1));
+                return Err(format!(
+                    "API_KEYS entry {} repeats a key given before",
+                    i + 1
+                ));
             }
             entries.push(KeyEntry { project, digest });
         }
@@ -179,7 +191,12 @@ impl Signer {
         Some(self.issue(entry, now, lifetimes))
     }
 
-    fn issue(&self, entry: &KeyEntry, now: UnixSeconds, lifetimes: Lifetimes) -> AccessTokenResponse {
+    fn issue(
+        &self,
+        entry: &KeyEntry,
+        now: UnixSeconds,
+        lifetimes: Lifetimes,
+    ) -> AccessTokenResponse {
         let claims = |typ, ttl: u32| Claims {
             sub: entry.project.as_str().to_owned(),
             typ,
@@ -202,7 +219,8 @@ impl Signer {
         token: &str,
         now: UnixSeconds,
     ) -> Option<&'k ProjectId> {
-        self.verify(keys, token, TokenKind::Access, now).map(|e| &e.project)
+        self.verify(keys, token, TokenKind::Access, now)
+            .map(|e| &e.project)
     }
 
     /// Checks the signature, the kind, the expiry, and that the API key it came from is still
@@ -279,8 +297,10 @@ mod tests {
     };
 
     fn keys() -> ApiKeys {
-        ApiKeys::parse(" alpha:alpha-key-0000000001 , alpha:alpha-key-0000000002,beta:beta-key-00000000001 ")
-            .unwrap()
+        ApiKeys::parse(
+            " alpha:alpha-key-0000000001 , alpha:alpha-key-0000000002,beta:beta-key-00000000001 ",
+        )
+        .unwrap()
     }
 
     fn signer() -> Signer {
@@ -290,9 +310,18 @@ mod tests {
     #[test]
     fn keys_map_to_their_projects_and_several_keys_may_share_one() {
         let k = keys();
-        assert_eq!(k.project_of("alpha-key-0000000001").unwrap().as_str(), "alpha");
-        assert_eq!(k.project_of("alpha-key-0000000002").unwrap().as_str(), "alpha");
-        assert_eq!(k.project_of("beta-key-00000000001").unwrap().as_str(), "beta");
+        assert_eq!(
+            k.project_of("alpha-key-0000000001").unwrap().as_str(),
+            "alpha"
+        );
+        assert_eq!(
+            k.project_of("alpha-key-0000000002").unwrap().as_str(),
+            "alpha"
+        );
+        assert_eq!(
+            k.project_of("beta-key-00000000001").unwrap().as_str(),
+            "beta"
+        );
         assert!(k.project_of("beta-key-00000000002").is_none());
         assert!(k.project_of("").is_none());
         assert!(k.project_of("alpha-key-000000000").is_none());
@@ -300,9 +329,21 @@ mod tests {
 
     #[test]
     fn bad_configurations_are_refused_without_echoing_keys() {
-        for raw in ["", " , ", "nocolon", "bad id:key-0000000000000", "p:short", "a:k000000000000000,b:k000000000000000"] {
-            let err = ApiKeys::parse(raw).err().unwrap_or_else(|| panic!("{raw:?} accepted"));
-            assert!(!err.contains("k000000000000000") && !err.contains("key-0000"), "{err}");
+        for raw in [
+            "",
+            " , ",
+            "nocolon",
+            "bad id:key-0000000000000",
+            "p:short",
+            "a:k000000000000000,b:k000000000000000",
+        ] {
+            let err = ApiKeys::parse(raw)
+                .err()
+                .unwrap_or_else(|| panic!("{raw:?} accepted"));
+            assert!(
+                !err.contains("k000000000000000") && !err.contains("key-0000"),
+                "{err}"
+            );
         }
         assert!(Signer::new(b"too short").is_err());
     }
@@ -311,11 +352,27 @@ mod tests {
     fn basic_and_bearer_headers_are_read() {
         // base64("alpha-key-0000000001:")
         let h = format!("Basic {}", STANDARD.encode("alpha-key-0000000001:"));
-        assert_eq!(parse_authorization(&h), Some(Credentials::ApiKey("alpha-key-0000000001".into())));
+        assert_eq!(
+            parse_authorization(&h),
+            Some(Credentials::ApiKey("alpha-key-0000000001".into()))
+        );
         let h = format!("basic {}", STANDARD.encode("k:ignored"));
-        assert_eq!(parse_authorization(&h), Some(Credentials::ApiKey("k".into())));
-        assert_eq!(parse_authorization("Bearer abc.def"), Some(Credentials::Bearer("abc.def".into())));
-        for bad in ["", "Basic", "Basic !!!", "Bearer ", "Token abc", &format!("Basic {}", STANDARD.encode(":pw"))] {
+        assert_eq!(
+            parse_authorization(&h),
+            Some(Credentials::ApiKey("k".into()))
+        );
+        assert_eq!(
+            parse_authorization("Bearer abc.def"),
+            Some(Credentials::Bearer("abc.def".into()))
+        );
+        for bad in [
+            "",
+            "Basic",
+            "Basic !!!",
+            "Bearer ",
+            "Token abc",
+            &format!("Basic {}", STANDARD.encode(":pw")),
+        ] {
             assert_eq!(parse_authorization(bad), None, "{bad:?}");
         }
     }
@@ -323,30 +380,56 @@ mod tests {
     #[test]
     fn an_access_token_authenticates_its_project_until_it_expires() {
         let (k, s) = (keys(), signer());
-        let pair = s.issue_for_key(&k, "beta-key-00000000001", 1000, LIFE).unwrap();
+        let pair = s
+            .issue_for_key(&k, "beta-key-00000000001", 1000, LIFE)
+            .unwrap();
         assert_eq!(pair.token_type, "Bearer");
         assert_eq!(pair.expires_in, 3600);
-        assert_eq!(s.project_of_access_token(&k, &pair.access_token, 1000).unwrap().as_str(), "beta");
-        assert!(s.project_of_access_token(&k, &pair.access_token, 4599).is_some());
-        assert!(s.project_of_access_token(&k, &pair.access_token, 4600).is_none());
-        assert!(s.issue_for_key(&k, "wrong-key-0000000000", 1000, LIFE).is_none());
+        assert_eq!(
+            s.project_of_access_token(&k, &pair.access_token, 1000)
+                .unwrap()
+                .as_str(),
+            "beta"
+        );
+        assert!(s
+            .project_of_access_token(&k, &pair.access_token, 4599)
+            .is_some());
+        assert!(s
+            .project_of_access_token(&k, &pair.access_token, 4600)
+            .is_none());
+        assert!(s
+            .issue_for_key(&k, "wrong-key-0000000000", 1000, LIFE)
+            .is_none());
     }
 
     #[test]
     fn refresh_and_access_tokens_are_not_interchangeable() {
         let (k, s) = (keys(), signer());
-        let pair = s.issue_for_key(&k, "alpha-key-0000000001", 1000, LIFE).unwrap();
-        assert!(s.project_of_access_token(&k, &pair.refresh_token, 1000).is_none());
+        let pair = s
+            .issue_for_key(&k, "alpha-key-0000000001", 1000, LIFE)
+            .unwrap();
+        assert!(s
+            .project_of_access_token(&k, &pair.refresh_token, 1000)
+            .is_none());
         assert!(s.refresh(&k, &pair.access_token, 1000, LIFE).is_none());
         let next = s.refresh(&k, &pair.refresh_token, 5000, LIFE).unwrap();
-        assert_eq!(s.project_of_access_token(&k, &next.access_token, 5000).unwrap().as_str(), "alpha");
-        assert!(s.refresh(&k, &pair.refresh_token, 1000 + 86_400, LIFE).is_none());
+        assert_eq!(
+            s.project_of_access_token(&k, &next.access_token, 5000)
+                .unwrap()
+                .as_str(),
+            "alpha"
+        );
+        assert!(s
+            .refresh(&k, &pair.refresh_token, 1000 + 86_400, LIFE)
+            .is_none());
     }
 
     #[test]
     fn tampered_or_foreign_tokens_are_refused() {
         let (k, s) = (keys(), signer());
-        let pair = s.issue_for_key(&k, "alpha-key-0000000001", 1000, LIFE).unwrap();
+        let pair = s
+            .issue_for_key(&k, "alpha-key-0000000001", 1000, LIFE)
+            .unwrap();
         let t = &pair.access_token;
         let (head, sig) = t.rsplit_once('.').unwrap();
         // Flip one character of the payload.
@@ -357,12 +440,25 @@ mod tests {
         assert!(s.project_of_access_token(&k, &forged, 1000).is_none());
         // A payload naming another project, signed with another key.
         let other = Signer::new(b"another-signing-key-of-32-bytes!").unwrap();
-        let foreign = other.issue_for_key(&k, "alpha-key-0000000001", 1000, LIFE).unwrap();
-        assert!(s.project_of_access_token(&k, &foreign.access_token, 1000).is_none());
+        let foreign = other
+            .issue_for_key(&k, "alpha-key-0000000001", 1000, LIFE)
+            .unwrap();
+        assert!(s
+            .project_of_access_token(&k, &foreign.access_token, 1000)
+            .is_none());
         // alg=none style tokens and junk.
         let none = format!("eyJhbGciOiJub25lIn0.{}.", head.split_once('.').unwrap().1);
-        for junk in [none.as_str(), "", "a.b", "a.b.c.d", t.as_str().trim_end_matches(sig)] {
-            assert!(s.project_of_access_token(&k, junk, 1000).is_none(), "{junk}");
+        for junk in [
+            none.as_str(),
+            "",
+            "a.b",
+            "a.b.c.d",
+            t.as_str().trim_end_matches(sig),
+        ] {
+            assert!(
+                s.project_of_access_token(&k, junk, 1000).is_none(),
+                "{junk}"
+            );
         }
     }
 
@@ -370,12 +466,18 @@ mod tests {
     fn removing_an_api_key_ends_its_bearer_tokens() {
         let s = signer();
         let before = keys();
-        let pair = s.issue_for_key(&before, "alpha-key-0000000002", 1000, LIFE).unwrap();
+        let pair = s
+            .issue_for_key(&before, "alpha-key-0000000002", 1000, LIFE)
+            .unwrap();
         let after = ApiKeys::parse("alpha:alpha-key-0000000001,beta:beta-key-00000000001").unwrap();
-        assert!(s.project_of_access_token(&after, &pair.access_token, 1000).is_none());
+        assert!(s
+            .project_of_access_token(&after, &pair.access_token, 1000)
+            .is_none());
         assert!(s.refresh(&after, &pair.refresh_token, 1000, LIFE).is_none());
         // Moving a key to another project ends its tokens too.
         let moved = ApiKeys::parse("beta:alpha-key-0000000002").unwrap();
-        assert!(s.project_of_access_token(&moved, &pair.access_token, 1000).is_none());
+        assert!(s
+            .project_of_access_token(&moved, &pair.access_token, 1000)
+            .is_none());
     }
 }

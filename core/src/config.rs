@@ -42,8 +42,8 @@ impl Config {
             None => Err("AUTH_SIGNING_KEY is not set".to_owned()),
         }
         .map_err(ApiError::misconfigured)?;
-        let number = |name: &str, default: u32, range: std::ops::RangeInclusive<u32>| {
-            match var(name) {
+        let number =
+            |name: &str, default: u32, range: std::ops::RangeInclusive<u32>| match var(name) {
                 None => Ok(default),
                 Some(raw) => raw
                     .trim()
@@ -57,8 +57,7 @@ impl Config {
                             range.end()
                         ))
                     }),
-            }
-        };
+            };
         let period = |name: &str, default: u32| {
             let p = number(name, default, 10..=60)?;
             if p == 10 || p == 60 {
@@ -72,7 +71,11 @@ impl Config {
             signer,
             lifetimes: Lifetimes {
                 access: number("ACCESS_TOKEN_TTL", DEFAULT_ACCESS_TOKEN_TTL, 1..=86_400)?,
-                refresh: number("REFRESH_TOKEN_TTL", DEFAULT_REFRESH_TOKEN_TTL, 60..=31_536_000)?,
+                refresh: number(
+                    "REFRESH_TOKEN_TTL",
+                    DEFAULT_REFRESH_TOKEN_TTL,
+                    60..=31_536_000,
+                )?,
             },
             api_limit: RateLimit {
                 limit: number("RATE_LIMIT", 600, 1..=1_000_000)?,
@@ -106,7 +109,13 @@ mod tests {
     fn defaults_apply_when_only_secrets_are_set() {
         let c = config(&[KEYS, SIGNING]).unwrap();
         assert_eq!(c.lifetimes.access, 3600);
-        assert_eq!(c.api_limit, RateLimit { limit: 600, period: 60 });
+        assert_eq!(
+            c.api_limit,
+            RateLimit {
+                limit: 600,
+                period: 60
+            }
+        );
     }
 
     #[test]
@@ -114,7 +123,7 @@ mod tests {
         for pairs in [&[SIGNING][..], &[("API_KEYS", "  "), SIGNING][..]] {
             let e = config(pairs).err().unwrap();
             assert_eq!(e.status(), 500);
-            assert!(e.log_detail.unwrap().contains("API_KEYS"));
+            assert!(e.log_detail.as_deref().unwrap().contains("API_KEYS"));
         }
         assert!(config(&[KEYS]).is_err());
     }
@@ -129,7 +138,13 @@ mod tests {
         ] {
             assert!(config(&[KEYS, SIGNING, bad]).is_err(), "{bad:?}");
         }
-        let c = config(&[KEYS, SIGNING, ("ACCESS_TOKEN_TTL", "5"), ("RATE_LIMIT_PERIOD", "10")]).unwrap();
+        let c = config(&[
+            KEYS,
+            SIGNING,
+            ("ACCESS_TOKEN_TTL", "5"),
+            ("RATE_LIMIT_PERIOD", "10"),
+        ])
+        .unwrap();
         assert_eq!((c.lifetimes.access, c.api_limit.period), (5, 10));
     }
 }

@@ -184,7 +184,10 @@ impl Kv for MemoryKv {
     async fn put(&self, key: &str, value: &str, options: PutOptions<'_>) -> Result<(), StoreError> {
         self.record(Op::Write)?;
         if key.is_empty() || key.len() > 512 {
-            return Err(StoreError(format!("KV PUT failed: 414 key of {} bytes", key.len())));
+            return Err(StoreError(format!(
+                "KV PUT failed: 414 key of {} bytes",
+                key.len()
+            )));
         }
         if let Some(ttl) = options.expiration_ttl {
             if ttl < 60 {

@@ -140,7 +140,13 @@ mod tests {
     fn ids(tokens: &[UploadToken]) -> Vec<String> {
         tokens
             .iter()
-            .map(|t| t.token.as_str().trim_start_matches("to").trim_start_matches('0').to_owned())
+            .map(|t| {
+                t.token
+                    .as_str()
+                    .trim_start_matches("to")
+                    .trim_start_matches('0')
+                    .to_owned()
+            })
             .collect()
     }
 
@@ -154,13 +160,13 @@ mod tests {
 
     fn sample() -> Vec<UploadToken> {
         vec![
-            tok("A", 100, 0),    // never expires
-            tok("B", 100, 50),   // expires 150
-            tok("C", 90, 60),    // expires 150, created earlier than B
-            tok("D", 120, 10),   // expires 130
-            tok("E", 120, 0),    // never expires, same second as D
-            tok("F", 80, 15),    // expires 95: expired at now = 100
-            tok("G", 100, 0),    // never, same second as A
+            tok("A", 100, 0),  // never expires
+            tok("B", 100, 50), // expires 150
+            tok("C", 90, 60),  // expires 150, created earlier than B
+            tok("D", 120, 10), // expires 130
+            tok("E", 120, 0),  // never expires, same second as D
+            tok("F", 80, 15),  // expires 95: expired at now = 100
+            tok("G", 100, 0),  // never, same second as A
         ]
     }
 
@@ -213,7 +219,10 @@ mod tests {
     fn no_tokens_is_one_empty_page() {
         let (r, p) = page(0, 1, 25);
         assert_eq!(r, 0..0);
-        assert_eq!((p.pages_total, p.items_total, p.current_page_items), (1, 0, 0));
+        assert_eq!(
+            (p.pages_total, p.items_total, p.current_page_items),
+            (1, 0, 0)
+        );
         assert_eq!(rels(&p), ["self", "first", "last"]);
         assert_eq!(p.links[2].uri, "/upload-tokens?currentPage=1&pageSize=25");
     }
@@ -243,7 +252,10 @@ mod tests {
     fn a_page_past_the_end_is_empty_but_answered() {
         let (r, p) = page(10, 5, 25);
         assert!(r.is_empty());
-        assert_eq!((p.current_page, p.current_page_items, p.pages_total), (5, 0, 1));
+        assert_eq!(
+            (p.current_page, p.current_page_items, p.pages_total),
+            (5, 0, 1)
+        );
         assert_eq!(rels(&p), ["self", "first", "previous", "last"]);
         let (r, _) = page(10, 2_147_483_647, 100);
         assert!(r.is_empty());

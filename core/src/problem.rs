@@ -24,9 +24,14 @@ pub struct Problem {
     pub detail: Option<String>,
 }
 
-/// A failed request: what the caller is told, plus what only the log may see.
+/// A failed request: what the caller is told, plus what only the log may see. Boxed, so a
+/// `Result<_, ApiError>` stays one pointer wide.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
+pub struct ApiError(Box<ErrorParts>);
+
+/// The parts of an [`ApiError`], reachable through it by `Deref`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorParts {
     pub problem: Problem,
     /// Detail of an internal failure, for the log only; never sent to the caller.
     pub log_detail: Option<String>,
@@ -34,10 +39,24 @@ pub struct ApiError {
     pub headers: Vec<(&'static str, String)>,
 }
 
+impl std::ops::Deref for ApiError {
+    type Target = ErrorParts;
+
+    fn deref(&self) -> &ErrorParts {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ErrorParts {
+        &mut self.0
+    }
+}
+
 impl ApiError {
     /// An error with the given documentation slug, status and title.
     pub fn new(status: u16, slug: &str, title: impl Into<Cow<'static, str>>) -> Self {
-        Self {
+        Self(Box::new(ErrorParts {
             problem: Problem {
                 type_uri: format!("{DOCS}{slug}"),
                 title: title.into(),
@@ -47,7 +66,7 @@ impl ApiError {
             },
             log_detail: None,
             headers: Vec::new(),
-        }
+        }))
     }
 
     /// Names the parameter or attribute at fault.
@@ -78,7 +97,12 @@ impl ApiError {
 
     /// 404 for a resource that does not exist, or that the caller may not see.
     pub fn not_found(name: &'static str) -> Self {
-        Self::new(404, "resource-not-found", "The requested resource was not found.").named(name)
+        Self::new(
+            404,
+            "resource-not-found",
+            "The requested resource was not found.",
+        )
+        .named(name)
     }
 
     /// 400 for a body attribute with a wrong value.
@@ -118,7 +142,10 @@ impl ApiError {
             "authentication-failed",
             "The API key or bearer token is missing, invalid or expired.",
         )
-        .header("WWW-Authenticate", "Basic realm=\"api\", Bearer realm=\"api\"")
+        .header(
+            "WWW-Authenticate",
+            "Basic realm=\"api\", Bearer realm=\"api\"",
+        )
     }
 
     /// 400 from `/auth/api-key` and `/auth/refresh` for credentials that do not match.
@@ -139,9 +166,13 @@ impl ApiError {
 
     /// 405 for a known path with a method it does not take.
     pub fn method_not_allowed(allow: &'static str) -> Self {
-        Self::new(405, "method-not-allowed", "The method is not allowed for this URL.")
-            .detail(format!("Allowed methods: {allow}."))
-            .header("Allow", allow)
+        Self::new(
+            405,
+            "method-not-allowed",
+            "The method is not allowed for this URL.",
+        )
+        .detail(format!("Allowed methods: {allow}."))
+        .header("Allow", allow)
     }
 
     /// 429 once the caller has used up its allowance for the current period.
@@ -189,7 +220,10 @@ mod tests {
     fn internal_detail_stays_out_of_the_body() {
         let e = ApiError::internal("KV GET failed: 503 secret-ish detail");
         assert!(!e.body().contains("KV"));
-        assert_eq!(e.log_detail.as_deref(), Some("KV GET failed: 503 secret-ish detail"));
+        assert_eq!(
+            e.log_detail.as_deref(),
+            Some("KV GET failed: 503 secret-ish detail")
+        );
         assert_eq!(e.status(), 500);
     }
 

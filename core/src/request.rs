@@ -17,11 +17,18 @@ pub const MAX_CURRENT_PAGE: u32 = 2_147_483_647;
 /// Refuses a body whose declared media type is not JSON. A missing type is accepted (several
 /// clients send none on an empty body).
 pub fn check_json_content_type(content_type: Option<&str>, body: &[u8]) -> Result<(), ApiError> {
-    let Some(ct) = content_type else { return Ok(()) };
+    let Some(ct) = content_type else {
+        return Ok(());
+    };
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if essence == "application/json" || essence.ends_with("+json") {
         Ok(())
     } else {
@@ -136,7 +143,10 @@ impl ListQuery {
             };
             let name = ["sortBy", "sortOrder", "currentPage", "pageSize"][slot];
             if std::mem::replace(&mut seen[slot], true) {
-                return Err(ApiError::invalid_query(name, "This parameter may appear only once."));
+                return Err(ApiError::invalid_query(
+                    name,
+                    "This parameter may appear only once.",
+                ));
             }
             match slot {
                 0 => {
@@ -267,13 +277,17 @@ mod tests {
     fn list_defaults_are_newest_first_twenty_five_a_page() {
         let q = ListQuery::parse("").unwrap();
         assert_eq!(q, ListQuery::default());
-        assert_eq!((q.sort_by, q.sort_order), (SortBy::CreatedAt, SortOrder::Desc));
+        assert_eq!(
+            (q.sort_by, q.sort_order),
+            (SortBy::CreatedAt, SortOrder::Desc)
+        );
         assert_eq!((q.current_page, q.page_size), (1, 25));
     }
 
     #[test]
     fn list_parameters_are_read() {
-        let q = ListQuery::parse("sortBy=ttl&sortOrder=asc&currentPage=3&pageSize=100&x=y").unwrap();
+        let q =
+            ListQuery::parse("sortBy=ttl&sortOrder=asc&currentPage=3&pageSize=100&x=y").unwrap();
         assert_eq!((q.sort_by, q.sort_order), (SortBy::Ttl, SortOrder::Asc));
         assert_eq!((q.current_page, q.page_size), (3, 100));
         assert!(q.explicit_sort_by && q.explicit_sort_order);
@@ -310,7 +324,9 @@ mod tests {
             assert_eq!(e.status(), 400, "{query}");
             assert_eq!(e.problem.name, Some(name), "{query}");
             assert!(
-                e.problem.type_uri.ends_with("/request-invalid-query-parameter"),
+                e.problem
+                    .type_uri
+                    .ends_with("/request-invalid-query-parameter"),
                 "{query}"
             );
         }

@@ -126,7 +126,11 @@ impl<K: Kv> TokenStore<K> {
             expiration_ttl,
         };
         self.kv
-            .put(&keys::record(&record.token.token), &keys::record_value(record), options)
+            .put(
+                &keys::record(&record.token.token),
+                &keys::record_value(record),
+                options,
+            )
             .await?;
         let metadata = keys::index_metadata(&record.token);
         let options = PutOptions {

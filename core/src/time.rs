@@ -28,7 +28,10 @@ mod tests {
     #[test]
     fn formats_like_the_published_examples() {
         assert_eq!(format_atom(1_606_903_999), "2020-12-02T10:13:19+00:00");
-        assert_eq!(format_atom(1_606_903_999 + 3600), "2020-12-02T11:13:19+00:00");
+        assert_eq!(
+            format_atom(1_606_903_999 + 3600),
+            "2020-12-02T11:13:19+00:00"
+        );
         assert_eq!(format_atom(0), "1970-01-01T00:00:00+00:00");
     }
 

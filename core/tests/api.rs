@@ -30,13 +30,20 @@ impl Harness {
 
     fn with(limiter: MemoryLimiter, kv: MemoryKv) -> Self {
         let vars = [
-            ("API_KEYS", format!("alpha:{KEY_A},alpha:{KEY_A2},beta:{KEY_B}")),
-            ("AUTH_SIGNING_KEY", "test-signing-key-0123456789abcdef".to_owned()),
+            (
+                "API_KEYS",
+                format!("alpha:{KEY_A},alpha:{KEY_A2},beta:{KEY_B}"),
+            ),
+            (
+                "AUTH_SIGNING_KEY",
+                "test-signing-key-0123456789abcdef".to_owned(),
+            ),
             ("RATE_LIMIT", "5".to_owned()),
             ("RATE_LIMIT_PERIOD", "10".to_owned()),
         ];
-        let config = Config::from_vars(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
-            .unwrap_or_else(|_| panic!("test configuration is valid"));
+        let config =
+            Config::from_vars(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
+                .unwrap_or_else(|_| panic!("test configuration is valid"));
         Self {
             config,
             store: TokenStore::new(kv),
@@ -95,13 +102,23 @@ fn json(r: &Response) -> Value {
 }
 
 fn create(h: &Harness, key: &str, ttl: u32) -> String {
-    let r = h.call("POST", "/upload-tokens", Some(&basic(key)), &format!(r#"{{"ttl":{ttl}}}"#));
+    let r = h.call(
+        "POST",
+        "/upload-tokens",
+        Some(&basic(key)),
+        &format!(r#"{{"ttl":{ttl}}}"#),
+    );
     assert_eq!(r.status, 200, "{:?}", r.body);
     json(&r)["token"].as_str().unwrap().to_owned()
 }
 
 fn listed(h: &Harness, key: &str, query: &str) -> Vec<String> {
-    let r = h.call("GET", &format!("/upload-tokens?{query}"), Some(&basic(key)), "");
+    let r = h.call(
+        "GET",
+        &format!("/upload-tokens?{query}"),
+        Some(&basic(key)),
+        "",
+    );
     assert_eq!(r.status, 200, "{:?}", r.body);
     json(&r)["data"]
         .as_array()
@@ -114,30 +131,88 @@ fn listed(h: &Harness, key: &str, query: &str) -> Vec<String> {
 #[test]
 fn create_get_list_delete_round_trip() {
     let h = Harness::new();
-    let (r, ops) = h.ops(|h| h.call("POST", "/upload-tokens", Some(&basic(KEY_A)), r#"{"ttl":3600}"#));
+    let (r, ops) = h.ops(|h| {
+        h.call(
+            "POST",
+            "/upload-tokens",
+            Some(&basic(KEY_A)),
+            r#"{"ttl":3600}"#,
+        )
+    });
     assert_eq!(r.status, 200);
     assert_eq!(r.header("Content-Type"), Some("application/json"));
-    assert_eq!(ops, OpCounts { writes: 2, ..OpCounts::default() });
+    assert_eq!(
+        ops,
+        OpCounts {
+            writes: 2,
+            ..OpCounts::default()
+        }
+    );
     let body = json(&r);
     let token = body["token"].as_str().unwrap().to_owned();
     assert_eq!(body["ttl"], 3600);
     assert_eq!(body["createdAt"], "2027-01-15T08:00:00+00:00");
     assert_eq!(body["expiresAt"], "2027-01-15T09:00:00+00:00");
 
-    let (r, ops) = h.ops(|h| h.call("GET", &format!("/upload-tokens/{token}"), Some(&basic(KEY_A2)), ""));
+    let (r, ops) = h.ops(|h| {
+        h.call(
+            "GET",
+            &format!("/upload-tokens/{token}"),
+            Some(&basic(KEY_A2)),
+            "",
+        )
+    });
     assert_eq!(r.status, 200);
     assert_eq!(json(&r), body);
-    assert_eq!(ops, OpCounts { reads: 1, ..OpCounts::default() });
+    assert_eq!(
+        ops,
+        OpCounts {
+            reads: 1,
+            ..OpCounts::default()
+        }
+    );
 
     assert_eq!(listed(&h, KEY_A, ""), vec![token.clone()]);
 
-    let (r, ops) = h.ops(|h| h.call("DELETE", &format!("/upload-tokens/{token}"), Some(&basic(KEY_A)), ""));
+    let (r, ops) = h.ops(|h| {
+        h.call(
+            "DELETE",
+            &format!("/upload-tokens/{token}"),
+            Some(&basic(KEY_A)),
+            "",
+        )
+    });
     assert_eq!(r.status, 204);
     assert_eq!(r.body, None);
-    assert_eq!(ops, OpCounts { reads: 1, deletes: 2, ..OpCounts::default() });
+    assert_eq!(
+        ops,
+        OpCounts {
+            reads: 1,
+            deletes: 2,
+            ..OpCounts::default()
+        }
+    );
 
-    assert_eq!(h.call("GET", &format!("/upload-tokens/{token}"), Some(&basic(KEY_A)), "").status, 404);
-    assert_eq!(h.call("DELETE", &format!("/upload-tokens/{token}"), Some(&basic(KEY_A)), "").status, 404);
+    assert_eq!(
+        h.call(
+            "GET",
+            &format!("/upload-tokens/{token}"),
+            Some(&basic(KEY_A)),
+            ""
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        h.call(
+            "DELETE",
+            &format!("/upload-tokens/{token}"),
+            Some(&basic(KEY_A)),
+            ""
+        )
+        .status,
+        404
+    );
     assert!(listed(&h, KEY_A, "").is_empty());
     assert!(h.kv().keys().is_empty());
 }
@@ -169,7 +244,10 @@ fn bad_bodies_are_refused_and_store_nothing() {
         assert_eq!(r.status, status, "{body:.40}");
         let p = json(&r);
         assert_eq!(p["status"], status);
-        assert!(p["type"].as_str().unwrap().starts_with("https://docs.api.video/reference/"));
+        assert!(p["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://docs.api.video/reference/"));
     }
     assert!(h.kv().keys().is_empty());
     assert_eq!(h.kv().counts().writes, 0);
@@ -178,9 +256,21 @@ fn bad_bodies_are_refused_and_store_nothing() {
 #[test]
 fn malformed_ids_are_404_without_any_kv_read() {
     let h = Harness::new();
-    for id in ["nope", "to123", "vi1tcmSFHeYY5KzyhOqVKMKb", "to1tcmSFHeYY5KzyhOqVKM_b"] {
+    for id in [
+        "nope",
+        "to123",
+        "vi1tcmSFHeYY5KzyhOqVKMKb",
+        "to1tcmSFHeYY5KzyhOqVKM_b",
+    ] {
         for method in ["GET", "DELETE"] {
-            let (r, ops) = h.ops(|h| h.call(method, &format!("/upload-tokens/{id}"), Some(&basic(KEY_A)), ""));
+            let (r, ops) = h.ops(|h| {
+                h.call(
+                    method,
+                    &format!("/upload-tokens/{id}"),
+                    Some(&basic(KEY_A)),
+                    "",
+                )
+            });
             assert_eq!(r.status, 404);
             assert_eq!(json(&r)["name"], "uploadToken");
             assert_eq!(ops, OpCounts::default());
@@ -193,16 +283,47 @@ fn projects_never_see_each_others_tokens() {
     let h = Harness::new();
     let a = create(&h, KEY_A, 0);
     let b = create(&h, KEY_B, 0);
-    let not_found_for_b = h.call("GET", &format!("/upload-tokens/{a}"), Some(&basic(KEY_B)), "");
-    let missing = h.call("GET", "/upload-tokens/to0000000000000000000000", Some(&basic(KEY_B)), "");
+    let not_found_for_b = h.call(
+        "GET",
+        &format!("/upload-tokens/{a}"),
+        Some(&basic(KEY_B)),
+        "",
+    );
+    let missing = h.call(
+        "GET",
+        "/upload-tokens/to0000000000000000000000",
+        Some(&basic(KEY_B)),
+        "",
+    );
     assert_eq!(not_found_for_b.status, 404);
-    assert_eq!(not_found_for_b.body, missing.body, "a foreign token looks exactly like a missing one");
-    assert_eq!(h.call("DELETE", &format!("/upload-tokens/{a}"), Some(&basic(KEY_B)), "").status, 404);
+    assert_eq!(
+        not_found_for_b.body, missing.body,
+        "a foreign token looks exactly like a missing one"
+    );
+    assert_eq!(
+        h.call(
+            "DELETE",
+            &format!("/upload-tokens/{a}"),
+            Some(&basic(KEY_B)),
+            ""
+        )
+        .status,
+        404
+    );
     assert_eq!(listed(&h, KEY_B, ""), vec![b.clone()]);
     assert_eq!(listed(&h, KEY_A, ""), vec![a.clone()]);
     let r = h.call("GET", "/upload-tokens", Some(&basic(KEY_B)), "");
     assert_eq!(json(&r)["pagination"]["itemsTotal"], 1);
-    assert_eq!(h.call("GET", &format!("/upload-tokens/{a}"), Some(&basic(KEY_A)), "").status, 200);
+    assert_eq!(
+        h.call(
+            "GET",
+            &format!("/upload-tokens/{a}"),
+            Some(&basic(KEY_A)),
+            ""
+        )
+        .status,
+        200
+    );
 }
 
 #[test]
@@ -212,11 +333,47 @@ fn tokens_expire_on_time_even_below_kv_minimum() {
     let fifty_nine = create(&h, KEY_A, 59);
     let hour = create(&h, KEY_A, 3600);
     h.set_now(T0 + 1);
-    assert_eq!(h.call("GET", &format!("/upload-tokens/{one}"), Some(&basic(KEY_A)), "").status, 404);
-    assert_eq!(h.call("GET", &format!("/upload-tokens/{fifty_nine}"), Some(&basic(KEY_A)), "").status, 200);
+    assert_eq!(
+        h.call(
+            "GET",
+            &format!("/upload-tokens/{one}"),
+            Some(&basic(KEY_A)),
+            ""
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        h.call(
+            "GET",
+            &format!("/upload-tokens/{fifty_nine}"),
+            Some(&basic(KEY_A)),
+            ""
+        )
+        .status,
+        200
+    );
     h.set_now(T0 + 59);
-    assert_eq!(h.call("GET", &format!("/upload-tokens/{fifty_nine}"), Some(&basic(KEY_A)), "").status, 404);
-    assert_eq!(h.call("DELETE", &format!("/upload-tokens/{fifty_nine}"), Some(&basic(KEY_A)), "").status, 404);
+    assert_eq!(
+        h.call(
+            "GET",
+            &format!("/upload-tokens/{fifty_nine}"),
+            Some(&basic(KEY_A)),
+            ""
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        h.call(
+            "DELETE",
+            &format!("/upload-tokens/{fifty_nine}"),
+            Some(&basic(KEY_A)),
+            ""
+        )
+        .status,
+        404
+    );
     assert_eq!(listed(&h, KEY_A, ""), vec![hour.clone()]);
     let r = h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), "");
     assert_eq!(json(&r)["pagination"]["itemsTotal"], 1);
@@ -233,10 +390,24 @@ fn listing_costs_one_list_call_per_thousand_tokens_and_no_reads() {
         for _ in 0..n {
             create(&h, KEY_A, 0);
         }
-        let (r, ops) = h.ops(|h| h.call("GET", "/upload-tokens?pageSize=100", Some(&basic(KEY_A)), ""));
+        let (r, ops) = h.ops(|h| {
+            h.call(
+                "GET",
+                "/upload-tokens?pageSize=100",
+                Some(&basic(KEY_A)),
+                "",
+            )
+        });
         assert_eq!(r.status, 200);
         assert_eq!(json(&r)["pagination"]["itemsTotal"], n);
-        assert_eq!(ops, OpCounts { lists: calls, ..OpCounts::default() }, "n = {n}");
+        assert_eq!(
+            ops,
+            OpCounts {
+                lists: calls,
+                ..OpCounts::default()
+            },
+            "n = {n}"
+        );
     }
 }
 
@@ -255,8 +426,14 @@ fn pages_walk_every_token_once_in_every_order() {
             let mut seen = Vec::new();
             let mut prev: Option<Vec<String>> = None;
             for page in 1..=7 {
-                let q = format!("sortBy={sort_by}&sortOrder={order}&currentPage={page}&pageSize=25");
-                let r = h.call("GET", &format!("/upload-tokens?{q}"), Some(&basic(KEY_A)), "");
+                let q =
+                    format!("sortBy={sort_by}&sortOrder={order}&currentPage={page}&pageSize=25");
+                let r = h.call(
+                    "GET",
+                    &format!("/upload-tokens?{q}"),
+                    Some(&basic(KEY_A)),
+                    "",
+                );
                 let body = json(&r);
                 assert_eq!(body["pagination"]["pagesTotal"], 6);
                 for t in body["data"].as_array().unwrap() {
@@ -264,7 +441,11 @@ fn pages_walk_every_token_once_in_every_order() {
                     if let Some(p) = &prev {
                         let ord = p.cmp(&cur);
                         assert!(
-                            if order == "asc" { ord.is_lt() } else { ord.is_gt() },
+                            if order == "asc" {
+                                ord.is_lt()
+                            } else {
+                                ord.is_gt()
+                            },
                             "{sort_by} {order}: {p:?} then {cur:?}"
                         );
                     }
@@ -302,16 +483,39 @@ fn a_delete_interrupted_halfway_is_finished_by_a_retry() {
     let t = create(&h, KEY_A, 0);
     // The second delete (the record) fails.
     h.kv().fail(Op::Delete, 1);
-    let r = h.call("DELETE", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "");
+    let r = h.call(
+        "DELETE",
+        &format!("/upload-tokens/{t}"),
+        Some(&basic(KEY_A)),
+        "",
+    );
     assert_eq!(r.status, 500);
     assert_eq!(json(&r)["title"], "An internal error occurred.");
     assert!(r.log.as_deref().unwrap().contains("injected"));
     assert!(!r.body.as_deref().unwrap().contains("injected"));
     // Already out of the listing; the retry finds the record and finishes.
     assert!(listed(&h, KEY_A, "").is_empty());
-    assert_eq!(h.call("DELETE", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "").status, 204);
+    assert_eq!(
+        h.call(
+            "DELETE",
+            &format!("/upload-tokens/{t}"),
+            Some(&basic(KEY_A)),
+            ""
+        )
+        .status,
+        204
+    );
     assert!(h.kv().keys().is_empty());
-    assert_eq!(h.call("GET", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "").status, 404);
+    assert_eq!(
+        h.call(
+            "GET",
+            &format!("/upload-tokens/{t}"),
+            Some(&basic(KEY_A)),
+            ""
+        )
+        .status,
+        404
+    );
 }
 
 #[test]
@@ -319,9 +523,27 @@ fn a_delete_failing_first_changes_nothing() {
     let h = Harness::new();
     let t = create(&h, KEY_A, 0);
     h.kv().fail(Op::Delete, 0);
-    assert_eq!(h.call("DELETE", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "").status, 500);
+    assert_eq!(
+        h.call(
+            "DELETE",
+            &format!("/upload-tokens/{t}"),
+            Some(&basic(KEY_A)),
+            ""
+        )
+        .status,
+        500
+    );
     assert_eq!(listed(&h, KEY_A, ""), vec![t.clone()]);
-    assert_eq!(h.call("DELETE", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "").status, 204);
+    assert_eq!(
+        h.call(
+            "DELETE",
+            &format!("/upload-tokens/{t}"),
+            Some(&basic(KEY_A)),
+            ""
+        )
+        .status,
+        204
+    );
 }
 
 #[test]
@@ -334,19 +556,69 @@ fn a_record_without_its_index_entry_is_still_gettable_and_deletable() {
     let keys = h.kv().keys();
     assert_eq!(keys.len(), 1);
     let t = keys[0].trim_start_matches("tok:").to_owned();
-    assert_eq!(h.call("GET", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "").status, 200);
+    assert_eq!(
+        h.call(
+            "GET",
+            &format!("/upload-tokens/{t}"),
+            Some(&basic(KEY_A)),
+            ""
+        )
+        .status,
+        200
+    );
     assert!(listed(&h, KEY_A, "").is_empty());
-    assert_eq!(h.call("DELETE", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "").status, 204);
+    assert_eq!(
+        h.call(
+            "DELETE",
+            &format!("/upload-tokens/{t}"),
+            Some(&basic(KEY_A)),
+            ""
+        )
+        .status,
+        204
+    );
     assert!(h.kv().keys().is_empty());
 
     // And one whose index entry was removed by hand.
     let t = create(&h, KEY_A, 0);
-    let index_key = h.kv().keys().into_iter().find(|k| k.starts_with("idx:")).unwrap();
+    let index_key = h
+        .kv()
+        .keys()
+        .into_iter()
+        .find(|k| k.starts_with("idx:"))
+        .unwrap();
     assert!(index_key.ends_with(&t));
     h.kv().remove_raw(&index_key);
-    assert_eq!(h.call("GET", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "").status, 200);
-    assert_eq!(h.call("DELETE", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "").status, 204);
-    assert_eq!(h.call("GET", &format!("/upload-tokens/{t}"), Some(&basic(KEY_A)), "").status, 404);
+    assert_eq!(
+        h.call(
+            "GET",
+            &format!("/upload-tokens/{t}"),
+            Some(&basic(KEY_A)),
+            ""
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        h.call(
+            "DELETE",
+            &format!("/upload-tokens/{t}"),
+            Some(&basic(KEY_A)),
+            ""
+        )
+        .status,
+        204
+    );
+    assert_eq!(
+        h.call(
+            "GET",
+            &format!("/upload-tokens/{t}"),
+            Some(&basic(KEY_A)),
+            ""
+        )
+        .status,
+        404
+    );
 }
 
 #[test]
@@ -365,8 +637,19 @@ fn store_failures_are_generic_500s_with_the_detail_logged() {
 #[test]
 fn missing_or_wrong_credentials_are_401() {
     let h = Harness::new();
-    for auth in [None, Some("Basic"), Some("Basic Zm9v"), Some("Bearer x.y.z"), Some(basic("alpha-key-000000000X").as_str())] {
-        for (method, path) in [("GET", "/upload-tokens"), ("POST", "/upload-tokens"), ("GET", "/upload-tokens/to0000000000000000000000"), ("DELETE", "/upload-tokens/to0000000000000000000000")] {
+    for auth in [
+        None,
+        Some("Basic"),
+        Some("Basic Zm9v"),
+        Some("Bearer x.y.z"),
+        Some(basic("alpha-key-000000000X").as_str()),
+    ] {
+        for (method, path) in [
+            ("GET", "/upload-tokens"),
+            ("POST", "/upload-tokens"),
+            ("GET", "/upload-tokens/to0000000000000000000000"),
+            ("DELETE", "/upload-tokens/to0000000000000000000000"),
+        ] {
             let r = h.call(method, path, auth, "{}");
             assert_eq!(r.status, 401, "{method} {path} {auth:?}");
             assert!(r.header("WWW-Authenticate").is_some());
@@ -379,7 +662,12 @@ fn missing_or_wrong_credentials_are_401() {
 #[test]
 fn bearer_flow_with_refresh() {
     let mut h = Harness::new();
-    let r = h.call("POST", "/auth/api-key", None, &format!(r#"{{"apiKey":"{KEY_B}"}}"#));
+    let r = h.call(
+        "POST",
+        "/auth/api-key",
+        None,
+        &format!(r#"{{"apiKey":"{KEY_B}"}}"#),
+    );
     assert_eq!(r.status, 200);
     let pair = json(&r);
     assert_eq!(pair["token_type"], "Bearer");
@@ -390,17 +678,39 @@ fn bearer_flow_with_refresh() {
     assert_eq!(listed(&h, KEY_B, "").len(), 1);
 
     h.set_now(T0 + 3600);
-    assert_eq!(h.call("GET", "/upload-tokens", Some(&access), "").status, 401);
+    assert_eq!(
+        h.call("GET", "/upload-tokens", Some(&access), "").status,
+        401
+    );
     let refresh = pair["refresh_token"].as_str().unwrap();
     // A refresh token is not an access token.
-    assert_eq!(h.call("GET", "/upload-tokens", Some(&format!("Bearer {refresh}")), "").status, 401);
-    let r = h.call("POST", "/auth/refresh", None, &format!(r#"{{"refreshToken":"{refresh}"}}"#));
+    assert_eq!(
+        h.call(
+            "GET",
+            "/upload-tokens",
+            Some(&format!("Bearer {refresh}")),
+            ""
+        )
+        .status,
+        401
+    );
+    let r = h.call(
+        "POST",
+        "/auth/refresh",
+        None,
+        &format!(r#"{{"refreshToken":"{refresh}"}}"#),
+    );
     assert_eq!(r.status, 200);
     let next = format!("Bearer {}", json(&r)["access_token"].as_str().unwrap());
     assert_eq!(h.call("GET", "/upload-tokens", Some(&next), "").status, 200);
     // An access token is not a refresh token.
     let access_only = pair["access_token"].as_str().unwrap();
-    let r = h.call("POST", "/auth/refresh", None, &format!(r#"{{"refreshToken":"{access_only}"}}"#));
+    let r = h.call(
+        "POST",
+        "/auth/refresh",
+        None,
+        &format!(r#"{{"refreshToken":"{access_only}"}}"#),
+    );
     assert_eq!(r.status, 400);
 }
 
@@ -415,9 +725,16 @@ fn auth_endpoints_answer_bad_input_as_the_spec_shows() {
     );
     for body in ["{}", r#"{"apiKey":1}"#] {
         let r = h.call("POST", "/auth/api-key", None, body);
-        assert_eq!((r.status, json(&r)["name"].clone()), (400, Value::from("apiKey")));
+        assert_eq!(
+            (r.status, json(&r)["name"].clone()),
+            (400, Value::from("apiKey"))
+        );
     }
-    assert_eq!(h.call("POST", "/auth/refresh", None, r#"{"refreshToken":"a.b.c"}"#).status, 400);
+    assert_eq!(
+        h.call("POST", "/auth/refresh", None, r#"{"refreshToken":"a.b.c"}"#)
+            .status,
+        400
+    );
     assert_eq!(h.call("POST", "/auth/refresh", None, "[]").status, 400);
 }
 
@@ -439,9 +756,17 @@ fn rate_limits_answer_429_per_project_and_reset() {
     assert_eq!(r.header("X-RateLimit-Limit"), Some("5"));
     assert_eq!(r.header("X-RateLimit-Retry-After"), Some("10"));
     assert!(h.kv().keys().is_empty(), "a refused create stores nothing");
-    assert_eq!(h.call("GET", "/upload-tokens", Some(&basic(KEY_B)), "").status, 200);
+    assert_eq!(
+        h.call("GET", "/upload-tokens", Some(&basic(KEY_B)), "")
+            .status,
+        200
+    );
     h.limiter.reset();
-    assert_eq!(h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), "").status, 200);
+    assert_eq!(
+        h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), "")
+            .status,
+        200
+    );
 }
 
 #[test]
@@ -457,10 +782,17 @@ fn unknown_paths_and_wrong_methods() {
     let h = Harness::new();
     let r = h.call("GET", "/nope", None, "");
     assert_eq!(r.status, 404);
-    assert!(json(&r)["type"].as_str().unwrap().ends_with("/unrecognized-request-url"));
+    assert!(json(&r)["type"]
+        .as_str()
+        .unwrap()
+        .ends_with("/unrecognized-request-url"));
     for (method, path, allow) in [
         ("PUT", "/upload-tokens", "GET, POST"),
-        ("PATCH", "/upload-tokens/to0000000000000000000000", "GET, DELETE"),
+        (
+            "PATCH",
+            "/upload-tokens/to0000000000000000000000",
+            "GET, DELETE",
+        ),
         ("GET", "/auth/api-key", "POST"),
         ("DELETE", "/openapi.json", "GET"),
     ] {
@@ -486,8 +818,16 @@ fn openapi_is_served_without_credentials() {
 fn index_entries_carry_the_token_data() {
     let h = Harness::new();
     let t = create(&h, KEY_A, 90);
-    let name = h.kv().keys().into_iter().find(|k| k.starts_with("idx:")).unwrap();
+    let name = h
+        .kv()
+        .keys()
+        .into_iter()
+        .find(|k| k.starts_with("idx:"))
+        .unwrap();
     assert_eq!(name, format!("idx:alpha:{T0:010}:{t}"));
     let parsed = keys::parse_index_entry(&name, Some(&format!("{T0},90"))).unwrap();
-    assert_eq!((parsed.ttl, parsed.created_at, parsed.token.as_str()), (90, T0, t.as_str()));
+    assert_eq!(
+        (parsed.ttl, parsed.created_at, parsed.token.as_str()),
+        (90, T0, t.as_str())
+    );
 }
