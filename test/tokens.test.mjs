@@ -1,0 +1,278 @@
+// Creating, reading and deleting upload tokens, and what each leaves in KV.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startWorker } from "./support/miniflare.mjs";
+import {
+  NOT_FOUND,
+  ABSENT_ID,
+  assertJson,
+  assertLimitHeader,
+  assertProblem,
+  assertTokenShape,
+  create,
+  freshSecond,
+  kvKeysOf,
+  kvSnapshot,
+  list,
+  raw,
+  authOf,
+  secs,
+  sleepUntil,
+} from "./support/mf-helpers.mjs";
+
+let w;
+before(async () => {
+  w = await startWorker();
+});
+after(() => w?.dispose());
+
+/** Every token of the alpha listing (all pages of 100). */
+async function listedTokens() {
+  const seen = [];
+  for (let page = 1; ; page++) {
+    const res = await list(w, `currentPage=${page}&pageSize=100`);
+    assert.equal(res.status, 200, res.text);
+    seen.push(...res.json.data.map((t) => t.token));
+    if (page >= res.json.pagination.pagesTotal) return seen;
+  }
+}
+
+test("POST /upload-tokens answers 200 with the token, its dates and stores record and index", async () => {
+  const before = Math.floor(Date.now() / 1000);
+  const res = await w.call("POST", "/upload-tokens", { body: { ttl: 3600 } });
+  const afterSec = Math.ceil(Date.now() / 1000);
+  assert.equal(res.status, 200, res.text);
+  assertJson(res);
+  assertLimitHeader(res, 100000);
+  const t = res.json;
+  assertTokenShape(t, 3600);
+  const created = secs(t.createdAt);
+  assert.ok(created >= before && created <= afterSec, `createdAt ${t.createdAt} is now`);
+  assert.equal(secs(t.expiresAt), created + 3600);
+
+  const keys = kvKeysOf("alpha", t);
+  const record = await w.kv.getWithMetadata(keys.record);
+  assert.deepEqual(JSON.parse(record.value), { project: "alpha", ttl: 3600, createdAt: created });
+  const index = await w.kv.getWithMetadata(keys.index);
+  assert.equal(index.value, "");
+  assert.equal(index.metadata, `${created},3600`);
+  const snap = await kvSnapshot(w.kv);
+  for (const name of [keys.record, keys.index]) {
+    const entry = snap.find((e) => e.name === name);
+    assert.ok(entry, `${name} stored`);
+    assert.ok(
+      entry.expiration >= created + 3600 && entry.expiration <= afterSec + 3600,
+      `${name} expires with the token: ${entry.expiration} vs ${created + 3600}`,
+    );
+  }
+});
+
+test("tokens are distinct and follow the to + 22 base62 form", async () => {
+  const ids = new Set();
+  for (let i = 0; i < 20; i++) ids.add((await create(w, 60)).token);
+  assert.equal(ids.size, 20);
+});
+
+test("an empty body, {}, a null ttl or unknown fields mean ttl 0: never expires, no KV expiration", async () => {
+  const variants = [
+    { what: "no body, no Content-Type", headers: {} },
+    { what: "no body, JSON Content-Type", headers: { "Content-Type": "application/json" } },
+    { what: "empty body, JSON Content-Type", headers: { "Content-Type": "application/json" }, body: "" },
+    { what: "whitespace body", headers: { "Content-Type": "application/json" }, body: " \n " },
+    { what: "empty body, non-JSON Content-Type", headers: { "Content-Type": "text/plain" }, body: "" },
+    { what: "{}", headers: { "Content-Type": "application/json" }, body: "{}" },
+    { what: "ttl null", headers: { "Content-Type": "application/json" }, body: '{"ttl":null}' },
+    { what: "unknown fields only", headers: { "Content-Type": "application/json" }, body: '{"name":"x","ttl2":5}' },
+  ];
+  for (const v of variants) {
+    const res = await raw(w.mf, "POST", "/upload-tokens", {
+      headers: { Authorization: authOf("alpha"), ...v.headers },
+      body: v.body,
+    });
+    assert.equal(res.status, 200, `${v.what}: ${res.text}`);
+    assertJson(res, v.what);
+    assertTokenShape(res.json, 0);
+    assert.equal(res.json.expiresAt, null);
+    const keys = kvKeysOf("alpha", res.json);
+    const snap = await kvSnapshot(w.kv);
+    for (const name of [keys.record, keys.index]) {
+      const entry = snap.find((e) => e.name === name);
+      assert.ok(entry, `${v.what}: ${name} stored`);
+      assert.equal(entry.expiration, undefined, `${v.what}: ${name} has no expiration`);
+    }
+    assert.equal(snap.find((e) => e.name === keys.index).metadata, `${secs(res.json.createdAt)},0`);
+  }
+});
+
+test("unknown fields beside ttl are ignored; a JSON Content-Type with parameters is accepted", async () => {
+  const res = await raw(w.mf, "POST", "/upload-tokens", {
+    headers: { Authorization: authOf("alpha"), "Content-Type": "application/json; charset=utf-8" },
+    body: '{"ttl": 120, "extra": {"nested": [1, 2]}, "other": "x"}',
+  });
+  assert.equal(res.status, 200, res.text);
+  assertJson(res);
+  assertTokenShape(res.json, 120);
+});
+
+test("ttl bounds: 0 and 2147483647 are accepted; ttl under 60 is stored with a 60 s KV expiration", async () => {
+  const max = await create(w, 2147483647);
+  assert.equal(secs(max.expiresAt), secs(max.createdAt) + 2147483647);
+  const zero = await create(w, 0);
+  assert.equal(zero.expiresAt, null);
+  for (const ttl of [1, 59, 60, 61]) {
+    const t = await create(w, ttl);
+    const created = secs(t.createdAt);
+    const snap = await kvSnapshot(w.kv);
+    const keys = kvKeysOf("alpha", t);
+    for (const name of [keys.record, keys.index]) {
+      const entry = snap.find((e) => e.name === name);
+      const want = created + Math.max(ttl, 60);
+      assert.ok(
+        entry && entry.expiration >= want && entry.expiration <= want + 2,
+        `ttl ${ttl}: ${name} expiration ${entry?.expiration}, want about ${want}`,
+      );
+    }
+  }
+});
+
+test("GET /upload-tokens/{id} answers the token as created", async () => {
+  const t = await create(w, 86400);
+  const res = await w.call("GET", `/upload-tokens/${t.token}`);
+  assert.equal(res.status, 200, res.text);
+  assertJson(res);
+  assertLimitHeader(res, 100000);
+  assert.deepEqual(res.json, t);
+  const never = await create(w);
+  const res2 = await w.call("GET", `/upload-tokens/${never.token}`);
+  assert.equal(res2.status, 200);
+  assert.deepEqual(res2.json, never);
+});
+
+test("GET of a nonexistent or malformed id is the uploadToken 404", async () => {
+  const res = await w.call("GET", `/upload-tokens/${ABSENT_ID}`);
+  assertProblem(res, 404, NOT_FOUND, "nonexistent");
+  assert.deepEqual(res.json, NOT_FOUND);
+  assertLimitHeader(res, 100000);
+  const real = await create(w, 3600);
+  const malformed = [
+    "to123",
+    "xx" + real.token.slice(2),
+    real.token.slice(0, -1),
+    real.token + "a",
+    real.token.slice(0, -1) + "-",
+    real.token.slice(0, -1) + "_",
+    real.token.slice(0, -1) + "%21",
+    "TO" + real.token.slice(2),
+    "tok:" + real.token,
+  ];
+  for (const id of malformed) {
+    for (const method of ["GET", "DELETE"]) {
+      const r = await w.call(method, `/upload-tokens/${id}`);
+      assert.equal(r.status, 404, `${method} ${id}: ${r.text}`);
+      assertJson(r, id);
+      assert.equal(r.text, res.text, `${method} ${id} answers the same 404`);
+    }
+  }
+  // The real token survived all of it.
+  assert.equal((await w.call("GET", `/upload-tokens/${real.token}`)).status, 200);
+});
+
+test("DELETE answers 204 without a body; then get, list and delete all say it is gone, and so does KV", async () => {
+  const keep = await create(w, 3600);
+  const t = await create(w, 3600);
+  const keys = kvKeysOf("alpha", t);
+  assert.notEqual(await w.kv.get(keys.record), null);
+  assert.notEqual(await w.kv.get(keys.index), null);
+  assert.ok((await listedTokens()).includes(t.token));
+
+  const del = await w.call("DELETE", `/upload-tokens/${t.token}`);
+  assert.equal(del.status, 204, del.text);
+  assert.equal(del.text, "");
+  assert.equal(del.headers.get("content-type"), null, "a 204 has no Content-Type");
+  assertLimitHeader(del, 100000);
+
+  const get = await w.call("GET", `/upload-tokens/${t.token}`);
+  assertProblem(get, 404, NOT_FOUND, "get after delete");
+  assert.deepEqual(get.json, NOT_FOUND);
+  const listed = await listedTokens();
+  assert.ok(!listed.includes(t.token), "deleted token not listed");
+  assert.ok(listed.includes(keep.token), "other token still listed");
+  const again = await w.call("DELETE", `/upload-tokens/${t.token}`);
+  assertProblem(again, 404, NOT_FOUND, "delete again");
+  assert.deepEqual(again.json, NOT_FOUND);
+
+  const names = (await kvSnapshot(w.kv)).map((e) => e.name);
+  assert.ok(!names.includes(keys.record), "record removed");
+  assert.ok(!names.includes(keys.index), "index entry removed");
+  assert.ok(names.some((n) => n.endsWith(keep.token)), "other token's keys kept");
+});
+
+test("a record whose index entry was removed by hand is still gettable and deletable, not listed", async () => {
+  const t = await create(w, 3600);
+  const keys = kvKeysOf("alpha", t);
+  await w.kv.delete(keys.index);
+  const total = (await list(w)).json.pagination.itemsTotal;
+
+  const get = await w.call("GET", `/upload-tokens/${t.token}`);
+  assert.equal(get.status, 200, get.text);
+  assert.deepEqual(get.json, t);
+  assert.ok(!(await listedTokens()).includes(t.token), "not listed without its index entry");
+  assert.equal((await list(w)).json.pagination.itemsTotal, total);
+
+  const del = await w.call("DELETE", `/upload-tokens/${t.token}`);
+  assert.equal(del.status, 204, del.text);
+  assert.equal(del.text, "");
+  assert.equal(await w.kv.get(keys.record), null, "record removed");
+  assertProblem(await w.call("GET", `/upload-tokens/${t.token}`), 404, NOT_FOUND, "get after delete");
+  assertProblem(await w.call("DELETE", `/upload-tokens/${t.token}`), 404, NOT_FOUND, "delete again");
+});
+
+test("a ttl 1 token is active at first, then 404 on get and delete and gone from listings", async () => {
+  await freshSecond();
+  const t = await create(w, 1);
+  const short = await create(w, 59);
+  const get = await w.call("GET", `/upload-tokens/${t.token}`);
+  assert.equal(get.status, 200, `ttl 1 token active right after creation: ${get.text}`);
+  assert.ok((await listedTokens()).includes(t.token), "listed while active");
+
+  // Its expiresAt is the first second at which it is no longer active.
+  await sleepUntil(secs(t.expiresAt) * 1000 + 20);
+  const gone = await w.call("GET", `/upload-tokens/${t.token}`);
+  assertProblem(gone, 404, NOT_FOUND, "get after expiry");
+  assert.deepEqual(gone.json, NOT_FOUND);
+  const listed = await listedTokens();
+  assert.ok(!listed.includes(t.token), "expired token not listed");
+  assert.ok(listed.includes(short.token), "ttl 59 token still listed");
+  const del = await w.call("DELETE", `/upload-tokens/${t.token}`);
+  assertProblem(del, 404, NOT_FOUND, "delete after expiry");
+  assert.equal((await w.call("GET", `/upload-tokens/${short.token}`)).status, 200);
+});
+
+test("a stored record past its expiry (KV not yet expired) is neither gettable, deletable nor listed", async () => {
+  // Written by hand as the service writes it, but created 100 s ago with a ttl of 10.
+  const token = "to" + "Past0".repeat(4) + "Ab";
+  const created = Math.floor(Date.now() / 1000) - 100;
+  const indexKey = `idx:alpha:${String(created).padStart(10, "0")}:${token}`;
+  await w.kv.put(`tok:${token}`, JSON.stringify({ project: "alpha", ttl: 10, createdAt: created }), {
+    expirationTtl: 60,
+  });
+  await w.kv.put(indexKey, "", { expirationTtl: 60, metadata: `${created},10` });
+  // Control: the same, still active (ttl 1000).
+  const live = "to" + "Live0".repeat(4) + "Ab";
+  const liveIndex = `idx:alpha:${String(created).padStart(10, "0")}:${live}`;
+  await w.kv.put(`tok:${live}`, JSON.stringify({ project: "alpha", ttl: 1000, createdAt: created }), {
+    expirationTtl: 1000,
+  });
+  await w.kv.put(liveIndex, "", { expirationTtl: 1000, metadata: `${created},1000` });
+
+  const liveGet = await w.call("GET", `/upload-tokens/${live}`);
+  assert.equal(liveGet.status, 200, liveGet.text);
+  assert.equal(liveGet.json.ttl, 1000);
+  assert.equal(secs(liveGet.json.createdAt), created);
+  assert.ok((await listedTokens()).includes(live));
+
+  assertProblem(await w.call("GET", `/upload-tokens/${token}`), 404, NOT_FOUND, "get expired");
+  assert.ok(!(await listedTokens()).includes(token), "expired record not listed");
+  assertProblem(await w.call("DELETE", `/upload-tokens/${token}`), 404, NOT_FOUND, "delete expired");
+  assert.equal((await w.call("DELETE", `/upload-tokens/${live}`)).status, 204);
+});
