@@ -14,5 +14,6 @@ pub mod request;
 pub mod store;
 pub mod time;
 pub mod token;
+pub mod upload;
 
 pub mod testing;

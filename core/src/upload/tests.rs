@@ -1,0 +1,436 @@
+use super::*;
+
+const MIB: u64 = 1024 * 1024;
+
+fn slug(e: &ApiError) -> &str {
+    e.problem.type_uri.rsplit('/').next().unwrap()
+}
+
+fn parse_err(h: &str) -> String {
+    slug(&ContentRange::parse(Some(h)).unwrap_err()).to_owned()
+}
+
+#[test]
+fn every_header_form_the_clients_send_is_read() {
+    assert_eq!(ContentRange::parse(None).unwrap(), ContentRange::Whole);
+    assert_eq!(
+        ContentRange::parse(Some("part 2/3")).unwrap(),
+        ContentRange::Part {
+            part: 2,
+            total: Some(3)
+        }
+    );
+    assert_eq!(
+        ContentRange::parse(Some("part 7/*")).unwrap(),
+        ContentRange::Part {
+            part: 7,
+            total: None
+        }
+    );
+    assert_eq!(
+        ContentRange::parse(Some("bytes 0-5242879/11534336")).unwrap(),
+        ContentRange::Bytes {
+            from: 0,
+            to: 5_242_879,
+            total: 11_534_336
+        }
+    );
+}
+
+#[test]
+fn malformed_headers_are_refused() {
+    for h in [
+        "",
+        "part",
+        "part 1",
+        "part a/2",
+        "part 1/b",
+        "parts 1/2",
+        "part -1/2",
+        "bytes 1-/3",
+        "bytes 0-1",
+        "bytes a-b/c",
+        "part 1/2/3",
+        "PART 1/2",
+        "part 1.0/2",
+    ] {
+        assert_eq!(parse_err(h), "video-content-range-malformed", "{h:?}");
+    }
+}
+
+#[test]
+fn header_only_rules_have_api_video_error_types() {
+    let cases = [
+        ("part 0/3", "video-content-range-by-part-part-zero"),
+        ("part 0/*", "video-content-range-by-part-part-zero"),
+        ("part 1/0", "video-content-range-by-part-total-parts-zero"),
+        (
+            "part 4/3",
+            "video-content-range-by-part-part-too-high-total",
+        ),
+        (
+            "part 1/10001",
+            "video-content-range-by-part-total-parts-too-high",
+        ),
+        (
+            "part 10001/*",
+            "video-content-range-by-part-part-too-high-allowed",
+        ),
+        (
+            "bytes 0-0/0",
+            "video-content-range-by-bytes-total-bytes-zero",
+        ),
+        (
+            "bytes 5-4/10",
+            "video-content-range-by-bytes-from-byte-too-high",
+        ),
+        (
+            "bytes 0-10/10",
+            "video-content-range-by-bytes-to-byte-too-high-total",
+        ),
+        (
+            "bytes 0-209715200/409715200",
+            "video-content-range-by-bytes-range-too-large",
+        ),
+        (
+            "bytes 0-1/9999999999999",
+            "video-content-range-by-bytes-total-bytes-too-high",
+        ),
+    ];
+    for (h, want) in cases {
+        let e = ContentRange::parse(Some(h)).unwrap_err();
+        assert_eq!((e.status(), slug(&e)), (400, want), "{h}");
+        assert!(e
+            .problem
+            .type_uri
+            .starts_with("https://docs.api.video/reference/"));
+    }
+    assert!(ContentRange::parse(Some("part 10000/*")).is_ok());
+    assert!(ContentRange::parse(Some("part 10000/10000")).is_ok());
+}
+
+fn size_err(range: &str, size: u64) -> String {
+    let r = ContentRange::parse(Some(range)).unwrap();
+    slug(&r.check_size(size).unwrap_err()).to_owned()
+}
+
+#[test]
+fn sizes_follow_the_five_mib_rule_except_for_the_last_chunk() {
+    assert_eq!(
+        size_err("part 1/3", 5 * MIB - 1),
+        "video-content-range-by-part-uploaded-file-too-small"
+    );
+    assert_eq!(
+        size_err("part 1/*", MIB),
+        "video-content-range-by-part-uploaded-file-too-small"
+    );
+    for (range, size) in [
+        ("part 1/3", 5 * MIB),
+        ("part 3/3", 1),
+        ("part 1/1", 10),
+        ("part 4/4", MIB),
+    ] {
+        assert!(
+            ContentRange::parse(Some(range))
+                .unwrap()
+                .check_size(size)
+                .is_ok(),
+            "{range}"
+        );
+    }
+    assert_eq!(
+        size_err("bytes 0-99/200", 100),
+        "video-content-range-by-bytes-range-too-small"
+    );
+    assert_eq!(
+        size_err("bytes 0-99/100", 99),
+        "video-content-range-by-bytes-range-mismatch"
+    );
+    assert!(ContentRange::parse(Some("bytes 100-199/200"))
+        .unwrap()
+        .check_size(100)
+        .is_ok());
+    assert_eq!(
+        slug(&ContentRange::Whole.check_size(0).unwrap_err()),
+        "uploaded-file-empty"
+    );
+    assert_eq!(
+        slug(&ContentRange::Whole.check_size(MAX_CHUNK + 1).unwrap_err()),
+        "uploaded-file-too-large"
+    );
+}
+
+fn part(start: u64, size: u64, total: Option<u64>) -> StoredChunk {
+    StoredChunk { start, size, total }
+}
+
+fn plan(
+    mode: UploadMode,
+    chunks: &[StoredChunk],
+    complete: bool,
+    range: &str,
+    size: u64,
+) -> Result<ChunkPlan, String> {
+    let r = ContentRange::parse(Some(range)).unwrap();
+    plan_chunk(Some((mode, chunks)), complete, &r, size).map_err(|e| slug(&e).to_owned())
+}
+
+#[test]
+fn a_new_upload_stores_its_first_chunk_whatever_its_number() {
+    let r = ContentRange::parse(Some("part 2/3")).unwrap();
+    assert_eq!(
+        plan_chunk(None, false, &r, 5 * MIB),
+        Ok(ChunkPlan::Store {
+            start: 2,
+            total: Some(3)
+        })
+    );
+    assert_eq!(
+        plan_chunk(None, false, &ContentRange::Whole, 10),
+        Ok(ChunkPlan::Store {
+            start: 0,
+            total: Some(10)
+        })
+    );
+}
+
+#[test]
+fn modes_cannot_be_mixed() {
+    let parts = [part(1, 5 * MIB, Some(3))];
+    let ranges = [part(0, 5 * MIB, Some(20 * MIB))];
+    assert_eq!(
+        plan(UploadMode::Part, &parts, false, "bytes 0-9/10", 10),
+        Err("video-content-range-started-with-part".into())
+    );
+    assert_eq!(
+        plan(UploadMode::Bytes, &ranges, false, "part 1/2", 5 * MIB),
+        Err("video-content-range-started-with-bytes".into())
+    );
+    let whole = plan_chunk(
+        Some((UploadMode::Part, &parts)),
+        false,
+        &ContentRange::Whole,
+        10,
+    );
+    assert_eq!(
+        slug(&whole.unwrap_err()),
+        "video-content-range-already-initiated"
+    );
+    let again = plan_chunk(
+        Some((UploadMode::Whole, &[part(0, 10, Some(10))])),
+        true,
+        &ContentRange::Whole,
+        10,
+    );
+    assert_eq!(slug(&again.unwrap_err()), "video-source-already-uploaded");
+    assert_eq!(
+        plan(
+            UploadMode::Whole,
+            &[part(0, 10, Some(10))],
+            true,
+            "part 1/1",
+            10
+        ),
+        Err("video-source-already-uploaded".into())
+    );
+}
+
+#[test]
+fn a_resent_part_is_accepted_once_and_a_different_one_refused() {
+    let parts = [part(1, 5 * MIB, Some(3)), part(2, 5 * MIB, Some(3))];
+    assert_eq!(
+        plan(UploadMode::Part, &parts, false, "part 2/3", 5 * MIB),
+        Ok(ChunkPlan::AlreadyStored)
+    );
+    assert_eq!(
+        plan(UploadMode::Part, &parts, false, "part 2/3", 6 * MIB),
+        Err("video-content-range-by-part-part-already-sent".into())
+    );
+    // A lost answer to the last part, retried after the video was assembled.
+    let done = [part(1, 5 * MIB, Some(2)), part(2, 7, Some(2))];
+    assert_eq!(
+        plan(UploadMode::Part, &done, true, "part 2/2", 7),
+        Ok(ChunkPlan::AlreadyStored)
+    );
+    assert_eq!(
+        plan(UploadMode::Part, &done[..1], true, "part 3/3", 7),
+        Err("video-source-already-uploaded".into())
+    );
+}
+
+#[test]
+fn totals_must_agree() {
+    let parts = [part(1, 5 * MIB, Some(3))];
+    assert_eq!(
+        plan(UploadMode::Part, &parts, false, "part 2/4", 5 * MIB),
+        Err("video-content-range-by-part-different-total-parts".into())
+    );
+    assert_eq!(
+        plan(UploadMode::Part, &parts, false, "part 4/*", 5 * MIB),
+        Err("video-content-range-by-part-part-too-high-total".into())
+    );
+    // Progressive parts may arrive out of order: 1, 2 and 4 are in, 3 says it is the last.
+    let progressive = [
+        part(1, 5 * MIB, None),
+        part(2, 5 * MIB, None),
+        part(4, 5 * MIB, None),
+    ];
+    assert_eq!(
+        plan(UploadMode::Part, &progressive, false, "part 3/3", 1),
+        Err("video-content-range-by-part-total-parts-too-low".into())
+    );
+    assert_eq!(
+        plan(UploadMode::Part, &progressive, false, "part 5/5", 1),
+        Ok(ChunkPlan::Store {
+            start: 5,
+            total: Some(5)
+        })
+    );
+}
+
+#[test]
+fn byte_ranges_may_not_overlap_or_change_total() {
+    let total = 12 * MIB;
+    let ranges = [part(0, 5 * MIB, Some(total))];
+    let r = |a: u64, b: u64, t: u64| format!("bytes {a}-{b}/{t}");
+    assert_eq!(
+        plan(
+            UploadMode::Bytes,
+            &ranges,
+            false,
+            &r(0, 5 * MIB - 1, total),
+            5 * MIB
+        ),
+        Ok(ChunkPlan::AlreadyStored)
+    );
+    assert_eq!(
+        plan(
+            UploadMode::Bytes,
+            &ranges,
+            false,
+            &r(MIB, 6 * MIB - 1, total),
+            5 * MIB
+        ),
+        Err("video-content-range-by-bytes-range-overlap".into())
+    );
+    assert_eq!(
+        plan(
+            UploadMode::Bytes,
+            &ranges,
+            false,
+            &r(5 * MIB, 10 * MIB - 1, total + 1),
+            5 * MIB
+        ),
+        Err("video-content-range-by-bytes-different-total-bytes".into())
+    );
+    assert_eq!(
+        plan(
+            UploadMode::Bytes,
+            &ranges,
+            false,
+            &r(5 * MIB, 10 * MIB - 1, total),
+            5 * MIB
+        ),
+        Ok(ChunkPlan::Store {
+            start: 5 * MIB,
+            total: Some(total)
+        })
+    );
+}
+
+#[test]
+fn completion_needs_every_part_and_a_known_total() {
+    let mut parts = vec![part(2, 5 * MIB, Some(3)), part(1, 5 * MIB, Some(3))];
+    assert_eq!(completion(UploadMode::Part, &parts), None);
+    parts.push(part(3, 1, Some(3)));
+    let order: Vec<u64> = completion(UploadMode::Part, &parts)
+        .unwrap()
+        .iter()
+        .map(|c| c.start)
+        .collect();
+    assert_eq!(order, [1, 2, 3]);
+    // Progressive: the total is only known from the last part.
+    let mut prog = vec![part(1, 6 * MIB, None), part(2, 7 * MIB, None)];
+    assert_eq!(completion(UploadMode::Part, &prog), None);
+    prog.push(part(3, MIB, Some(3)));
+    assert!(completion(UploadMode::Part, &prog).is_some());
+    // A gap keeps it open.
+    let gap = [part(1, 6 * MIB, None), part(3, MIB, Some(3))];
+    assert_eq!(completion(UploadMode::Part, &gap), None);
+}
+
+#[test]
+fn byte_ranges_complete_when_they_cover_the_total() {
+    let t = 11 * MIB;
+    let a = part(0, 5 * MIB, Some(t));
+    let b = part(5 * MIB, 5 * MIB, Some(t));
+    let c = part(10 * MIB, MIB, Some(t));
+    assert_eq!(completion(UploadMode::Bytes, &[a, c]), None);
+    let order: Vec<u64> = completion(UploadMode::Bytes, &[c, a, b])
+        .unwrap()
+        .iter()
+        .map(|c| c.start)
+        .collect();
+    assert_eq!(order, [0, 5 * MIB, 10 * MIB]);
+}
+
+#[test]
+fn only_the_opening_token_may_finish_after_expiring_and_never_after_deletion() {
+    let vid = VideoId::parse("vi0000000000000000000001").unwrap();
+    let project = ProjectId::parse("p").unwrap();
+    let tok = TokenId::parse("to0000000000000000000001").unwrap();
+    let other = TokenId::parse("to0000000000000000000002").unwrap();
+    let expiring = VideoRecord::new(
+        &vid,
+        &project,
+        &tok,
+        Some(100),
+        "a.mp4",
+        UploadMode::Part,
+        50,
+    );
+    assert!(expiring.accepts_vanished_token(&tok, 100));
+    assert!(
+        !expiring.accepts_vanished_token(&tok, 99),
+        "gone before expiry: it was deleted"
+    );
+    assert!(!expiring.accepts_vanished_token(&other, 100));
+    let forever = VideoRecord::new(&vid, &project, &tok, None, "a.mp4", UploadMode::Part, 50);
+    assert!(!forever.accepts_vanished_token(&tok, 1_000_000));
+}
+
+#[test]
+fn the_video_object_has_no_nulls_and_names_its_source() {
+    let vid = VideoId::parse("vi0000000000000000000001").unwrap();
+    let rec = VideoRecord::new(
+        &vid,
+        &ProjectId::parse("p").unwrap(),
+        &TokenId::parse("to0000000000000000000001").unwrap(),
+        None,
+        "10m.mp4.part.a",
+        UploadMode::Part,
+        1_606_903_999,
+    );
+    let json = serde_json::to_value(rec.view(1_606_904_000, None)).unwrap();
+    assert_eq!(json["videoId"], "vi0000000000000000000001");
+    assert_eq!(json["title"], "10m.mp4.part.a");
+    assert_eq!(
+        json["source"]["uri"],
+        "/videos/vi0000000000000000000001/source"
+    );
+    assert_eq!(json["updatedAt"], "2020-12-02T10:13:20+00:00");
+    assert!(json.as_object().unwrap().values().all(|v| !v.is_null()));
+    assert!(json.get("ingest").is_none());
+    let ingest = Ingest::of(
+        UploadMode::Part,
+        &[part(2, 5, Some(2)), part(1, 5 * MIB, Some(2))],
+        true,
+    );
+    let json = serde_json::to_value(rec.view(1_606_904_000, Some(ingest))).unwrap();
+    assert_eq!(json["ingest"]["status"], "uploaded");
+    assert_eq!(
+        json["ingest"]["receivedParts"]["parts"],
+        serde_json::json!([1, 2])
+    );
+    assert_eq!(json["ingest"]["filesize"], 5 * MIB + 5);
+}
