@@ -115,6 +115,13 @@ export function kvKeysOf(project, t) {
 /** The Authorization header of a key name of KEYS, or a raw key. */
 export const authOf = (keyOrName) => basic(KEYS[keyOrName] ?? keyOrName);
 
+/** `auth` for `call`: a key name of KEYS, a raw API key, or a whole header value. */
+export function authHeader(a) {
+  if (!a) return null;
+  if (/^(Basic|Bearer) /.test(a)) return a;
+  return authOf(a);
+}
+
 /**
  * A request with nothing added: `body` is sent as given (string, bytes or stream) and only the
  * given headers are set (besides what fetch itself adds).
@@ -135,7 +142,7 @@ export async function raw(mf, method, path, { headers = {}, body } = {}) {
 
 /** Creates a token through the API and checks the answer; returns the token object. */
 export async function create(w, ttl, auth = "alpha") {
-  const res = await w.call("POST", "/upload-tokens", { auth, body: ttl === undefined ? {} : { ttl } });
+  const res = await w.call("POST", "/upload-tokens", { auth: authHeader(auth), body: ttl === undefined ? {} : { ttl } });
   assert.equal(res.status, 200, `create ttl ${ttl}: ${res.text}`);
   assertJson(res, "create");
   assertTokenShape(res.json, ttl ?? 0);
@@ -144,6 +151,6 @@ export async function create(w, ttl, auth = "alpha") {
 
 /** Lists with the given query string (without `?`). */
 export async function list(w, query = "", auth = "alpha") {
-  const res = await w.call("GET", `/upload-tokens${query ? `?${query}` : ""}`, { auth });
+  const res = await w.call("GET", `/upload-tokens${query ? `?${query}` : ""}`, { auth: authHeader(auth) });
   return res;
 }

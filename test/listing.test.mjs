@@ -1,0 +1,262 @@
+// Listing: pagination, both sort keys in both orders, links, and query validation.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startWorker } from "./support/miniflare.mjs";
+import {
+  assertJson,
+  assertLimitHeader,
+  assertProblem,
+  assertTokenShape,
+  create,
+  kvSnapshot,
+  list,
+  secs,
+  sleepUntil,
+} from "./support/mf-helpers.mjs";
+
+const GAMMA_KEY = "gamma-test-key-000000000001";
+let w;
+before(async () => {
+  w = await startWorker({
+    vars: { API_KEYS: `alpha:alpha-test-key-000000000001,beta:beta-test-key-0000000000001,gamma:${GAMMA_KEY}` },
+  });
+});
+after(() => w?.dispose());
+
+const TOTAL = 150;
+/** token id -> the object the create call answered. */
+const created = new Map();
+
+/** The sort key of an item as a client reads it from the JSON. */
+function sortKey(item, sortBy) {
+  const c = secs(item.createdAt);
+  if (sortBy === "createdAt") return [c, item.token];
+  return [item.expiresAt === null ? Infinity : secs(item.expiresAt), c, item.token];
+}
+
+function compare(a, b) {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] < b[i]) return -1;
+    if (a[i] > b[i]) return 1;
+  }
+  return 0;
+}
+
+/** The links a page must carry, as `[rel, uri]`. */
+function expectedLinks(prefix, currentPage, pageSize, pagesTotal) {
+  const uri = (p) => `/upload-tokens?${prefix}currentPage=${p}&pageSize=${pageSize}`;
+  const links = [
+    ["self", uri(currentPage)],
+    ["first", uri(1)],
+  ];
+  if (currentPage > 1) links.push(["previous", uri(currentPage - 1)]);
+  if (currentPage < pagesTotal) links.push(["next", uri(currentPage + 1)]);
+  links.push(["last", uri(pagesTotal)]);
+  return links;
+}
+
+/**
+ * Walks every page of a listing by following the `next` link, checking each page, and returns
+ * the items in the order received.
+ */
+async function walk({ query, prefix, pageSize, sortBy, sortOrder, auth = GAMMA_KEY }) {
+  const pagesTotal = Math.ceil(TOTAL / pageSize);
+  const items = [];
+  let path = `/upload-tokens?${query}`;
+  for (let page = 1; page <= pagesTotal; page++) {
+    const res = await w.call("GET", path, { auth: `Basic ${Buffer.from(`${auth}:`).toString("base64")}` });
+    const what = `${path}`;
+    assert.equal(res.status, 200, `${what}: ${res.text}`);
+    assertJson(res, what);
+    assertLimitHeader(res, 100000, what);
+    const { data, pagination } = res.json;
+    assert.deepEqual(Object.keys(res.json).sort(), ["data", "pagination"]);
+    const want = Math.min(pageSize, TOTAL - (page - 1) * pageSize);
+    assert.equal(data.length, want, `${what}: items on page`);
+    assert.deepEqual(
+      { ...pagination, links: undefined },
+      {
+        currentPage: page,
+        currentPageItems: want,
+        pageSize,
+        pagesTotal,
+        itemsTotal: TOTAL,
+        links: undefined,
+      },
+      `${what}: pagination`,
+    );
+    assert.deepEqual(
+      pagination.links.map((l) => [l.rel, l.uri]),
+      expectedLinks(prefix, page, pageSize, pagesTotal),
+      `${what}: links`,
+    );
+    for (const item of data) {
+      assertTokenShape(item);
+      assert.deepEqual(item, created.get(item.token), `${what}: listed as created`);
+    }
+    items.push(...data);
+    const next = pagination.links.find((l) => l.rel === "next");
+    if (page < pagesTotal) path = next.uri;
+  }
+  // Consecutive items, within and across pages, are strictly ordered.
+  for (let i = 1; i < items.length; i++) {
+    const c = compare(sortKey(items[i - 1], sortBy), sortKey(items[i], sortBy));
+    assert.equal(
+      c,
+      sortOrder === "asc" ? -1 : 1,
+      `${query}: items ${i - 1} and ${i} out of ${sortBy} ${sortOrder} order: ` +
+        `${JSON.stringify(items[i - 1])} then ${JSON.stringify(items[i])}`,
+    );
+  }
+  const ids = items.map((t) => t.token);
+  assert.equal(new Set(ids).size, TOTAL, `${query}: no duplicate`);
+  for (const id of created.keys()) assert.ok(ids.includes(id), `${query}: ${id} missing`);
+  return ids;
+}
+
+test("an empty project lists nothing on one page", async () => {
+  const res = await list(w, "", GAMMA_KEY);
+  assert.equal(res.status, 200, res.text);
+  assertJson(res);
+  assert.deepEqual(res.json, {
+    data: [],
+    pagination: {
+      currentPage: 1,
+      currentPageItems: 0,
+      pageSize: 25,
+      pagesTotal: 1,
+      itemsTotal: 0,
+      links: [
+        { rel: "self", uri: "/upload-tokens?currentPage=1&pageSize=25" },
+        { rel: "first", uri: "/upload-tokens?currentPage=1&pageSize=25" },
+        { rel: "last", uri: "/upload-tokens?currentPage=1&pageSize=25" },
+      ],
+    },
+  });
+});
+
+test("150 tokens: every page in both orders for both sort keys, pageSize 25 and 40", async () => {
+  const ttls = [0, 3600, 120, 86400];
+  const add = async (ttl) => {
+    const t = await create(w, ttl, GAMMA_KEY);
+    created.set(t.token, t);
+    return t;
+  };
+  for (let i = 0; i < 75; i++) await add(ttls[i % 4]);
+  // A second batch in a later second; some of its ttls are chosen so that a token expires at
+  // the same second as an earlier ttl-120 token, to exercise the createdAt tie-break.
+  const target = Math.max(
+    ...[...created.values()].filter((t) => t.ttl === 120).map((t) => secs(t.expiresAt)),
+  );
+  await sleepUntil(Math.floor(Date.now() / 1000) * 1000 + 1005);
+  for (let i = 0; created.size < TOTAL; i++) {
+    if (i % 5 === 4) await add(target - Math.floor(Date.now() / 1000));
+    else await add(ttls[i % 4]);
+  }
+  const all = [...created.values()];
+  assert.ok(new Set(all.map((t) => t.createdAt)).size >= 2, "tokens span several seconds");
+  assert.ok(
+    all.some((a) => all.some((b) => a.expiresAt === b.expiresAt && a.createdAt !== b.createdAt)),
+    "some tokens share an expiresAt but not a createdAt",
+  );
+  assert.ok(all.filter((t) => t.ttl === 0).length > 1, "several never-expiring tokens");
+
+  const orders = {};
+  for (const sortBy of ["createdAt", "ttl"]) {
+    for (const sortOrder of ["asc", "desc"]) {
+      let first;
+      for (const pageSize of [25, 40]) {
+        const query = `sortBy=${sortBy}&sortOrder=${sortOrder}&currentPage=1&pageSize=${pageSize}`;
+        const ids = await walk({ query, prefix: `sortBy=${sortBy}&sortOrder=${sortOrder}&`, pageSize, sortBy, sortOrder });
+        if (first) assert.deepEqual(ids, first, `${sortBy} ${sortOrder}: same order with pageSize ${pageSize}`);
+        first = ids;
+      }
+      orders[`${sortBy} ${sortOrder}`] = first;
+    }
+    assert.deepEqual(
+      orders[`${sortBy} desc`],
+      [...orders[`${sortBy} asc`]].reverse(),
+      `${sortBy}: desc is the reverse of asc`,
+    );
+  }
+  // Never-expiring tokens come last when sorted by ttl ascending.
+  const byTtlAsc = orders["ttl asc"].map((id) => created.get(id));
+  const firstNever = byTtlAsc.findIndex((t) => t.ttl === 0);
+  assert.ok(firstNever > 0 && byTtlAsc.slice(firstNever).every((t) => t.ttl === 0), "ttl 0 last in asc");
+
+  // Defaults: createdAt desc, 25 a page, links without sort parameters.
+  const byDefault = await walk({ query: "", prefix: "", pageSize: 25, sortBy: "createdAt", sortOrder: "desc" });
+  assert.deepEqual(byDefault, orders["createdAt desc"]);
+  // Only one sort parameter given: only that one is carried by the links.
+  const onlyOrder = await walk({ query: "sortOrder=asc&pageSize=40", prefix: "sortOrder=asc&", pageSize: 40, sortBy: "createdAt", sortOrder: "asc" });
+  assert.deepEqual(onlyOrder, orders["createdAt asc"]);
+  const onlyBy = await walk({ query: "sortBy=ttl&pageSize=40", prefix: "sortBy=ttl&", pageSize: 40, sortBy: "ttl", sortOrder: "desc" });
+  assert.deepEqual(onlyBy, orders["ttl desc"]);
+});
+
+test("a page past the end is 200 with no data; pageSize 1 and 100 are accepted", async () => {
+  assert.equal(created.size, TOTAL, "runs after the 150 tokens exist");
+  const res = await list(w, "currentPage=9&pageSize=25", GAMMA_KEY);
+  assert.equal(res.status, 200, res.text);
+  assertJson(res);
+  assert.deepEqual(res.json.data, []);
+  const p = res.json.pagination;
+  assert.deepEqual(
+    { ...p, links: undefined },
+    { currentPage: 9, currentPageItems: 0, pageSize: 25, pagesTotal: 6, itemsTotal: TOTAL, links: undefined },
+  );
+  assert.deepEqual(
+    p.links.map((l) => [l.rel, l.uri]),
+    expectedLinks("", 9, 25, 6),
+  );
+
+  const one = await list(w, "pageSize=1&currentPage=150", GAMMA_KEY);
+  assert.equal(one.status, 200, one.text);
+  assert.equal(one.json.data.length, 1);
+  assert.equal(one.json.pagination.pagesTotal, 150);
+  assert.deepEqual(
+    one.json.pagination.links.map((l) => l.rel),
+    ["self", "first", "previous", "last"],
+  );
+  const hundred = await list(w, "pageSize=100&currentPage=2", GAMMA_KEY);
+  assert.equal(hundred.status, 200, hundred.text);
+  assert.equal(hundred.json.data.length, 50);
+  assert.equal(hundred.json.pagination.pagesTotal, 2);
+});
+
+test("bad list parameters are 400 request-invalid-query-parameter naming the parameter; nothing changes", async () => {
+  const cases = [
+    ["currentPage=0", "currentPage"],
+    ["currentPage=-1", "currentPage"],
+    ["currentPage=abc", "currentPage"],
+    ["currentPage=1.5", "currentPage"],
+    ["currentPage=", "currentPage"],
+    ["currentPage=1&currentPage=1", "currentPage"],
+    ["pageSize=0", "pageSize"],
+    ["pageSize=-1", "pageSize"],
+    ["pageSize=101", "pageSize"],
+    ["pageSize=abc", "pageSize"],
+    ["pageSize=1.5", "pageSize"],
+    ["pageSize=", "pageSize"],
+    ["pageSize=10&pageSize=10", "pageSize"],
+    ["sortBy=expiresAt", "sortBy"],
+    ["sortBy=CreatedAt", "sortBy"],
+    ["sortBy=", "sortBy"],
+    ["sortBy=ttl&sortBy=ttl", "sortBy"],
+    ["sortOrder=ASC", "sortOrder"],
+    ["sortOrder=DESC", "sortOrder"],
+    ["sortOrder=up", "sortOrder"],
+    ["sortOrder=", "sortOrder"],
+    ["sortOrder=asc&sortOrder=asc", "sortOrder"],
+    ["sortBy=ttl&sortOrder=asc&currentPage=1&pageSize=101", "pageSize"],
+  ];
+  const snap = await kvSnapshot(w.kv);
+  for (const [query, name] of cases) {
+    for (const auth of ["alpha", GAMMA_KEY]) {
+      const res = await list(w, query, auth);
+      assertProblem(res, 400, { type: "https://docs.api.video/reference/request-invalid-query-parameter", name }, query);
+      assertLimitHeader(res, 100000, query);
+    }
+  }
+  assert.deepEqual(await kvSnapshot(w.kv), snap);
+});
