@@ -4,7 +4,28 @@ use upload_tokens_core::kv::{Kv, ListChunk, ListedKey, PutOptions, StoreError};
 use worker::kv::{KvError, KvStore};
 
 /// KV through the `worker` crate's bindings.
-pub struct WorkersKv(pub KvStore);
+pub struct WorkersKv {
+    store: KvStore,
+    /// `cacheTtl` for reads, when they should be fresher than KV's default.
+    cache_ttl: Option<u64>,
+}
+
+impl WorkersKv {
+    pub fn new(store: KvStore) -> Self {
+        Self {
+            store,
+            cache_ttl: None,
+        }
+    }
+
+    /// Reads through this store are cached at the edge for at most `seconds`.
+    pub fn with_cache_ttl(store: KvStore, seconds: u64) -> Self {
+        Self {
+            store,
+            cache_ttl: Some(seconds),
+        }
+    }
+}
 
 fn store_error(op: &str) -> impl Fn(KvError) -> StoreError + '_ {
     move |e| StoreError(format!("KV {op} failed: {e}"))
@@ -12,11 +33,15 @@ fn store_error(op: &str) -> impl Fn(KvError) -> StoreError + '_ {
 
 impl Kv for WorkersKv {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.0.get(key).text().await.map_err(store_error("GET"))
+        let mut get = self.store.get(key);
+        if let Some(ttl) = self.cache_ttl {
+            get = get.cache_ttl(ttl);
+        }
+        get.text().await.map_err(store_error("GET"))
     }
 
     async fn put(&self, key: &str, value: &str, options: PutOptions<'_>) -> Result<(), StoreError> {
-        let mut put = self.0.put(key, value).map_err(store_error("PUT"))?;
+        let mut put = self.store.put(key, value).map_err(store_error("PUT"))?;
         if let Some(metadata) = options.metadata {
             put = put.metadata(metadata).map_err(store_error("PUT"))?;
         }
@@ -27,11 +52,11 @@ impl Kv for WorkersKv {
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.0.delete(key).await.map_err(store_error("DELETE"))
+        self.store.delete(key).await.map_err(store_error("DELETE"))
     }
 
     async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<ListChunk, StoreError> {
-        let mut list = self.0.list().prefix(prefix.to_owned());
+        let mut list = self.store.list().prefix(prefix.to_owned());
         if let Some(cursor) = cursor {
             list = list.cursor(cursor.to_owned());
         }

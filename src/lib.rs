@@ -2,6 +2,7 @@
 //! clock and randomness, and turns the core's answer (or any failure) into a response.
 
 mod kv;
+mod upload;
 
 use futures_util::StreamExt;
 use upload_tokens_core::api::{
@@ -14,48 +15,114 @@ use upload_tokens_core::kv::StoreError;
 use upload_tokens_core::problem::ApiError;
 use upload_tokens_core::store::TokenStore;
 use upload_tokens_core::time::{from_millis, UnixSeconds};
-use worker::{console_error, event, Context, Date, Env, Request, Response, Result};
+use worker::{
+    console_error, console_log, event, Context, Date, Env, Request, Response, Result,
+    ScheduleContext, ScheduledEvent,
+};
 
 /// Binding names, as in `wrangler.toml`.
-const KV_BINDING: &str = "UPLOAD_TOKENS";
+pub(crate) const KV_BINDING: &str = "UPLOAD_TOKENS";
 const API_LIMITER: &str = "API_RATE_LIMITER";
 const AUTH_LIMITER: &str = "AUTH_RATE_LIMITER";
+
+/// What the Worker answers: a JSON (or empty) answer, or a file streamed from R2.
+enum Answer {
+    Api(ApiResponse),
+    Stream {
+        body: worker::web_sys::ReadableStream,
+        headers: Vec<(&'static str, String)>,
+    },
+}
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let answer = match serve(req, &env).await {
         Ok(answer) => answer,
-        Err(e) => ApiResponse::error(ApiError::internal(format!("worker error: {e}"))),
+        Err(e) => Answer::Api(ApiResponse::error(ApiError::internal(format!(
+            "worker error: {e}"
+        )))),
     };
-    if let Some(line) = &answer.log {
-        console_error!("{line}");
+    match answer {
+        Answer::Api(answer) => {
+            if let Some(line) = &answer.log {
+                console_error!("{line}");
+            }
+            into_response(answer)
+        }
+        Answer::Stream { body, headers } => {
+            let h = worker::Headers::new();
+            for (name, value) in &headers {
+                h.set(name, value)?;
+            }
+            Ok(Response::from_body(worker::ResponseBody::Stream(body))?.with_headers(h))
+        }
     }
-    into_response(answer)
+}
+
+/// The periodic cleanup of abandoned uploads (`[triggers] crons` in wrangler.toml).
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let stale_after = upload_tokens_core::config::upload_stale_after(|name| {
+        env.var(name).ok().map(|v| v.to_string())
+    });
+    match upload::remove_stale_uploads(&env, now(), stale_after).await {
+        Ok(n) => console_log!("removed {n} abandoned upload(s)"),
+        Err(e) => console_error!(
+            "removing abandoned uploads failed: {}",
+            e.log_detail.as_deref().unwrap_or("")
+        ),
+    }
 }
 
 fn now() -> UnixSeconds {
     from_millis(Date::now().as_millis() as f64)
 }
 
-async fn serve(mut req: Request, env: &Env) -> Result<ApiResponse> {
+async fn serve(mut req: Request, env: &Env) -> Result<Answer> {
     let path = req.path();
     let method = req.method();
     let endpoint = match resolve(method.as_ref(), &path) {
         Ok(e) => e,
-        Err(e) => return Ok(ApiResponse::error(e)),
+        Err(e) => return Ok(Answer::Api(ApiResponse::error(e))),
     };
-    let config = match Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string())) {
-        Ok(c) => c,
-        Err(e) if endpoint == Endpoint::OpenApi => {
-            // The description of the API needs no configuration.
-            drop(e);
-            return Ok(ApiResponse::json(
+    match endpoint {
+        // Neither needs configuration.
+        Endpoint::OpenApi => {
+            return Ok(Answer::Api(ApiResponse::json(
                 200,
                 upload_tokens_core::api::OPENAPI_JSON.to_owned(),
-            ));
+            )))
         }
-        Err(e) => return Ok(ApiResponse::error(e)),
+        Endpoint::UploadPreflight => return Ok(Answer::Api(upload::preflight())),
+        _ => {}
+    }
+    let config = match Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string())) {
+        Ok(c) => c,
+        Err(e) if endpoint == Endpoint::Upload => {
+            return Ok(Answer::Api(upload::with_cors(ApiResponse::error(e))))
+        }
+        Err(e) => return Ok(Answer::Api(ApiResponse::error(e))),
     };
+    let limiter = BindingLimiter { env };
+    match &endpoint {
+        Endpoint::Upload => {
+            let answer = upload::upload(&req, env, &config, &limiter, now()).await;
+            return Ok(Answer::Api(answer));
+        }
+        Endpoint::GetVideo(id) => {
+            let answer = upload::get_video(&req, env, &config, &limiter, now(), id).await;
+            return Ok(Answer::Api(answer));
+        }
+        Endpoint::GetVideoSource(id) => {
+            return Ok(
+                match upload::get_source(&req, env, &config, &limiter, now(), id).await {
+                    upload::Source::Stream { body, headers } => Answer::Stream { body, headers },
+                    upload::Source::Answer(a) => Answer::Api(a),
+                },
+            )
+        }
+        _ => {}
+    }
     let url = req.url()?;
     let headers = req.headers();
     let authorization = headers.get("Authorization")?;
@@ -72,8 +139,7 @@ async fn serve(mut req: Request, env: &Env) -> Result<ApiResponse> {
         content_type: content_type.as_deref(),
         client_addr: &client_addr,
     };
-    let store = TokenStore::new(kv::WorkersKv(env.kv(KV_BINDING)?));
-    let limiter = BindingLimiter { env };
+    let store = TokenStore::new(kv::WorkersKv::new(env.kv(KV_BINDING)?));
     let mut entropy = SystemEntropy;
     let mut ctx = ApiContext {
         config: &config,
@@ -86,7 +152,9 @@ async fn serve(mut req: Request, env: &Env) -> Result<ApiResponse> {
         req: &mut req,
         declared_length,
     };
-    Ok(handle(endpoint, &api_req, body, &mut ctx).await)
+    Ok(Answer::Api(
+        handle(endpoint, &api_req, body, &mut ctx).await,
+    ))
 }
 
 /// The request body, read as a stream so that no more than the limit is ever buffered.

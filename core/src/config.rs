@@ -28,6 +28,17 @@ pub const DEFAULT_ACCESS_TOKEN_TTL: u32 = 3600;
 /// Default refresh-token lifetime: 30 days.
 pub const DEFAULT_REFRESH_TOKEN_TTL: u32 = 30 * 24 * 3600;
 
+/// Seconds without a new chunk after which an unfinished upload is removed: `UPLOAD_STALE_AFTER`,
+/// default one day. Read on its own, since the cleanup needs no other configuration.
+pub fn upload_stale_after(var: impl Fn(&str) -> Option<String>) -> u32 {
+    var("UPLOAD_STALE_AFTER")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(DEFAULT_UPLOAD_STALE_AFTER)
+}
+
+/// Default of [`upload_stale_after`].
+pub const DEFAULT_UPLOAD_STALE_AFTER: u32 = 24 * 3600;
+
 impl Config {
     /// Reads the configuration through `var` (a var or secret by name). Any problem is a
     /// "misconfigured" 500 whose reason, never containing a secret, is for the log.

@@ -388,6 +388,8 @@ pub struct VideoRecord {
     pub token: String,
     pub token_expires_at: Option<UnixSeconds>,
     pub title: String,
+    /// Media type of the assembled file, from the first chunk or the file name.
+    pub content_type: String,
     pub created_at: UnixSeconds,
     pub mode: UploadMode,
 }
@@ -409,9 +411,36 @@ impl VideoRecord {
             token: token.to_string(),
             token_expires_at,
             title: file_name.chars().take(MAX_TITLE_CHARS).collect(),
+            content_type: String::from("application/octet-stream"),
             created_at: now,
             mode,
         }
+    }
+
+    /// Sets the media type from what the client declared for the file, or else from the file
+    /// name's extension. Browsers send chunks as `application/octet-stream`, which says nothing.
+    #[must_use]
+    pub fn with_content_type(mut self, declared: &str) -> Self {
+        let declared = declared.trim();
+        self.content_type = if !declared.is_empty() && declared != "application/octet-stream" {
+            declared.to_owned()
+        } else {
+            let ext = self
+                .title
+                .rsplit_once('.')
+                .map(|(_, e)| e.to_ascii_lowercase());
+            match ext.as_deref() {
+                Some("mp4" | "m4v") => "video/mp4",
+                Some("mov") => "video/quicktime",
+                Some("webm") => "video/webm",
+                Some("mkv") => "video/x-matroska",
+                Some("avi") => "video/x-msvideo",
+                Some("ts") => "video/mp2t",
+                _ => "application/octet-stream",
+            }
+            .to_owned()
+        };
+        self
     }
 
     /// Whether `token` (absent from the store, i.e. deleted or expired and dropped by KV) may
@@ -455,16 +484,37 @@ pub struct ByteRange {
 }
 
 impl Ingest {
-    /// The status of an upload from its stored chunks.
-    pub fn of(mode: UploadMode, chunks: &[StoredChunk], complete: bool) -> Self {
+    /// The status of a finished upload: its chunks are gone, assembled into `filesize` bytes.
+    pub fn uploaded(mode: UploadMode, filesize: u64, chunk_count: u64) -> Self {
+        Self {
+            status: "uploaded",
+            mode,
+            received_bytes_total: filesize,
+            filesize: Some(filesize),
+            received_parts: (mode == UploadMode::Part).then(|| ReceivedParts {
+                parts: (1..=chunk_count).collect(),
+                total: Some(chunk_count),
+            }),
+            received_bytes: (mode == UploadMode::Bytes).then(|| {
+                vec![ByteRange {
+                    from: 0,
+                    to: filesize.saturating_sub(1),
+                    total: filesize,
+                }]
+            }),
+        }
+    }
+
+    /// The status of an unfinished upload from its stored chunks.
+    pub fn uploading(mode: UploadMode, chunks: &[StoredChunk]) -> Self {
         let mut sorted = chunks.to_vec();
         sorted.sort_by_key(|c| c.start);
         let received: u64 = sorted.iter().map(|c| c.size).sum();
         Self {
-            status: if complete { "uploaded" } else { "uploading" },
+            status: "uploading",
             mode,
             received_bytes_total: received,
-            filesize: complete.then_some(received),
+            filesize: None,
             received_parts: (mode == UploadMode::Part).then(|| ReceivedParts {
                 parts: sorted.iter().map(|c| c.start).collect(),
                 total: sorted.iter().find_map(|c| c.total),
@@ -534,6 +584,72 @@ impl VideoRecord {
             },
             ingest,
         }
+    }
+}
+
+/// Where an upload's pieces live in R2, in one place.
+///
+/// - `videos/{videoId}/meta.json`: the [`VideoRecord`].
+/// - `videos/{videoId}/chunks/{start:020}`: one object per chunk, custom metadata `total`
+///   (`*` while unknown); deleted once assembled.
+/// - `videos/{videoId}/source`: the assembled file.
+/// - `open/{token}/{mode}/{total}/{name hash}`: the video an unfinished upload of that token,
+///   total and file name goes to, for clients that send later chunks without `videoId`.
+/// - `pending/{videoId}`: present while an upload is unfinished; the cleanup walks these.
+pub mod objects {
+    use super::UploadMode;
+    use sha2::{Digest, Sha256};
+
+    pub fn meta(video: &str) -> String {
+        format!("videos/{video}/meta.json")
+    }
+
+    pub fn chunk_prefix(video: &str) -> String {
+        format!("videos/{video}/chunks/")
+    }
+
+    pub fn chunk(video: &str, start: u64) -> String {
+        format!("videos/{video}/chunks/{start:020}")
+    }
+
+    /// The start of a chunk from its object key.
+    pub fn chunk_start(key: &str) -> Option<u64> {
+        key.rsplit('/').next()?.parse().ok()
+    }
+
+    pub fn source(video: &str) -> String {
+        format!("videos/{video}/source")
+    }
+
+    pub const PENDING_PREFIX: &str = "pending/";
+
+    pub fn pending(video: &str) -> String {
+        format!("{PENDING_PREFIX}{video}")
+    }
+
+    /// The correlation entry of an unfinished upload.
+    pub fn open(token: &str, mode: UploadMode, total: Option<u64>, file_name: &str) -> String {
+        let digest = Sha256::digest(file_name.as_bytes());
+        let hash: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let mode = match mode {
+            UploadMode::Whole => "whole",
+            UploadMode::Part => "part",
+            UploadMode::Bytes => "bytes",
+        };
+        match total {
+            Some(t) => format!("open/{token}/{mode}/{t}/{hash}"),
+            None => format!("open/{token}/{mode}/*/{hash}"),
+        }
+    }
+
+    /// The custom metadata value of a chunk's total.
+    pub fn total_value(total: Option<u64>) -> String {
+        total.map_or_else(|| "*".to_owned(), |t| t.to_string())
+    }
+
+    /// Reads [`total_value`] back.
+    pub fn parse_total(value: Option<&str>) -> Option<u64> {
+        value.and_then(|v| v.parse().ok())
     }
 }
 

@@ -421,16 +421,67 @@ fn the_video_object_has_no_nulls_and_names_its_source() {
     assert_eq!(json["updatedAt"], "2020-12-02T10:13:20+00:00");
     assert!(json.as_object().unwrap().values().all(|v| !v.is_null()));
     assert!(json.get("ingest").is_none());
-    let ingest = Ingest::of(
+    let ingest = Ingest::uploading(
         UploadMode::Part,
-        &[part(2, 5, Some(2)), part(1, 5 * MIB, Some(2))],
-        true,
+        &[part(3, 5, Some(3)), part(1, 5 * MIB, Some(3))],
     );
     let json = serde_json::to_value(rec.view(1_606_904_000, Some(ingest))).unwrap();
-    assert_eq!(json["ingest"]["status"], "uploaded");
+    assert_eq!(json["ingest"]["status"], "uploading");
     assert_eq!(
         json["ingest"]["receivedParts"]["parts"],
-        serde_json::json!([1, 2])
+        serde_json::json!([1, 3])
     );
-    assert_eq!(json["ingest"]["filesize"], 5 * MIB + 5);
+    assert_eq!(json["ingest"]["receivedParts"]["total"], 3);
+    assert_eq!(json["ingest"]["receivedBytesTotal"], 5 * MIB + 5);
+    assert!(json["ingest"].get("filesize").is_none());
+    let json = serde_json::to_value(Ingest::uploaded(UploadMode::Part, 5 * MIB + 5, 3)).unwrap();
+    assert_eq!(json["status"], "uploaded");
+    assert_eq!(json["receivedParts"]["parts"], serde_json::json!([1, 2, 3]));
+    assert_eq!(json["filesize"], 5 * MIB + 5);
+    let json = serde_json::to_value(Ingest::uploaded(UploadMode::Bytes, 10, 2)).unwrap();
+    assert_eq!(
+        json["receivedBytes"],
+        serde_json::json!([{"from": 0, "to": 9, "total": 10}])
+    );
+}
+
+#[test]
+fn content_type_comes_from_the_client_or_the_file_name() {
+    let vid = VideoId::parse("vi0000000000000000000001").unwrap();
+    let mk = |name: &str, declared: &str| {
+        VideoRecord::new(
+            &vid,
+            &ProjectId::parse("p").unwrap(),
+            &TokenId::parse("to0000000000000000000001").unwrap(),
+            None,
+            name,
+            UploadMode::Part,
+            0,
+        )
+        .with_content_type(declared)
+        .content_type
+    };
+    assert_eq!(mk("a.mp4", "application/octet-stream"), "video/mp4");
+    assert_eq!(mk("a.MOV", ""), "video/quicktime");
+    assert_eq!(mk("a.mp4", "video/webm"), "video/webm");
+    assert_eq!(mk("blob", ""), "application/octet-stream");
+}
+
+#[test]
+fn object_keys_round_trip_and_correlation_keys_differ_by_total_and_name() {
+    let key = objects::chunk("vi0000000000000000000001", 42);
+    assert!(key.starts_with(&objects::chunk_prefix("vi0000000000000000000001")));
+    assert_eq!(objects::chunk_start(&key), Some(42));
+    let a = objects::open("to1", UploadMode::Part, Some(3), "a.mp4");
+    assert_ne!(a, objects::open("to1", UploadMode::Part, Some(4), "a.mp4"));
+    assert_ne!(a, objects::open("to1", UploadMode::Part, Some(3), "b.mp4"));
+    assert_ne!(a, objects::open("to1", UploadMode::Part, None, "a.mp4"));
+    assert_eq!(
+        objects::parse_total(Some(&objects::total_value(None))),
+        None
+    );
+    assert_eq!(
+        objects::parse_total(Some(&objects::total_value(Some(7)))),
+        Some(7)
+    );
 }

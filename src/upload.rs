@@ -1,0 +1,780 @@
+//! `POST /upload?token=`, `GET /videos/{videoId}` and `GET /videos/{videoId}/source`: the
+//! delegated upload into R2, driven by the rules in `upload_tokens_core::upload`.
+//!
+//! Chunk bytes never enter wasm memory: the request's file is handed to R2 as the Blob the
+//! runtime parsed, and assembly pipes stored chunks into one object on the JavaScript side.
+
+use crate::kv::WorkersKv;
+use js_sys::{BigInt, Object, Reflect};
+use std::collections::HashMap;
+use upload_tokens_core::api::{
+    authenticate, check_rate_limit, project_limit_key, LimitScope, Limiter, Response,
+};
+use upload_tokens_core::config::Config;
+use upload_tokens_core::ids::{SystemEntropy, TokenId, VideoId};
+use upload_tokens_core::problem::ApiError;
+use upload_tokens_core::project::ProjectId;
+use upload_tokens_core::store::TokenStore;
+use upload_tokens_core::time::{from_millis, UnixSeconds};
+use upload_tokens_core::upload::{
+    self, completion, invalid_token, objects, plan_chunk, video_not_found, ChunkPlan, ContentRange,
+    Ingest, StoredChunk, UploadMode, VideoRecord,
+};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::{Bucket, Env, Include, Request};
+
+/// The R2 binding holding videos.
+pub const BUCKET_BINDING: &str = "VIDEOS";
+
+/// Smallest `cacheTtl` KV accepts: the upload path reads tokens as freshly as KV allows.
+const TOKEN_CACHE_TTL: u64 = 30;
+
+/// Headers a browser uploader sends on `/upload`, which the preflight allows.
+const ALLOWED_HEADERS: &str =
+    "Content-Range, Content-Type, AV-Origin-Client, AV-Origin-App, AV-Origin-Sdk, Authorization";
+
+/// Adds the CORS headers every answer of `/upload` carries, errors included (without them a
+/// browser reports a failed upload as a network error and retries it for minutes).
+pub fn with_cors(mut r: Response) -> Response {
+    r.headers
+        .push(("Access-Control-Allow-Origin", "*".to_owned()));
+    r.headers.push((
+        "Access-Control-Expose-Headers",
+        "X-RateLimit-Limit, X-RateLimit-Retry-After, Retry-After".to_owned(),
+    ));
+    r
+}
+
+/// The answer to `OPTIONS /upload`.
+pub fn preflight() -> Response {
+    let mut r = Response::empty(204);
+    r.headers.extend([
+        ("Access-Control-Allow-Methods", "POST, OPTIONS".to_owned()),
+        ("Access-Control-Allow-Headers", ALLOWED_HEADERS.to_owned()),
+        ("Access-Control-Max-Age", "86400".to_owned()),
+    ]);
+    with_cors(r)
+}
+
+fn internal(what: &'static str) -> impl Fn(worker::Error) -> ApiError {
+    move |e| ApiError::internal(format!("{what}: {e}"))
+}
+
+fn js_internal(what: &'static str) -> impl Fn(JsValue) -> ApiError {
+    move |e| ApiError::internal(format!("{what}: {e:?}"))
+}
+
+/// The parts of an upload request's multipart body that matter.
+struct UploadForm {
+    file: web_sys::File,
+    video_id: Option<String>,
+}
+
+/// Parses the body with the runtime's own multipart parser and takes the single file part,
+/// whatever its field name, and an optional `videoId` field before or after it.
+async fn read_form(req: &Request) -> Result<UploadForm, ApiError> {
+    let content_type = req
+        .headers()
+        .get("Content-Type")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        return Err(upload::not_multipart());
+    }
+    let promise = req
+        .inner()
+        .form_data()
+        .map_err(|_| upload::not_multipart())?;
+    let form: web_sys::FormData = JsFuture::from(promise)
+        .await
+        .map_err(|_| upload::not_multipart())?
+        .unchecked_into();
+    let mut files = Vec::new();
+    let mut video_id = None;
+    let entries = js_sys::try_iter(&form.entries())
+        .map_err(js_internal("reading the form"))?
+        .ok_or_else(|| ApiError::internal("form entries are not iterable"))?;
+    for entry in entries {
+        let entry: js_sys::Array = entry
+            .map_err(js_internal("reading the form"))?
+            .unchecked_into();
+        let (name, value) = (entry.get(0).as_string().unwrap_or_default(), entry.get(1));
+        if value.is_instance_of::<web_sys::File>() {
+            files.push(value.unchecked_into::<web_sys::File>());
+        } else if name == "videoId" {
+            video_id = value.as_string().map(|v| v.trim().to_owned());
+        }
+    }
+    if files.len() > 1 {
+        return Err(upload::multiple_files());
+    }
+    let file = files.pop().ok_or_else(upload::no_file)?;
+    Ok(UploadForm {
+        file,
+        video_id: video_id.filter(|v| !v.is_empty()),
+    })
+}
+
+/// A video's record and the state of its upload, read from R2.
+struct VideoState {
+    record: VideoRecord,
+    chunks: Vec<StoredChunk>,
+    complete: bool,
+    /// Size and chunk count of the assembled file, once there is one.
+    assembled: Option<(u64, u64)>,
+    /// Latest write of any of its objects.
+    updated_at: UnixSeconds,
+}
+
+async fn load_record(bucket: &Bucket, video: &str) -> Result<Option<VideoRecord>, ApiError> {
+    let Some(object) = bucket
+        .get(objects::meta(video))
+        .execute()
+        .await
+        .map_err(internal("reading a video record"))?
+    else {
+        return Ok(None);
+    };
+    let body = object
+        .body()
+        .ok_or_else(|| ApiError::internal("a video record has no body"))?
+        .text()
+        .await
+        .map_err(internal("reading a video record"))?;
+    serde_json::from_str(&body)
+        .map(Some)
+        .map_err(|e| ApiError::internal(format!("a video record is unreadable: {e}")))
+}
+
+async fn load_state(bucket: &Bucket, record: VideoRecord) -> Result<VideoState, ApiError> {
+    let video = record.video_id.clone();
+    let mut chunks = Vec::new();
+    let mut updated_at = record.created_at;
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut list = bucket
+            .list()
+            .prefix(objects::chunk_prefix(&video))
+            .include(vec![Include::CustomMetadata]);
+        if let Some(c) = cursor.take() {
+            list = list.cursor(c);
+        }
+        let page = list.execute().await.map_err(internal("listing chunks"))?;
+        for object in page.objects() {
+            let Some(start) = objects::chunk_start(&object.key()) else {
+                continue;
+            };
+            let metadata = object.custom_metadata().unwrap_or_default();
+            chunks.push(StoredChunk {
+                start,
+                size: object.size(),
+                total: objects::parse_total(metadata.get("total").map(String::as_str)),
+            });
+            updated_at = updated_at.max(from_millis(object.uploaded().as_millis() as f64));
+        }
+        match page.cursor() {
+            Some(c) if page.truncated() => cursor = Some(c),
+            _ => break,
+        }
+    }
+    let source = bucket
+        .head(objects::source(&video))
+        .await
+        .map_err(internal("reading a video source"))?;
+    let mut assembled = None;
+    if let Some(source) = &source {
+        updated_at = updated_at.max(from_millis(source.uploaded().as_millis() as f64));
+        let count = source
+            .custom_metadata()
+            .ok()
+            .and_then(|m| m.get("chunks").and_then(|c| c.parse().ok()))
+            .unwrap_or(1);
+        assembled = Some((source.size(), count));
+        if record.mode == UploadMode::Whole {
+            chunks.push(StoredChunk {
+                start: 0,
+                size: source.size(),
+                total: Some(source.size()),
+            });
+        }
+    }
+    Ok(VideoState {
+        record,
+        chunks,
+        complete: source.is_some(),
+        assembled,
+        updated_at,
+    })
+}
+
+/// Puts a Blob into R2 as it is, on the JavaScript side.
+async fn put_blob(
+    bucket: &Bucket,
+    key: &str,
+    blob: &web_sys::Blob,
+    content_type: Option<&str>,
+    custom: &[(&str, &str)],
+) -> Result<(), ApiError> {
+    let options = Object::new();
+    let set =
+        |o: &Object, k: &str, v: &JsValue| Reflect::set(o, &JsValue::from_str(k), v).map(|_| ());
+    let custom_metadata = Object::new();
+    for (k, v) in custom {
+        set(&custom_metadata, k, &JsValue::from_str(v))
+            .map_err(js_internal("building metadata"))?;
+    }
+    set(&options, "customMetadata", &custom_metadata).map_err(js_internal("building metadata"))?;
+    if let Some(ct) = content_type {
+        let http = Object::new();
+        set(&http, "contentType", &JsValue::from_str(ct))
+            .map_err(js_internal("building metadata"))?;
+        set(&options, "httpMetadata", &http).map_err(js_internal("building metadata"))?;
+    }
+    let raw: &worker::worker_sys::R2Bucket = bucket.as_ref().unchecked_ref();
+    let promise = raw
+        .put(key.to_owned(), blob.into(), options.into())
+        .map_err(js_internal("storing a chunk"))?;
+    JsFuture::from(promise)
+        .await
+        .map_err(js_internal("storing a chunk"))?;
+    Ok(())
+}
+
+async fn put_text(bucket: &Bucket, key: &str, text: String) -> Result<(), ApiError> {
+    bucket
+        .put(key, text)
+        .execute()
+        .await
+        .map(|_| ())
+        .map_err(internal("writing upload state"))
+}
+
+/// Concatenates the chunks, in order, into the video's source object: a fixed-length stream
+/// is handed to R2 and each chunk's body is piped into it, all on the JavaScript side.
+async fn assemble(
+    bucket: &Bucket,
+    record: &VideoRecord,
+    order: &[StoredChunk],
+) -> Result<(), ApiError> {
+    let total: u64 = order.iter().map(|c| c.size).sum();
+    let fixed = worker::worker_sys::FixedLengthStream::new_big_int(BigInt::from(total))
+        .map_err(js_internal("assembling"))?;
+    let transform: &web_sys::TransformStream = fixed.unchecked_ref();
+    let (readable, writable) = (transform.readable(), transform.writable());
+    let raw: &worker::worker_sys::R2Bucket = bucket.as_ref().unchecked_ref();
+    let options = Object::new();
+    let http = Object::new();
+    Reflect::set(
+        &http,
+        &"contentType".into(),
+        &record.content_type.as_str().into(),
+    )
+    .and_then(|_| Reflect::set(&options, &"httpMetadata".into(), &http))
+    .map_err(js_internal("assembling"))?;
+    let put = JsFuture::from(
+        raw.put(
+            objects::source(&record.video_id),
+            readable.into(),
+            options.into(),
+        )
+        .map_err(js_internal("assembling"))?,
+    );
+    let pipe_options = web_sys::StreamPipeOptions::new();
+    pipe_options.set_prevent_close(true);
+    let piped = async {
+        for chunk in order {
+            let promise = raw
+                .get(
+                    objects::chunk(&record.video_id, chunk.start),
+                    JsValue::UNDEFINED,
+                )
+                .map_err(js_internal("reading a chunk"))?;
+            let object = JsFuture::from(promise)
+                .await
+                .map_err(js_internal("reading a chunk"))?;
+            if object.is_null() || object.is_undefined() {
+                return Err(ApiError::internal("a chunk vanished during assembly"));
+            }
+            let body: web_sys::ReadableStream = Reflect::get(&object, &"body".into())
+                .map_err(js_internal("reading a chunk"))?
+                .unchecked_into();
+            JsFuture::from(body.pipe_to_with_options(&writable, &pipe_options))
+                .await
+                .map_err(js_internal("piping a chunk"))?;
+        }
+        JsFuture::from(writable.close())
+            .await
+            .map_err(js_internal("closing the source"))?;
+        Ok::<(), ApiError>(())
+    };
+    let (piped, put) = futures_util::join!(piped, put);
+    piped?;
+    put.map_err(js_internal("storing the source"))?;
+    Ok(())
+}
+
+/// Removes an upload's chunks and bookkeeping once its source is assembled (or abandoned).
+async fn remove_upload_state(
+    bucket: &Bucket,
+    video: &str,
+    chunks: &[StoredChunk],
+    open_key: Option<&str>,
+) -> Result<(), ApiError> {
+    let mut keys: Vec<String> = chunks
+        .iter()
+        .map(|c| objects::chunk(video, c.start))
+        .collect();
+    keys.push(objects::pending(video));
+    if let Some(open) = open_key {
+        keys.push(open.to_owned());
+    }
+    for batch in keys.chunks(1000) {
+        bucket
+            .delete_multiple(batch.to_vec())
+            .await
+            .map_err(internal("removing upload state"))?;
+    }
+    Ok(())
+}
+
+/// Who may send this chunk: the project, if the token is active, or the video's own project
+/// if the token that opened it has since expired (never if it was deleted).
+fn chunk_project(
+    token: &TokenId,
+    active: Option<&ProjectId>,
+    video: Option<&VideoRecord>,
+    now: UnixSeconds,
+) -> Result<ProjectId, ApiError> {
+    match (active, video) {
+        (Some(project), Some(v)) if v.project != project.as_str() => Err(video_not_found()),
+        (Some(project), _) => Ok(project.clone()),
+        (None, Some(v)) if v.accepts_vanished_token(token, now) => ProjectId::parse(&v.project)
+            .ok_or_else(|| ApiError::internal("a video record names an invalid project")),
+        (None, _) => Err(invalid_token(false)),
+    }
+}
+
+/// Handles `POST /upload?token=`.
+pub async fn upload<L: Limiter>(
+    req: &Request,
+    env: &Env,
+    config: &Config,
+    limiter: &L,
+    now: UnixSeconds,
+) -> Response {
+    let mut log = None;
+    let answer = match try_upload(req, env, config, limiter, now, &mut log).await {
+        Ok(r) => r,
+        Err(e) => Response::error(e),
+    };
+    let mut answer = with_cors(answer);
+    answer
+        .headers
+        .push(("X-RateLimit-Limit", config.api_limit.limit.to_string()));
+    if answer.log.is_none() {
+        answer.log = log;
+    }
+    answer
+}
+
+async fn try_upload<L: Limiter>(
+    req: &Request,
+    env: &Env,
+    config: &Config,
+    limiter: &L,
+    now: UnixSeconds,
+    log: &mut Option<String>,
+) -> Result<Response, ApiError> {
+    let url = req.url().map_err(internal("reading the URL"))?;
+    let raw_token = url
+        .query_pairs()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| invalid_token(true))?;
+    let token = TokenId::parse(&raw_token).ok_or_else(|| invalid_token(false))?;
+    let kv = env.kv(crate::KV_BINDING).map_err(internal("binding KV"))?;
+    let tokens = TokenStore::new(WorkersKv::with_cache_ttl(kv, TOKEN_CACHE_TTL));
+    let record = tokens
+        .load(&token)
+        .await
+        .map_err(|e| ApiError::internal(format!("reading a token: {e}")))?;
+    let active = record
+        .as_ref()
+        .filter(|r| r.token.is_active(now))
+        .map(|r| &r.project);
+
+    // A bad body from a token that cannot upload at all is still a 401.
+    let form = match read_form(req).await {
+        Ok(form) => form,
+        Err(e) if active.is_some() => return Err(e),
+        Err(_) => return Err(invalid_token(false)),
+    };
+    let range_header = req.headers().get("Content-Range").ok().flatten();
+    let range = ContentRange::parse(range_header.as_deref());
+    let file_name = form.file.name();
+    let size = form.file.size() as u64;
+    let bucket = env.bucket(BUCKET_BINDING).map_err(internal("binding R2"))?;
+
+    // Which video this chunk joins: the one named, or the token's open upload of the same
+    // total and file name, or none (a new video).
+    let named = match &form.video_id {
+        Some(raw) => {
+            let id = VideoId::parse(raw).ok_or_else(video_not_found)?;
+            Some(load_record(&bucket, id.as_str()).await?.ok_or_else(|| {
+                if active.is_some() {
+                    video_not_found()
+                } else {
+                    invalid_token(false)
+                }
+            })?)
+        }
+        None => None,
+    };
+    let (video, open_key) = match (named, &range) {
+        (Some(v), _) => (Some(v), None),
+        (None, Ok(r @ (ContentRange::Part { .. } | ContentRange::Bytes { .. }))) => {
+            let (total, mode) = match *r {
+                ContentRange::Part { total, .. } => (total, UploadMode::Part),
+                ContentRange::Bytes { total, .. } => (Some(total), UploadMode::Bytes),
+                ContentRange::Whole => unreachable!(),
+            };
+            let mut candidates = vec![objects::open(token.as_str(), mode, total, &file_name)];
+            if mode == UploadMode::Part && total.is_some() {
+                candidates.push(objects::open(token.as_str(), mode, None, &file_name));
+            }
+            let mut found = (None, Some(candidates[0].clone()));
+            for key in candidates {
+                if let Some(obj) = bucket
+                    .get(&key)
+                    .execute()
+                    .await
+                    .map_err(internal("reading an open upload"))?
+                {
+                    let id = obj
+                        .body()
+                        .ok_or_else(|| ApiError::internal("open upload without body"))?
+                        .text()
+                        .await
+                        .map_err(internal("reading an open upload"))?;
+                    if let Some(v) = load_record(&bucket, id.trim()).await? {
+                        found = (Some(v), Some(key));
+                        break;
+                    }
+                }
+            }
+            found
+        }
+        (None, _) => (None, None),
+    };
+    let project = chunk_project(&token, active, video.as_ref(), now)?;
+    check_rate_limit(
+        limiter,
+        LimitScope::Api,
+        config.api_limit,
+        &project_limit_key(&project),
+        log,
+    )
+    .await?;
+    let range = range?;
+
+    let state = match video {
+        Some(record) => Some(load_state(&bucket, record).await?),
+        None => None,
+    };
+    let plan = plan_chunk(
+        state.as_ref().map(|s| (s.record.mode, s.chunks.as_slice())),
+        state.as_ref().is_some_and(|s| s.complete),
+        &range,
+        size,
+    )?;
+
+    let mut state = match state {
+        Some(s) => s,
+        None => {
+            let id = VideoId::generate(&mut SystemEntropy);
+            let expires_at = record.as_ref().and_then(|r| r.token.expires_at());
+            let record = VideoRecord::new(
+                &id,
+                &project,
+                &token,
+                expires_at,
+                &file_name,
+                range.mode(),
+                now,
+            )
+            .with_content_type(&form.file.type_());
+            let json =
+                serde_json::to_string(&record).map_err(|e| ApiError::internal(e.to_string()))?;
+            // The pending marker goes first, so the cleanup can find whatever follows.
+            put_text(
+                &bucket,
+                &objects::pending(&record.video_id),
+                open_key.clone().unwrap_or_default(),
+            )
+            .await?;
+            put_text(&bucket, &objects::meta(&record.video_id), json).await?;
+            if let Some(key) = &open_key {
+                put_text(&bucket, key, record.video_id.clone()).await?;
+            }
+            VideoState {
+                record,
+                chunks: Vec::new(),
+                complete: false,
+                assembled: None,
+                updated_at: now,
+            }
+        }
+    };
+    let vid = state.record.video_id.clone();
+    if let ChunkPlan::Store { start, total } = plan {
+        let blob: &web_sys::Blob = form.file.unchecked_ref();
+        if range.mode() == UploadMode::Whole {
+            put_blob(
+                &bucket,
+                &objects::source(&vid),
+                blob,
+                Some(&state.record.content_type),
+                &[],
+            )
+            .await?;
+            remove_upload_state(&bucket, &vid, &[], None).await?;
+            state.complete = true;
+        } else {
+            let total = objects::total_value(total);
+            put_blob(
+                &bucket,
+                &objects::chunk(&vid, start),
+                blob,
+                None,
+                &[("total", &total)],
+            )
+            .await?;
+            state.chunks.push(StoredChunk {
+                start,
+                size,
+                total: objects::parse_total(Some(&total)),
+            });
+        }
+        state.updated_at = now;
+    }
+    if !state.complete && state.record.mode != UploadMode::Whole {
+        if let Some(order) = completion(state.record.mode, &state.chunks) {
+            assemble(&bucket, &state.record, &order).await?;
+            let open = open_key_of(&bucket, &vid).await?;
+            remove_upload_state(&bucket, &vid, &order, open.as_deref()).await?;
+        }
+    }
+    let body = serde_json::to_string(&state.record.view(state.updated_at, None))
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Response::json(201, body))
+}
+
+/// The correlation key an unfinished upload registered, kept in its pending marker.
+async fn open_key_of(bucket: &Bucket, video: &str) -> Result<Option<String>, ApiError> {
+    let Some(obj) = bucket
+        .get(objects::pending(video))
+        .execute()
+        .await
+        .map_err(internal("reading upload state"))?
+    else {
+        return Ok(None);
+    };
+    let text = obj
+        .body()
+        .ok_or_else(|| ApiError::internal("pending marker without body"))?
+        .text()
+        .await
+        .map_err(internal("reading upload state"))?;
+    Ok(Some(text).filter(|t| !t.is_empty()))
+}
+
+/// The video `raw` of the caller's project, or a 404.
+async fn owned_video(
+    bucket: &Bucket,
+    project: &ProjectId,
+    raw: &str,
+) -> Result<VideoRecord, ApiError> {
+    let id = VideoId::parse(raw).ok_or_else(video_not_found)?;
+    load_record(bucket, id.as_str())
+        .await?
+        .filter(|v| v.project == project.as_str())
+        .ok_or_else(video_not_found)
+}
+
+/// Authenticates an API-key call and counts it against the project's limit.
+async fn authorized<L: Limiter>(
+    req: &Request,
+    config: &Config,
+    limiter: &L,
+    now: UnixSeconds,
+    log: &mut Option<String>,
+) -> Result<ProjectId, ApiError> {
+    let authorization = req.headers().get("Authorization").ok().flatten();
+    let project = authenticate(config, authorization.as_deref(), now)?;
+    check_rate_limit(
+        limiter,
+        LimitScope::Api,
+        config.api_limit,
+        &project_limit_key(&project),
+        log,
+    )
+    .await?;
+    Ok(project)
+}
+
+/// Handles `GET /videos/{videoId}`: the Video with its upload status.
+pub async fn get_video<L: Limiter>(
+    req: &Request,
+    env: &Env,
+    config: &Config,
+    limiter: &L,
+    now: UnixSeconds,
+    raw: &str,
+) -> Response {
+    let mut log = None;
+    let result = async {
+        let project = authorized(req, config, limiter, now, &mut log).await?;
+        let bucket = env.bucket(BUCKET_BINDING).map_err(internal("binding R2"))?;
+        let record = owned_video(&bucket, &project, raw).await?;
+        let state = load_state(&bucket, record).await?;
+        let ingest = match state.assembled {
+            Some((size, count)) => Ingest::uploaded(state.record.mode, size, count),
+            None => Ingest::uploading(state.record.mode, &state.chunks),
+        };
+        serde_json::to_string(&state.record.view(state.updated_at, Some(ingest)))
+            .map(|body| Response::json(200, body))
+            .map_err(|e| ApiError::internal(e.to_string()))
+    }
+    .await;
+    finish(result, config, log)
+}
+
+fn finish(result: Result<Response, ApiError>, config: &Config, log: Option<String>) -> Response {
+    let mut r = result.unwrap_or_else(Response::error);
+    if r.header("X-RateLimit-Limit").is_none() {
+        r.headers
+            .push(("X-RateLimit-Limit", config.api_limit.limit.to_string()));
+    }
+    if r.log.is_none() {
+        r.log = log;
+    }
+    r
+}
+
+/// The stored file of a video, streamed from R2.
+pub enum Source {
+    Stream {
+        body: web_sys::ReadableStream,
+        headers: Vec<(&'static str, String)>,
+    },
+    Answer(Response),
+}
+
+/// Handles `GET /videos/{videoId}/source`.
+pub async fn get_source<L: Limiter>(
+    req: &Request,
+    env: &Env,
+    config: &Config,
+    limiter: &L,
+    now: UnixSeconds,
+    raw: &str,
+) -> Source {
+    let mut log = None;
+    let result = async {
+        let project = authorized(req, config, limiter, now, &mut log).await?;
+        let bucket = env.bucket(BUCKET_BINDING).map_err(internal("binding R2"))?;
+        let record = owned_video(&bucket, &project, raw).await?;
+        let raw_bucket: &worker::worker_sys::R2Bucket = bucket.as_ref().unchecked_ref();
+        let promise = raw_bucket
+            .get(objects::source(&record.video_id), JsValue::UNDEFINED)
+            .map_err(js_internal("reading a source"))?;
+        let object = JsFuture::from(promise)
+            .await
+            .map_err(js_internal("reading a source"))?;
+        if object.is_null() || object.is_undefined() {
+            return Err(ApiError::new(
+                404,
+                "resource-not-found",
+                "The video source has not been fully uploaded yet.",
+            )
+            .named("videoId"));
+        }
+        let size = Reflect::get(&object, &"size".into())
+            .ok()
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0) as u64;
+        let body: web_sys::ReadableStream = Reflect::get(&object, &"body".into())
+            .map_err(js_internal("reading a source"))?
+            .unchecked_into();
+        let mut headers: HashMap<&'static str, String> = HashMap::new();
+        headers.insert("Content-Type", record.content_type.clone());
+        headers.insert("Content-Length", size.to_string());
+        headers.insert("X-RateLimit-Limit", config.api_limit.limit.to_string());
+        Ok((body, headers.into_iter().collect()))
+    }
+    .await;
+    match result {
+        Ok((body, headers)) => Source::Stream { body, headers },
+        Err(e) => Source::Answer(finish(Err(e), config, log)),
+    }
+}
+
+/// Removes unfinished uploads that received nothing for `stale_after` seconds: their chunks,
+/// record and bookkeeping. Bounded per run so one invocation stays within the runtime's limits;
+/// the next run carries on. Returns how many uploads were removed.
+pub async fn remove_stale_uploads(
+    env: &Env,
+    now: UnixSeconds,
+    stale_after: u32,
+) -> Result<usize, ApiError> {
+    const MAX_PER_RUN: u32 = 100;
+    let bucket = env.bucket(BUCKET_BINDING).map_err(internal("binding R2"))?;
+    let pending = bucket
+        .list()
+        .prefix(objects::PENDING_PREFIX)
+        .limit(MAX_PER_RUN)
+        .execute()
+        .await
+        .map_err(internal("listing unfinished uploads"))?;
+    let mut removed = 0;
+    for marker in pending.objects() {
+        let key = marker.key();
+        let video = key.trim_start_matches(objects::PENDING_PREFIX).to_owned();
+        let mut last = from_millis(marker.uploaded().as_millis() as f64);
+        let chunks = bucket
+            .list()
+            .prefix(objects::chunk_prefix(&video))
+            .execute()
+            .await
+            .map_err(internal("listing chunks"))?;
+        for chunk in chunks.objects() {
+            last = last.max(from_millis(chunk.uploaded().as_millis() as f64));
+        }
+        if now - last < UnixSeconds::from(stale_after) {
+            continue;
+        }
+        let open = open_key_of(&bucket, &video).await?;
+        let mut keys: Vec<String> = chunks.objects().iter().map(|c| c.key()).collect();
+        keys.push(objects::meta(&video));
+        keys.push(objects::source(&video));
+        if let Some(open) = open {
+            keys.push(open);
+        }
+        // The marker last: if anything above fails, the next run tries again.
+        keys.push(key);
+        for batch in keys.chunks(1000) {
+            bucket
+                .delete_multiple(batch.to_vec())
+                .await
+                .map_err(internal("removing a stale upload"))?;
+        }
+        removed += 1;
+    }
+    Ok(removed)
+}
