@@ -1,7 +1,7 @@
 // Creating, reading and deleting upload tokens, and what each leaves in KV.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker } from "./support/miniflare.mjs";
+import { startWorker, KEYS } from "./support/miniflare.mjs";
 import {
   NOT_FOUND,
   ABSENT_ID,
@@ -20,17 +20,21 @@ import {
   sleepUntil,
 } from "./support/mf-helpers.mjs";
 
+// A project of its own for tests that count a whole listing.
+const DELTA_KEY = "delta-test-key-000000000001";
 let w;
 before(async () => {
-  w = await startWorker();
+  w = await startWorker({
+    vars: { API_KEYS: `alpha:${KEYS.alpha},alpha:${KEYS.alpha2},beta:${KEYS.beta},delta:${DELTA_KEY}` },
+  });
 });
 after(() => w?.dispose());
 
-/** Every token of the alpha listing (all pages of 100). */
-async function listedTokens() {
+/** Every token of a project's listing (all pages of 100). */
+async function listedTokens(auth = "alpha") {
   const seen = [];
   for (let page = 1; ; page++) {
-    const res = await list(w, `currentPage=${page}&pageSize=100`);
+    const res = await list(w, `currentPage=${page}&pageSize=100`, auth);
     assert.equal(res.status, 200, res.text);
     seen.push(...res.json.data.map((t) => t.token));
     if (page >= res.json.pagination.pagesTotal) return seen;
@@ -208,23 +212,27 @@ test("DELETE answers 204 without a body; then get, list and delete all say it is
 });
 
 test("a record whose index entry was removed by hand is still gettable and deletable, not listed", async () => {
-  const t = await create(w, 3600);
-  const keys = kvKeysOf("alpha", t);
+  const auth = DELTA_KEY;
+  const other = await create(w, 3600, auth);
+  const t = await create(w, 3600, auth);
+  const keys = kvKeysOf("delta", t);
+  assert.deepEqual((await listedTokens(auth)).sort(), [other.token, t.token].sort());
   await w.kv.delete(keys.index);
-  const total = (await list(w)).json.pagination.itemsTotal;
 
-  const get = await w.call("GET", `/upload-tokens/${t.token}`);
+  const get = await w.call("GET", `/upload-tokens/${t.token}`, { auth: authOf(auth) });
   assert.equal(get.status, 200, get.text);
   assert.deepEqual(get.json, t);
-  assert.ok(!(await listedTokens()).includes(t.token), "not listed without its index entry");
-  assert.equal((await list(w)).json.pagination.itemsTotal, total);
+  assert.deepEqual(await listedTokens(auth), [other.token], "not listed without its index entry");
+  assert.equal((await list(w, "", auth)).json.pagination.itemsTotal, 1);
 
-  const del = await w.call("DELETE", `/upload-tokens/${t.token}`);
+  const del = await w.call("DELETE", `/upload-tokens/${t.token}`, { auth: authOf(auth) });
   assert.equal(del.status, 204, del.text);
   assert.equal(del.text, "");
   assert.equal(await w.kv.get(keys.record), null, "record removed");
-  assertProblem(await w.call("GET", `/upload-tokens/${t.token}`), 404, NOT_FOUND, "get after delete");
-  assertProblem(await w.call("DELETE", `/upload-tokens/${t.token}`), 404, NOT_FOUND, "delete again");
+  assertProblem(await w.call("GET", `/upload-tokens/${t.token}`, { auth: authOf(auth) }), 404, NOT_FOUND, "get after delete");
+  assertProblem(await w.call("DELETE", `/upload-tokens/${t.token}`, { auth: authOf(auth) }), 404, NOT_FOUND, "delete again");
+  assert.deepEqual(await listedTokens(auth), [other.token]);
+  assert.equal((await w.call("GET", `/upload-tokens/${other.token}`, { auth: authOf(auth) })).status, 200);
 });
 
 test("a ttl 1 token is active at first, then 404 on get and delete and gone from listings", async () => {
