@@ -31,6 +31,7 @@ function runPython(script, args, timeoutMs = 90_000) {
     const started = Date.now();
     const child = spawn(python, ["-u", join(root, "test/python", script), ...args], {
       cwd: root,
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     children.add(child);
