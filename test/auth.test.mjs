@@ -249,11 +249,11 @@ test("missing, malformed or wrong credentials are 401 with WWW-Authenticate on a
 test("with ACCESS_TOKEN_TTL 1 an access token expires within a second or two; refreshing gives a working one", async () => {
   const short = await startWorker({ vars: { ACCESS_TOKEN_TTL: "1" } });
   try {
+    const t = await create(short, 600);
     await freshSecond();
     const login = await apiKeyLogin(short, KEYS.alpha);
     const issuedBy = Date.now();
     assertTokenPair(login, 1);
-    const t = await create(short, 600);
     const auth = bearer(login.json.access_token);
     const ok = await short.call("GET", `/upload-tokens/${t.token}`, { auth });
     assert.equal(ok.status, 200, `fresh access token works: ${ok.text}`);

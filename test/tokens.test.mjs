@@ -236,9 +236,9 @@ test("a record whose index entry was removed by hand is still gettable and delet
 });
 
 test("a ttl 1 token is active at first, then 404 on get and delete and gone from listings", async () => {
+  const short = await create(w, 59);
   await freshSecond();
   const t = await create(w, 1);
-  const short = await create(w, 59);
   const get = await w.call("GET", `/upload-tokens/${t.token}`);
   assert.equal(get.status, 200, `ttl 1 token active right after creation: ${get.text}`);
   assert.ok((await listedTokens()).includes(t.token), "listed while active");
