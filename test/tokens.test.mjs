@@ -284,3 +284,17 @@ test("a stored record past its expiry (KV not yet expired) is neither gettable, 
   assertProblem(await w.call("DELETE", `/upload-tokens/${token}`), 404, NOT_FOUND, "delete expired");
   assert.equal((await w.call("DELETE", `/upload-tokens/${live}`)).status, 204);
 });
+
+test("GET and DELETE sent with a JSON Content-Type and no body are answered as usual", async () => {
+  const t = await create(w, 3600);
+  const headers = { Authorization: authOf("alpha"), "Content-Type": "application/json" };
+  const get = await raw(w.mf, "GET", `/upload-tokens/${t.token}`, { headers });
+  assert.equal(get.status, 200, get.text);
+  assert.deepEqual(get.json, t);
+  const listed = await raw(w.mf, "GET", "/upload-tokens?pageSize=100", { headers });
+  assert.equal(listed.status, 200, listed.text);
+  assert.ok(listed.json.data.some((x) => x.token === t.token));
+  const del = await raw(w.mf, "DELETE", `/upload-tokens/${t.token}`, { headers });
+  assert.equal(del.status, 204, del.text);
+  assert.equal(del.text, "");
+});
