@@ -1,6 +1,7 @@
 //! The storage interface over a Workers KV namespace.
 
-use upload_tokens_core::kv::{Kv, ListChunk, ListedKey, PutOptions, StoreError};
+use std::cell::Cell;
+use upload_tokens_core::kv::{Kv, ListChunk, ListedKey, Op, OpCounts, PutOptions, StoreError};
 use worker::kv::{KvError, KvStore};
 
 /// KV through the `worker` crate's bindings.
@@ -8,6 +9,7 @@ pub struct WorkersKv {
     store: KvStore,
     /// `cacheTtl` for reads, when they should be fresher than KV's default.
     cache_ttl: Option<u64>,
+    counts: Cell<OpCounts>,
 }
 
 impl WorkersKv {
@@ -15,6 +17,7 @@ impl WorkersKv {
         Self {
             store,
             cache_ttl: None,
+            counts: Cell::new(OpCounts::default()),
         }
     }
 
@@ -23,7 +26,24 @@ impl WorkersKv {
         Self {
             store,
             cache_ttl: Some(seconds),
+            counts: Cell::new(OpCounts::default()),
         }
+    }
+
+    /// Operations this store has performed, for the `Server-Timing` figures the benchmark reads.
+    pub fn counts(&self) -> OpCounts {
+        self.counts.get()
+    }
+
+    fn count(&self, op: Op) {
+        let mut c = self.counts.get();
+        match op {
+            Op::Read => c.reads += 1,
+            Op::Write => c.writes += 1,
+            Op::Delete => c.deletes += 1,
+            Op::List => c.lists += 1,
+        }
+        self.counts.set(c);
     }
 }
 
@@ -33,6 +53,7 @@ fn store_error(op: &str) -> impl Fn(KvError) -> StoreError + '_ {
 
 impl Kv for WorkersKv {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.count(Op::Read);
         let mut get = self.store.get(key);
         if let Some(ttl) = self.cache_ttl {
             get = get.cache_ttl(ttl);
@@ -41,6 +62,7 @@ impl Kv for WorkersKv {
     }
 
     async fn put(&self, key: &str, value: &str, options: PutOptions<'_>) -> Result<(), StoreError> {
+        self.count(Op::Write);
         let mut put = self.store.put(key, value).map_err(store_error("PUT"))?;
         if let Some(metadata) = options.metadata {
             put = put.metadata(metadata).map_err(store_error("PUT"))?;
@@ -52,10 +74,12 @@ impl Kv for WorkersKv {
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.count(Op::Delete);
         self.store.delete(key).await.map_err(store_error("DELETE"))
     }
 
     async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<ListChunk, StoreError> {
+        self.count(Op::List);
         let mut list = self.store.list().prefix(prefix.to_owned());
         if let Some(cursor) = cursor {
             list = list.cursor(cursor.to_owned());

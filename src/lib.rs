@@ -34,6 +34,20 @@ enum Answer {
     },
 }
 
+/// Whether answers carry `Server-Timing` figures (KV operations, wasm memory): set the var
+/// `SERVER_TIMING` to `1`, as the benchmark does. Off by default.
+fn server_timing_enabled(env: &Env) -> bool {
+    env.var("SERVER_TIMING").is_ok_and(|v| v.to_string() == "1")
+}
+
+/// The size of this instance's wasm linear memory, which grows and never shrinks.
+fn wasm_memory_bytes() -> usize {
+    #[cfg(target_arch = "wasm32")]
+    return core::arch::wasm32::memory_size(0) * 65536;
+    #[cfg(not(target_arch = "wasm32"))]
+    0
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let answer = match serve(req, &env).await {
@@ -43,7 +57,13 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         )))),
     };
     match answer {
-        Answer::Api(answer) => {
+        Answer::Api(mut answer) => {
+            if server_timing_enabled(&env) {
+                answer.headers.push((
+                    "Server-Timing",
+                    format!("wasm-memory;desc=\"{}\"", wasm_memory_bytes()),
+                ));
+            }
             if let Some(line) = &answer.log {
                 console_error!("{line}");
             }
@@ -152,9 +172,19 @@ async fn serve(mut req: Request, env: &Env) -> Result<Answer> {
         req: &mut req,
         declared_length,
     };
-    Ok(Answer::Api(
-        handle(endpoint, &api_req, body, &mut ctx).await,
-    ))
+    let mut answer = handle(endpoint, &api_req, body, &mut ctx).await;
+    if server_timing_enabled(env) {
+        // Only when enabled (the benchmark): how many KV operations this request made.
+        let c = store.kv().counts();
+        answer.headers.push((
+            "Server-Timing",
+            format!(
+                "kv;desc=\"reads={} writes={} deletes={} lists={}\"",
+                c.reads, c.writes, c.deletes, c.lists
+            ),
+        ));
+    }
+    Ok(Answer::Api(answer))
 }
 
 /// The request body, read as a stream so that no more than the limit is ever buffered.
