@@ -130,11 +130,14 @@ describe("@api.video/nodejs-client against the worker", () => {
     checkToken(body, { ttl: 60 });
     // ObjectSerializer.parse only accepts exactly `application/json` (or the vendor type).
     assert.equal(headers["content-type"], "application/json");
-    // ApiResponseHeaders in the client declares these three as always present.
-    for (const h of ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-retry-after"]) {
-      assert.equal(typeof headers[h], "string", `response header ${h} (declared by the client's ApiResponseHeaders)`);
-      assert.match(headers[h], /^\d+$/, `${h} is a whole number`);
-    }
+    // The client's ApiResponseHeaders type names three rate-limit headers; the service sends
+    // only the one it can state truthfully. The rate-limit binding knows neither how many
+    // requests remain nor when its window started, so no Remaining or Retry-After figure is
+    // invented on a successful answer (a 429 carries Retry-After; see ratelimit tests). The
+    // client hands the headers through as they are and does not fail on the missing ones.
+    assert.match(headers["x-ratelimit-limit"], /^\d+$/);
+    assert.equal(headers["x-ratelimit-remaining"], undefined);
+    assert.equal(headers["x-ratelimit-retry-after"], undefined);
     assert.equal(headers["x-ratelimit-limit"], "600");
   });
 
