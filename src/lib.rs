@@ -49,8 +49,10 @@ fn wasm_memory_bytes() -> usize {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let answer = match serve(req, &env).await {
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let answer = serve(&mut req, &env).await;
+    discard_unread_body(&req).await;
+    let answer = match answer {
         Ok(answer) => answer,
         Err(e) => Answer::Api(ApiResponse::error(ApiError::internal(format!(
             "worker error: {e}"
@@ -98,10 +100,29 @@ fn now() -> UnixSeconds {
     from_millis(Date::now().as_millis() as f64)
 }
 
-async fn serve(mut req: Request, env: &Env) -> Result<Answer> {
+/// Reads to its end, and drops on the JavaScript side, a request body that the answer did not
+/// need (a 401, a 413 judged from `Content-Length`…): answering while the client is still
+/// sending would otherwise reset the connection, and the client would see a network error
+/// instead of the answer.
+async fn discard_unread_body(req: &Request) {
+    let inner = req.inner();
+    if inner.body_used() {
+        return;
+    }
+    let Some(body) = inner.body() else { return };
+    if body.locked() {
+        return;
+    }
+    if let Ok(sink) = worker::web_sys::WritableStream::new() {
+        let _ = wasm_bindgen_futures::JsFuture::from(body.pipe_to(&sink)).await;
+    }
+}
+
+async fn serve(req: &mut Request, env: &Env) -> Result<Answer> {
     let path = req.path();
-    let method = req.method();
-    let endpoint = match resolve(method.as_ref(), &path) {
+    // The raw method: the `worker` crate maps methods it does not know (QUERY, say) to GET.
+    let method = req.inner().method();
+    let endpoint = match resolve(&method, &path) {
         Ok(e) => e,
         Err(e) => return Ok(Answer::Api(ApiResponse::error(e))),
     };
@@ -126,16 +147,16 @@ async fn serve(mut req: Request, env: &Env) -> Result<Answer> {
     let limiter = BindingLimiter { env };
     match &endpoint {
         Endpoint::Upload => {
-            let answer = upload::upload(&req, env, &config, &limiter, now()).await;
+            let answer = upload::upload(req, env, &config, &limiter, now()).await;
             return Ok(Answer::Api(answer));
         }
         Endpoint::GetVideo(id) => {
-            let answer = upload::get_video(&req, env, &config, &limiter, now(), id).await;
+            let answer = upload::get_video(req, env, &config, &limiter, now(), id).await;
             return Ok(Answer::Api(answer));
         }
         Endpoint::GetVideoSource(id) => {
             return Ok(
-                match upload::get_source(&req, env, &config, &limiter, now(), id).await {
+                match upload::get_source(req, env, &config, &limiter, now(), id).await {
                     upload::Source::Stream { body, headers } => Answer::Stream { body, headers },
                     upload::Source::Answer(a) => Answer::Api(a),
                 },
@@ -152,7 +173,7 @@ async fn serve(mut req: Request, env: &Env) -> Result<Answer> {
         .get("Content-Length")?
         .and_then(|v| v.trim().parse::<u64>().ok());
     let api_req = ApiRequest {
-        method: method.as_ref(),
+        method: &method,
         path: &path,
         query: url.query().unwrap_or(""),
         authorization: authorization.as_deref(),
@@ -169,7 +190,7 @@ async fn serve(mut req: Request, env: &Env) -> Result<Answer> {
         entropy: &mut entropy,
     };
     let body = RequestBody {
-        req: &mut req,
+        req,
         declared_length,
     };
     let mut answer = handle(endpoint, &api_req, body, &mut ctx).await;
@@ -207,6 +228,8 @@ impl Body for RequestBody<'_> {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(failed)?;
             if bytes.len() + chunk.len() > limit {
+                // Read the rest without keeping it, so the answer reaches the client.
+                while let Some(Ok(_)) = stream.next().await {}
                 return Err(BodyError::TooLarge);
             }
             bytes.extend_from_slice(&chunk);
