@@ -99,6 +99,23 @@ async function checkStored(id, { sha, size, parts, title }) {
 /** `ingest.receivedParts` of a complete upload of `n` parts. */
 const expectedParts = (n) => ({ parts: Array.from({ length: n }, (_, i) => i + 1), total: n });
 
+/** File names beyond plain ASCII letters, each uploaded whole by both clients. */
+const NAMES = ["Ma vidéo (1).mp4", "日本語 クリップ.mov", "semi;colon, comma.mp4", 'clip "final".mp4'];
+
+/**
+ * `seen` is [file name, title the client got, title of GET /videos/{id}] per upload; `sent`
+ * the filename parameters as they went over the wire, in the same order. The multipart
+ * encoding both clients use (WHATWG HTML) writes `"` as %22, CR as %0D and LF as %0A; a
+ * parser following it reads them back (as Node's own FormData does).
+ */
+function checkTitles(seen, sent) {
+  assert.equal(seen.length, NAMES.length, "every name was uploaded");
+  const wrong = seen
+    .filter(([name, title, stored]) => title !== name || stored !== name)
+    .map(([name, title, stored]) => `${JSON.stringify(name)} sent as filename="${sent[seen.findIndex((s) => s[0] === name)]}": title ${JSON.stringify(title)}, GET /videos/{id} title ${JSON.stringify(stored)}`);
+  assert.equal(wrong.length, 0, `titles that differ from the file name:\n${wrong.join("\n")}`);
+}
+
 /** The completed part uploads and the `receivedParts` the Worker reported for them. */
 const partsSeen = [];
 
@@ -216,7 +233,10 @@ async function wire(token) {
       } catch {
         json = undefined;
       }
+      // The file part's filename parameter as written, before any decoding.
+      const head = e.body.subarray(0, 8192).toString("utf8");
       return {
+        rawFilename: /; filename="([^"\r\n]*)"/.exec(head)?.[1],
         range: e.headers["content-range"],
         client: e.headers["av-origin-client"],
         fields,
@@ -355,6 +375,33 @@ describe("@api.video/nodejs-client uploads with an upload token", () => {
     await checkStored(id, { sha: sha256(all), size: all.length, parts: 3, title });
   });
 
+  test("a progressive session of a single part sends part 1/1", async () => {
+    const f = file("node-prog-single.mp4", 3 * 1024);
+    const { token } = await tokens().createToken({ ttl: 0 });
+    const v = await uploader().videos.createUploadWithUploadTokenProgressiveSession(token).uploadLastPart(f.path);
+    checkVideo(v, { title: f.name });
+    const sent = await wire(token);
+    assert.deepEqual(sent.map((r) => [r.range, r.fields]), [["part 1/1", [{ name: f.name, filename: f.name, size: f.size }]]]);
+    everyChunkAnswered(sent, { id: v.videoId, title: f.name });
+    await checkStored(v.videoId, { ...f, parts: 1, title: f.name });
+  });
+
+  test("the title is the file's name, with spaces, accents, other scripts and quotes", async () => {
+    const { token } = await tokens().createToken({ ttl: 0 });
+    const api = uploader().videos;
+    const seen = [];
+    for (const name of NAMES) {
+      const f = file(name, 1024);
+      const v = await api.uploadWithUploadToken(token, f.path);
+      assert.equal(sha256((await source(v.videoId)).body), f.sha, `source of ${name}`);
+      seen.push([name, v.title, (await status(v.videoId)).title]);
+    }
+    // form-data escapes `"` in a filename as %22 (HTML's multipart encoding); the name is
+    // still the file's own.
+    const sent = (await wire(token)).map((r) => r.rawFilename);
+    checkTitles(seen, sent);
+  });
+
   test("one token serves several uploads, one after the other and at the same time", async () => {
     const { token } = await tokens().createToken({ ttl: 3600 });
     const api = uploader({ direct: true }).videos;
@@ -470,7 +517,7 @@ describe("api.video Python client uploads with an upload token", () => {
   before(async () => {
     assert.ok(existsSync(python), "the test virtualenv is missing: run scripts/setup.sh --python");
     const work = mkdtempSync(join(dir, "python-"));
-    const run = await runPython("upload_scenario.py", [relay.base, worker.base, KEYS.alpha, work]);
+    const run = await runPython("upload_scenario.py", [relay.base, worker.base, KEYS.alpha, work, ...NAMES]);
     const report = `upload_scenario.py exited with ${run.code ?? run.signal} after ${run.ms} ms\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`;
     const last = run.stdout.trim().split("\n").at(-1) ?? "";
     summary = run.code === 0 && last.startsWith("OK {") ? JSON.parse(last.slice(3)) : { failure: report };
@@ -516,6 +563,13 @@ describe("api.video Python client uploads with an upload token", () => {
       assert.equal(r.fields.length, 1 + ids.length, `part ${i + 1}: no other field`);
     });
     everyChunkAnswered(sent, { id: video, title: "py-prog-1.mp4" });
+  });
+
+  test("the title is the file's name, with spaces, accents, other scripts and quotes", async (t) => {
+    if (!summary.names) return t.skip("the scenario did not get this far");
+    // urllib3 escapes `"` as %22 too (fields.format_multipart_header_param).
+    const sent = (await wire(summary.names.token)).map((r) => r.rawFilename);
+    checkTitles(summary.names.seen, sent);
   });
 
   test("once complete, GET /videos/{id} lists every part the client sent", (t) => {

@@ -1,10 +1,11 @@
 """Delegated uploads through api.video's Python client (VideosApi, no API key on the upload).
 
-usage: upload_scenario.py UPLOAD_BASE BASE KEY WORKDIR
+usage: upload_scenario.py UPLOAD_BASE BASE KEY WORKDIR [NAME...]
   UPLOAD_BASE  where the upload calls go (the caller may relay and record them)
   BASE         the worker itself: tokens (bearer via /auth/api-key), video status and source
   KEY          the project's API key
   WORKDIR      an existing directory for the files to upload (the caller removes it)
+  NAME         file names to upload whole; the titles they get are reported, not checked
 
 Every upload is checked end to end: the Video the client returns (its model type-checks the
 fields), the upload status `GET /videos/{id}` reports, and the SHA-256 of the assembled source
@@ -118,7 +119,7 @@ def upload(videos, token, path):
 
 
 def main(argv):
-    upload_base, base, key, workdir = argv
+    upload_base, base, key, workdir, *names = argv
     worker = Worker(base, key)
     configuration = Configuration(host=upload_base, chunk_size=CHUNK)
     summary = {}
@@ -188,6 +189,18 @@ def main(argv):
                 equal(ingest.get("receivedBytesTotal"), total, f"after part {i + 1}: ingest.receivedBytesTotal")
         check_stored(worker, first_id, digest.hexdigest(), total, 3, "py-prog-1.mp4")
         summary["progressive"] = {"token": token, "video": first_id}
+
+        # File names beyond plain ASCII letters: the titles are returned for the caller to check.
+        token = tokens.create_token(TokenCreationPayload(ttl=0)).token
+        seen = []
+        for i, name in enumerate(names):
+            path, sha = write_file(workdir, name, f"py-name-{i}", 1024)
+            v = upload(videos, token, path)
+            got_sha, _, _ = worker.source_sha(v.video_id)
+            equal(got_sha, sha, f"SHA-256 of the source of {name!r}")
+            seen.append([name, v.title, worker.video(v.video_id).get("title")])
+            os.remove(path)
+        summary["names"] = {"token": token, "seen": seen}
 
         # Deleted and unknown tokens: the client's UnauthorizedException, with the problem.
         gone = tokens.create_token(TokenCreationPayload(ttl=0)).token
