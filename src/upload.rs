@@ -212,6 +212,26 @@ async fn load_state(bucket: &Bucket, record: VideoRecord) -> Result<VideoState, 
     })
 }
 
+/// The options object of an R2 `put`: the media type and custom metadata.
+fn put_options(content_type: Option<&str>, custom: &[(&str, &str)]) -> Result<Object, ApiError> {
+    let set = |o: &Object, k: &str, v: &JsValue| Reflect::set(o, &JsValue::from_str(k), v);
+    let build = || {
+        let options = Object::new();
+        let custom_metadata = Object::new();
+        for (k, v) in custom {
+            set(&custom_metadata, k, &JsValue::from_str(v))?;
+        }
+        set(&options, "customMetadata", &custom_metadata)?;
+        if let Some(ct) = content_type {
+            let http = Object::new();
+            set(&http, "contentType", &JsValue::from_str(ct))?;
+            set(&options, "httpMetadata", &http)?;
+        }
+        Ok(options)
+    };
+    build().map_err(js_internal("building R2 options"))
+}
+
 /// Puts a Blob into R2 as it is, on the JavaScript side.
 async fn put_blob(
     bucket: &Bucket,
@@ -220,21 +240,7 @@ async fn put_blob(
     content_type: Option<&str>,
     custom: &[(&str, &str)],
 ) -> Result<(), ApiError> {
-    let options = Object::new();
-    let set =
-        |o: &Object, k: &str, v: &JsValue| Reflect::set(o, &JsValue::from_str(k), v).map(|_| ());
-    let custom_metadata = Object::new();
-    for (k, v) in custom {
-        set(&custom_metadata, k, &JsValue::from_str(v))
-            .map_err(js_internal("building metadata"))?;
-    }
-    set(&options, "customMetadata", &custom_metadata).map_err(js_internal("building metadata"))?;
-    if let Some(ct) = content_type {
-        let http = Object::new();
-        set(&http, "contentType", &JsValue::from_str(ct))
-            .map_err(js_internal("building metadata"))?;
-        set(&options, "httpMetadata", &http).map_err(js_internal("building metadata"))?;
-    }
+    let options = put_options(content_type, custom)?;
     let raw: &worker::worker_sys::R2Bucket = bucket.as_ref().unchecked_ref();
     let promise = raw
         .put(key.to_owned(), blob.into(), options.into())
@@ -267,15 +273,8 @@ async fn assemble(
     let transform: &web_sys::TransformStream = fixed.unchecked_ref();
     let (readable, writable) = (transform.readable(), transform.writable());
     let raw: &worker::worker_sys::R2Bucket = bucket.as_ref().unchecked_ref();
-    let options = Object::new();
-    let http = Object::new();
-    Reflect::set(
-        &http,
-        &"contentType".into(),
-        &record.content_type.as_str().into(),
-    )
-    .and_then(|_| Reflect::set(&options, &"httpMetadata".into(), &http))
-    .map_err(js_internal("assembling"))?;
+    let count = order.len().to_string();
+    let options = put_options(Some(&record.content_type), &[("chunks", &count)])?;
     let put = JsFuture::from(
         raw.put(
             objects::source(&record.video_id),
@@ -417,7 +416,7 @@ async fn try_upload<L: Limiter>(
     };
     let range_header = req.headers().get("Content-Range").ok().flatten();
     let range = ContentRange::parse(range_header.as_deref());
-    let file_name = form.file.name();
+    let file_name = upload::decode_file_name(&form.file.name());
     let size = form.file.size() as u64;
     let bucket = env.bucket(BUCKET_BINDING).map_err(internal("binding R2"))?;
 

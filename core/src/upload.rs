@@ -81,6 +81,15 @@ pub fn bad_video_id() -> ApiError {
     ApiError::invalid_attribute("videoId", "This attribute must be a video id.")
 }
 
+/// The file name as the client meant it. Multipart encoders (browsers, Node's form-data,
+/// Python's urllib3) escape `"`, CR and LF in a part's `filename` as `%22`, `%0D` and `%0A`,
+/// which the runtime's parser leaves as they are.
+pub fn decode_file_name(raw: &str) -> String {
+    raw.replace("%22", "\"")
+        .replace("%0D", "\r")
+        .replace("%0A", "\n")
+}
+
 /// What a request's `Content-Range` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentRange {

@@ -485,3 +485,13 @@ fn object_keys_round_trip_and_correlation_keys_differ_by_total_and_name() {
         Some(7)
     );
 }
+
+#[test]
+fn file_names_lose_the_multipart_escapes() {
+    assert_eq!(
+        decode_file_name("clip %22final%22.mp4"),
+        "clip \"final\".mp4"
+    );
+    assert_eq!(decode_file_name("a%0D%0Ab.mp4"), "a\r\nb.mp4");
+    assert_eq!(decode_file_name("vidéo; 1,2.mp4"), "vidéo; 1,2.mp4");
+}
