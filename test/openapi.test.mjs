@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { KEYS, basic, startWorker } from "./support/miniflare.mjs";
 import { deref, resolveRef, validate } from "./support/oas-validate.mjs";
+import { MIN_CHUNK, bytes, expectSlug, get, send, upload, videoIdOf } from "./support/oas-upload.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const DOC_TEXT = readFileSync(`${root}openapi.json`, "utf8");
@@ -19,17 +20,13 @@ const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
   METHODS.filter((m) => item[m]).map((m) => ({ key: `${m.toUpperCase()} ${path}`, method: m, path, op: item[m] })),
 );
 
-// Routes the Worker answers that are described elsewhere later. Each must still be routed and
-// must not be in the document yet: documenting one means moving it out of this list and
-// giving its status codes recipes below.
-const NOT_YET_DOCUMENTED = new Set([
-  "POST /upload",
-  "OPTIONS /upload",
-  "GET /videos/{}",
-  "GET /videos/{}/source",
-]);
+// Routes the Worker answers that are not in the document yet. Each must still be routed and
+// must not be in the document: documenting one means taking it out of this list and giving
+// its status codes recipes below. Every route is documented now.
+const NOT_YET_DOCUMENTED = new Set([]);
 
 const SAMPLE_TOKEN = "to1tcmSFHeYY5KzyhOqVKMKb";
+const SAMPLE_VIDEO = "vi4blUQJFrYWbaG44NChkH27";
 const BIG_BODY = JSON.stringify({ ttl: 60, padding: "x".repeat(17 * 1024) });
 
 let w; // { main, limited, broken }
@@ -44,6 +41,51 @@ async function tokenPair(worker = w.main) {
   const r = await worker.call("POST", "/auth/api-key", { auth: null, body: { apiKey: KEYS.alpha } });
   assert.equal(r.status, 200, `getting a bearer token: ${r.status} ${r.text}`);
   return r.json;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A token of `auth`'s project that has expired (ttl 1 s, waited out); made once per Worker. */
+const expiredTokens = new Map();
+async function expiredToken(worker = w.main, auth = "alpha") {
+  const key = `${auth}`;
+  if (!expiredTokens.has(key)) {
+    const r = await worker.call("POST", "/upload-tokens", { auth, body: { ttl: 1 } });
+    assert.equal(r.status, 200, r.text);
+    await sleep(Date.parse(r.json.expiresAt) - Date.now() + 50);
+    expiredTokens.set(key, r.json.token);
+  }
+  return expiredTokens.get(key);
+}
+
+/** Uploads a whole file of `size` bytes with a new token of `auth`'s project; its videoId. */
+async function wholeVideo({ auth = "alpha", size = 5, ...opts } = {}) {
+  return videoIdOf(await upload(w.main, await createToken(w.main, auth), { data: bytes(size), ...opts }));
+}
+
+/** The first `MIN_CHUNK` bytes of an upload in `range` (e.g. `part 1/2`); its videoId and token. */
+async function firstChunk(range, { ttl = 3600, filename = "big.mp4" } = {}) {
+  const token = await createToken(w.main, "alpha", ttl);
+  const id = videoIdOf(await upload(w.main, token, { data: bytes(MIN_CHUNK, 2), filename, range }));
+  return { id, token };
+}
+
+/** A source answer that must be exactly `data` typed `type`. */
+async function expectSource(id, data, type, auth = "alpha") {
+  const r = await get(w.main, `/videos/${id}/source`, auth);
+  r.expected = { type, data };
+  return r;
+}
+
+/** Repeats an upload on the Worker with a limit of 1 until it is refused. */
+async function uploadUntil429() {
+  const token = await createToken(w.limited, "beta");
+  let r;
+  for (let i = 0; i < 4; i++) {
+    r = await upload(w.limited, token);
+    if (r.status === 429) return r;
+  }
+  return r;
 }
 
 /** Repeats a request on the Worker with a limit of 1 until it is refused. */
@@ -194,6 +236,163 @@ const RECIPES = {
     429: { "over the address's limit": () => until429("POST", "/auth/refresh", { auth: null, body: { refreshToken: "x" } }) },
     500: { "no API_KEYS configured": () => w.broken.call("POST", "/auth/refresh", { auth: null, body: { refreshToken: "x" } }) },
   },
+  "POST /upload": {
+    201: {
+      "a whole file": async () => upload(w.main, await createToken(), { type: "video/mp4" }),
+      "an API key's Authorization header is ignored": async () =>
+        upload(w.main, await createToken(), { headers: { Authorization: "Basic bm9wZTo=" } }),
+      "the first of two numbered parts": async () =>
+        upload(w.main, await createToken(), { data: bytes(MIN_CHUNK), range: "part 1/2" }),
+      "the last part, by videoId, completing the upload": async () => {
+        const { id, token } = await firstChunk("part 1/2");
+        return upload(w.main, token, { filename: "big.mp4", videoId: id, range: "part 2/2" });
+      },
+      "a part sent again unchanged": async () => {
+        const { id, token } = await firstChunk("part 1/*");
+        return upload(w.main, token, { data: bytes(MIN_CHUNK, 2), filename: "big.mp4", videoId: id, range: "part 1/*" });
+      },
+      "a byte range without videoId joins the token's unfinished upload": async () => {
+        const { token } = await firstChunk(`bytes 0-${MIN_CHUNK - 1}/${MIN_CHUNK + 5}`);
+        return upload(w.main, token, { filename: "big.mp4", range: `bytes ${MIN_CHUNK}-${MIN_CHUNK + 4}/${MIN_CHUNK + 5}` });
+      },
+      "an expired token finishing the upload it began": async () => {
+        const { id, token } = await firstChunk("part 1/2", { ttl: 3 });
+        const t = await w.main.call("GET", `/upload-tokens/${token}`);
+        assert.equal(t.status, 200, "the token was still active for its first part");
+        await sleep(Date.parse(t.json.expiresAt) - Date.now() + 50);
+        return upload(w.main, token, { filename: "big.mp4", videoId: id, range: "part 2/2" });
+      },
+    },
+    400: {
+      "a body that is not multipart": async () =>
+        expectSlug(
+          await send(w.main, "POST", `/upload?token=${await createToken()}`, {
+            headers: { "Content-Type": "application/octet-stream" },
+            body: "hello",
+          }),
+          "uploaded-file-invalid-file",
+        ),
+      "no file part": async () =>
+        expectSlug(await upload(w.main, await createToken(), { parts: [["videoId", SAMPLE_VIDEO]] }), "uploaded-file-no-file"),
+      "two file parts": async () => {
+        const file = { data: bytes(3), filename: "a.mp4" };
+        return expectSlug(await upload(w.main, await createToken(), { parts: [["file", file], ["other", file]] }), "uploaded-file-multiple-files");
+      },
+      "an empty file": async () => expectSlug(await upload(w.main, await createToken(), { data: Buffer.alloc(0) }), "uploaded-file-empty"),
+      "a malformed Content-Range": async () =>
+        expectSlug(await upload(w.main, await createToken(), { range: "parts 1/2" }), "video-content-range-malformed"),
+      "part 0": async () => expectSlug(await upload(w.main, await createToken(), { range: "part 0/2" }), "video-content-range-by-part-part-zero"),
+      "a part past the total": async () =>
+        expectSlug(await upload(w.main, await createToken(), { range: "part 3/2" }), "video-content-range-by-part-part-too-high-total"),
+      "a first part under 5 MiB": async () =>
+        expectSlug(await upload(w.main, await createToken(), { range: "part 1/2" }), "video-content-range-by-part-uploaded-file-too-small"),
+      "a range that does not match the file": async () =>
+        expectSlug(await upload(w.main, await createToken(), { range: "bytes 0-9/10" }), "video-content-range-by-bytes-range-mismatch"),
+      "a byte range joining a numbered upload": async () => {
+        const { id, token } = await firstChunk("part 1/2");
+        return expectSlug(await upload(w.main, token, { videoId: id, range: "bytes 0-4/5" }), "video-content-range-started-with-part");
+      },
+      "a second whole file for a complete video": async () => {
+        const token = await createToken();
+        const id = videoIdOf(await upload(w.main, token));
+        return expectSlug(await upload(w.main, token, { videoId: id }), "video-source-already-uploaded");
+      },
+    },
+    401: {
+      "no token": () => upload(w.main, null),
+      "an empty token": () => upload(w.main, ""),
+      "a malformed token": () => upload(w.main, "not-a-token"),
+      "an unknown token": () => upload(w.main, SAMPLE_TOKEN),
+      "a deleted token": async () => {
+        const t = await createToken();
+        assert.equal((await w.main.call("DELETE", `/upload-tokens/${t}`)).status, 204);
+        return upload(w.main, t);
+      },
+      "an expired token starting a new upload": async () => upload(w.main, await expiredToken()),
+      "an unknown token and a body that is not multipart": () =>
+        send(w.main, "POST", `/upload?token=${SAMPLE_TOKEN}`, { headers: { "Content-Type": "text/plain" }, body: "hello" }),
+      "an unknown token naming another project's video": async () =>
+        upload(w.main, SAMPLE_TOKEN, { videoId: await wholeVideo({ auth: "beta" }) }),
+      "an unknown token naming an unknown video": () => upload(w.main, SAMPLE_TOKEN, { videoId: SAMPLE_VIDEO }),
+      "an unknown token with a malformed videoId": () => upload(w.main, SAMPLE_TOKEN, { videoId: "not-a-video" }),
+    },
+    404: {
+      "another project's video": async () => upload(w.main, await createToken(), { videoId: await wholeVideo({ auth: "beta" }) }),
+      "an unknown video": async () => upload(w.main, await createToken(), { videoId: SAMPLE_VIDEO }),
+      "a malformed videoId": async () => upload(w.main, await createToken(), { videoId: "not-a-video" }),
+    },
+    429: { "over the token's project's limit": () => uploadUntil429() },
+    500: { "no API_KEYS configured": () => upload(w.broken, SAMPLE_TOKEN) },
+  },
+  "OPTIONS /upload": {
+    204: {
+      "a browser's preflight": () =>
+        send(w.main, "OPTIONS", "/upload", {
+          headers: {
+            Origin: "https://example.com",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-range, av-origin-client",
+          },
+        }),
+      "with a token and no other header": () => send(w.main, "OPTIONS", `/upload?token=${SAMPLE_TOKEN}`),
+      "even when the service is not configured": () => send(w.broken, "OPTIONS", "/upload"),
+    },
+  },
+  "GET /videos/{videoId}": {
+    200: {
+      "a whole file": async () => get(w.main, `/videos/${await wholeVideo()}`),
+      "by another key of the project": async () => get(w.main, `/videos/${await wholeVideo()}`, "alpha2"),
+      "by a bearer token": async () =>
+        get(w.main, `/videos/${await wholeVideo()}`, `Bearer ${(await tokenPair()).access_token}`),
+      "numbered parts, unfinished": async () => get(w.main, `/videos/${(await firstChunk("part 1/2")).id}`),
+      "numbered parts, complete": async () => {
+        const { id, token } = await firstChunk("part 1/2");
+        videoIdOf(await upload(w.main, token, { filename: "big.mp4", videoId: id, range: "part 2/2" }));
+        return get(w.main, `/videos/${id}`);
+      },
+      "progressive parts, the total not said yet": async () => get(w.main, `/videos/${(await firstChunk("part 1/*")).id}`),
+      "byte ranges, unfinished": async () =>
+        get(w.main, `/videos/${(await firstChunk(`bytes 0-${MIN_CHUNK - 1}/${MIN_CHUNK + 5}`)).id}`),
+      "byte ranges, complete": async () => {
+        const { id, token } = await firstChunk(`bytes 0-${MIN_CHUNK - 1}/${MIN_CHUNK + 5}`);
+        videoIdOf(await upload(w.main, token, { videoId: id, range: `bytes ${MIN_CHUNK}-${MIN_CHUNK + 4}/${MIN_CHUNK + 5}` }));
+        return get(w.main, `/videos/${id}`);
+      },
+    },
+    401: {
+      "no credentials": () => get(w.main, `/videos/${SAMPLE_VIDEO}`, null),
+      "an upload token instead": async () => get(w.main, `/videos/${SAMPLE_VIDEO}`, `Bearer ${await createToken()}`),
+    },
+    404: {
+      "an unknown video": () => get(w.main, `/videos/${SAMPLE_VIDEO}`),
+      "a malformed id": () => get(w.main, "/videos/not-a-video"),
+      "another project's video": async () => get(w.main, `/videos/${await wholeVideo({ auth: "beta" })}`),
+    },
+    429: { "over the project's limit": () => until429("GET", `/videos/${SAMPLE_VIDEO}`) },
+    500: { "no API_KEYS configured": () => w.broken.call("GET", `/videos/${SAMPLE_VIDEO}`) },
+  },
+  "GET /videos/{videoId}/source": {
+    200: {
+      "typed as declared": async () => expectSource(await wholeVideo({ size: 7, type: "video/mp4", filename: "x" }), bytes(7), "video/mp4"),
+      "typed by the file name": async () =>
+        expectSource(await wholeVideo({ size: 9, filename: "clip.MOV" }), bytes(9), "video/quicktime"),
+      "neither declared nor known": async () =>
+        expectSource(await wholeVideo({ size: 4, filename: "clip.bin" }), bytes(4), "application/octet-stream"),
+      "assembled from two parts": async () => {
+        const { id, token } = await firstChunk("part 1/2");
+        videoIdOf(await upload(w.main, token, { filename: "big.mp4", videoId: id, range: "part 2/2", data: bytes(3, 5) }));
+        return expectSource(id, Buffer.concat([bytes(MIN_CHUNK, 2), bytes(3, 5)]), "video/mp4");
+      },
+    },
+    401: { "no credentials": () => get(w.main, `/videos/${SAMPLE_VIDEO}/source`, null) },
+    404: {
+      "an unknown video": () => get(w.main, `/videos/${SAMPLE_VIDEO}/source`),
+      "another project's video": async () => get(w.main, `/videos/${await wholeVideo({ auth: "beta" })}/source`),
+      "an upload not complete yet": async () => get(w.main, `/videos/${(await firstChunk("part 1/2")).id}/source`),
+    },
+    429: { "over the project's limit": () => until429("GET", `/videos/${SAMPLE_VIDEO}/source`) },
+    500: { "no API_KEYS configured": () => w.broken.call("GET", `/videos/${SAMPLE_VIDEO}/source`) },
+  },
   "GET /openapi.json": {
     200: {
       "without credentials": () => w.main.call("GET", "/openapi.json", { auth: null }),
@@ -203,10 +402,11 @@ const RECIPES = {
 };
 
 // Headers whose presence the document must account for on every answer that carries them.
-const ACCOUNTED_HEADERS = /^(x-ratelimit-.*|retry-after|www-authenticate|allow)$/i;
+const ACCOUNTED_HEADERS = /^(x-ratelimit-.*|retry-after|www-authenticate|allow|access-control-.*)$/i;
 
 function describeResponse(r) {
-  return `${r.status} ${JSON.stringify(Object.fromEntries(r.headers))} ${r.text.slice(0, 500)}`;
+  const request = r.request ? `${r.request} -> ` : "";
+  return `${request}${r.status} ${JSON.stringify(Object.fromEntries(r.headers))} ${r.text.slice(0, 500)}`;
 }
 
 /** Checks one answer against the documented response object for its status. */
@@ -241,6 +441,17 @@ function checkAgainstDocument(responseObj, r) {
     return;
   }
   const types = Object.keys(content);
+  if (types.includes("*/*")) {
+    // A file: any media type, a body of bytes. The recipe says which type and bytes it wants.
+    assert.deepEqual(types, ["*/*"], "a file answer documents only */*");
+    assert.deepEqual(deref(doc, content["*/*"].schema), { type: "string", format: "binary" });
+    assert.ok(r.expected, "a recipe for a file answer says what file it expects");
+    assert.equal(r.headers.get("content-type"), r.expected.type, `Content-Type: ${describeResponse(r)}`);
+    assert.equal(r.headers.get("content-length"), String(r.expected.data.length), `Content-Length: ${describeResponse(r)}`);
+    assert.equal(r.bytes.length, r.expected.data.length, `size of the body: ${describeResponse(r)}`);
+    assert.ok(r.bytes.equals(r.expected.data), `the body is not the file uploaded: ${describeResponse(r)}`);
+    return;
+  }
   assert.deepEqual(types, ["application/json"], "only application/json answers are expected");
   assert.equal(r.headers.get("content-type"), "application/json", `Content-Type: ${describeResponse(r)}`);
   assert.notEqual(r.json, undefined, `the body is not JSON: ${describeResponse(r)}`);
@@ -268,12 +479,19 @@ describe("every documented status is what the Worker answers", () => {
         const cases = RECIPES[key]?.[status];
         assert.ok(cases && Object.keys(cases).length > 0, `no recipe for ${key} ${status}: add one to RECIPES`);
         const responseObj = deref(doc, op.responses[status]);
+        // Every case runs, so that one failing does not hide what the others would show.
+        const failed = [];
         for (const [name, run] of Object.entries(cases)) {
-          const r = await run();
-          assert.equal(r.status, Number(status), `${name}: ${describeResponse(r)}`);
-          checkAgainstDocument(responseObj, r);
-          t.diagnostic(`${name}: ${r.status}`);
+          try {
+            const r = await run();
+            assert.equal(r.status, Number(status), `status: ${describeResponse(r)}`);
+            checkAgainstDocument(responseObj, r);
+            t.diagnostic(`${name}: ${r.status}`);
+          } catch (e) {
+            failed.push(`${name}: ${e.message}`);
+          }
         }
+        assert.equal(failed.length, 0, `${failed.length} of ${Object.keys(cases).length} cases failed:\n${failed.join("\n")}`);
       });
     }
   }
@@ -297,7 +515,13 @@ test("secured operations document 401, the others need no credentials", () => {
   for (const { key, op } of operations) {
     const security = op.security ?? doc.security;
     const alternatives = security.map((s) => Object.keys(s).join("+")).sort();
-    if (key.startsWith("GET /openapi") || key.startsWith("POST /auth/")) {
+    if (key === "POST /upload") {
+      // The upload token in the query is the credential: a 401 names it.
+      assert.deepEqual(alternatives, [], `${key} takes no API key or bearer token`);
+      const token = (op.parameters ?? []).map((p) => deref(doc, p)).find((p) => p.name === "token");
+      assert.ok(token?.in === "query" && token.required === true, `${key} requires the token in the query`);
+      assert.ok("401" in op.responses, `${key} must document 401`);
+    } else if (key.startsWith("GET /openapi") || key.startsWith("POST /auth/") || key === "OPTIONS /upload") {
       assert.deepEqual(alternatives, [], `${key} must not need credentials`);
       assert.ok(!("401" in op.responses), `${key} never answers 401`);
     } else {
