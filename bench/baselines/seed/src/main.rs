@@ -1,0 +1,211 @@
+//! Writes the benchmark's tokens exactly as the service stores them: every entry comes out of
+//! the core's own `TokenStore::save`, run over a `Kv` that records its puts instead of storing
+//! them. For each `--project NAME=COUNT` it writes, into `--out DIR`:
+//!
+//! - `kv-NAME.json`: the entries as a `wrangler kv bulk put` file (key, value, metadata,
+//!   expiration_ttl);
+//! - `tokens-NAME.txt`: one `TOKEN INDEX_KEY` line per token, for the load scripts.
+//!
+//! Tokens are drawn from a seeded generator (the same arguments give the same data), with
+//! `createdAt` spread over the week before `--now` and a mix of ttls: a quarter never expire
+//! (0), the rest live 30 to 400 days, so every token is active for the whole run.
+//!
+//! Usage: bench-seed --out DIR --now UNIX_SECONDS --project NAME=COUNT [--project ...]
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::future::Future;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::pin::pin;
+use std::process::ExitCode;
+use std::task::{Context, Poll, Waker};
+
+use upload_tokens_core::ids::{Entropy, TokenId};
+use upload_tokens_core::kv::{Kv, ListChunk, PutOptions, StoreError};
+use upload_tokens_core::project::ProjectId;
+use upload_tokens_core::store::{keys, TokenRecord, TokenStore};
+use upload_tokens_core::token::UploadToken;
+
+/// One recorded KV put.
+struct Put {
+    key: String,
+    value: String,
+    metadata: Option<String>,
+    expiration_ttl: Option<u32>,
+}
+
+/// A `Kv` that only records puts; the store's save must not read, delete or list.
+#[derive(Default)]
+struct Recorder {
+    puts: RefCell<Vec<Put>>,
+}
+
+impl Kv for Recorder {
+    async fn get(&self, _key: &str) -> Result<Option<String>, StoreError> {
+        Err(StoreError("the recorder does not read".into()))
+    }
+    async fn put(&self, key: &str, value: &str, options: PutOptions<'_>) -> Result<(), StoreError> {
+        self.puts.borrow_mut().push(Put {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            metadata: options.metadata.map(str::to_owned),
+            expiration_ttl: options.expiration_ttl,
+        });
+        Ok(())
+    }
+    async fn delete(&self, _key: &str) -> Result<(), StoreError> {
+        Err(StoreError("the recorder does not delete".into()))
+    }
+    async fn list(&self, _prefix: &str, _cursor: Option<&str>) -> Result<ListChunk, StoreError> {
+        Err(StoreError("the recorder does not list".into()))
+    }
+}
+
+/// Runs a future that never waits (the recorder answers at once) to completion.
+fn run_now<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!("the recorder never makes a save wait"),
+    }
+}
+
+/// xorshift64*: reproducible, and plenty for spreading test data.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: &str) -> Self {
+        // FNV-1a of the seed text, never zero.
+        let h = seed
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        Self(h | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+impl Entropy for Rng {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let bytes = self.next().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+}
+
+const DAY: u64 = 86_400;
+
+fn json_entry(put: &Put) -> String {
+    let mut entry = serde_json::Map::new();
+    entry.insert("key".into(), put.key.clone().into());
+    entry.insert("value".into(), put.value.clone().into());
+    if let Some(m) = &put.metadata {
+        entry.insert("metadata".into(), m.clone().into());
+    }
+    if let Some(ttl) = put.expiration_ttl {
+        entry.insert("expiration_ttl".into(), ttl.into());
+    }
+    serde_json::Value::Object(entry).to_string()
+}
+
+fn seed_project(out: &Path, now: i64, name: &str, count: u64) -> Result<(), String> {
+    let project = ProjectId::parse(name).ok_or_else(|| format!("invalid project id {name:?}"))?;
+    let mut rng = Rng::new(&format!("{name}/{count}/{now}"));
+    let store = TokenStore::new(Recorder::default());
+    let mut tokens = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let token = TokenId::generate(&mut rng);
+        let created_at = now - rng.below(7 * DAY) as i64;
+        let ttl = if rng.below(4) == 0 {
+            0
+        } else {
+            (30 * DAY + rng.below(370 * DAY)) as u32
+        };
+        let record = TokenRecord {
+            project: project.clone(),
+            token: UploadToken {
+                token,
+                ttl,
+                created_at,
+            },
+        };
+        run_now(store.save(&record)).map_err(|e| e.to_string())?;
+        tokens.push(record);
+    }
+    let write = |path: PathBuf, lines: &mut dyn Iterator<Item = String>, array: bool| {
+        let mut w = BufWriter::new(File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?);
+        let io = |e: std::io::Error| format!("{}: {e}", path.display());
+        if array {
+            w.write_all(b"[\n").map_err(io)?;
+        }
+        let mut first = true;
+        for line in lines {
+            if array && !first {
+                w.write_all(b",\n").map_err(io)?;
+            }
+            w.write_all(line.as_bytes()).map_err(io)?;
+            if !array {
+                w.write_all(b"\n").map_err(io)?;
+            }
+            first = false;
+        }
+        if array {
+            w.write_all(b"\n]\n").map_err(io)?;
+        }
+        w.flush().map_err(io)
+    };
+    let puts = store.kv().puts.borrow();
+    write(out.join(format!("kv-{name}.json")), &mut puts.iter().map(json_entry), true)?;
+    write(
+        out.join(format!("tokens-{name}.txt")),
+        &mut tokens
+            .iter()
+            .map(|r| format!("{} {}", r.token.token, keys::index(&r.project, &r.token))),
+        false,
+    )?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let mut out = None;
+    let mut now = None;
+    let mut projects = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--out", Some(v)) => out = Some(PathBuf::from(v)),
+            ("--now", Some(v)) => now = v.parse::<i64>().ok(),
+            ("--project", Some(v)) => match v.split_once('=').map(|(n, c)| (n.to_owned(), c.parse::<u64>())) {
+                Some((n, Ok(c))) => projects.push((n, c)),
+                _ => {
+                    eprintln!("bench-seed: --project wants NAME=COUNT, not {v:?}");
+                    return ExitCode::from(2);
+                }
+            },
+            _ => {
+                eprintln!("usage: bench-seed --out DIR --now UNIX_SECONDS --project NAME=COUNT [--project ...]");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let (Some(out), Some(now)) = (out, now) else {
+        eprintln!("usage: bench-seed --out DIR --now UNIX_SECONDS --project NAME=COUNT [--project ...]");
+        return ExitCode::from(2);
+    };
+    for (name, count) in projects {
+        if let Err(e) = seed_project(&out, now, &name, count) {
+            eprintln!("bench-seed: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
