@@ -270,6 +270,37 @@ group("preflight and accepted uploads", () => {
     await assertOnlyRecordAndSource(id, token, "bytes");
   });
 
+  test("parts sent at the same time are all assembled, whichever request stores the last one", async () => {
+    // The last part first, then the two others at once: whichever finishes second completes
+    // the set. Repeated, since which one that is varies from run to run.
+    const token = await newToken();
+    for (let trial = 1; trial <= 8; trial++) {
+      const name = `concurrent-${trial}.mp4`;
+      const data = random(2 * MIN_PART + 1000);
+      const [c1, c2, c3] = split(data, [MIN_PART, MIN_PART, 1000]);
+      const id = assertVideoAnswer(await sendChunk(mf, token, { data: c3, filename: name, range: "part 3/3" }), {}, `trial ${trial} part 3`);
+      const [r1, r2] = await Promise.all([
+        sendChunk(mf, token, { data: c1, filename: name, videoId: id, range: "part 1/3" }),
+        sendChunk(mf, token, { data: c2, filename: name, videoId: id, range: "part 2/3" }),
+      ]);
+      assertVideoAnswer(r1, { videoId: id }, `trial ${trial} part 1`);
+      assertVideoAnswer(r2, { videoId: id }, `trial ${trial} part 2`);
+      // Allow for an assembly that finishes just after the answers.
+      let ingest;
+      for (let wait = 0; wait < 20; wait++) {
+        ingest = await ingestOf(id, `trial ${trial}`);
+        if (ingest.status === "uploaded") break;
+        await sleep(100);
+      }
+      assert.equal(
+        ingest.status,
+        "uploaded",
+        `trial ${trial}: every part was answered 201 but the video stays ${JSON.stringify(ingest)}`,
+      );
+      await assertSource(id, data, "video/mp4", `trial ${trial}`);
+    }
+  });
+
   test("a token is not consumed: it uploads several videos, and interleaved chunked uploads of different files stay apart", async () => {
     const token = await newToken(3600);
     const w1 = random(2000);
@@ -407,6 +438,13 @@ group("refusals, tokens and projects", () => {
         rawUpload(mf, token === null ? "" : `?token=${token}`, { headers: { "Content-Type": "text/plain" }, body: "x" }),
       );
       assertUploadProblem(notForm, 401, INVALID_TOKEN, `token ${JSON.stringify(token)}, not multipart`);
+    }
+    // A refused token is a 401 whatever videoId comes with it.
+    for (const videoId of ["vi" + "0".repeat(22), "not-a-video-id", ""]) {
+      for (const token of [null, ABSENT_ID]) {
+        const res = await storesNothing(() => sendChunk(mf, token, { data, videoId, range: "part 2/2" }));
+        assertUploadProblem(res, 401, INVALID_TOKEN, `token ${JSON.stringify(token)}, videoId ${JSON.stringify(videoId)}`);
+      }
     }
     // The token goes in the query: an API key does not stand in for it.
     const withKey = await storesNothing(() => sendChunk(mf, null, { data, headers: { Authorization: basic(KEYS.alpha) } }));
