@@ -217,12 +217,13 @@ group("preflight and accepted uploads", () => {
     const [c1, c2, c3] = split(data, [6 * MiB, 7 * MiB, MiB]);
     const r1 = await sendChunk(mf, token, { data: c1, filename: "live.webm", range: "part 1/*" });
     const id = assertVideoAnswer(r1, { title: "live.webm" }, "part 1/*");
-    assert.deepEqual(await ingestOf(id, "after part 1/*"), {
-      status: "uploading",
-      mode: "part",
-      receivedBytesTotal: 6 * MiB,
-      receivedParts: { parts: [1], total: null },
-    });
+    const early = await ingestOf(id, "after part 1/*");
+    // The number of parts is not known yet: no total (null or left out).
+    assert.ok(early.receivedParts?.total == null, JSON.stringify(early));
+    assert.deepEqual(
+      { ...early, receivedParts: { parts: early.receivedParts.parts } },
+      { status: "uploading", mode: "part", receivedBytesTotal: 6 * MiB, receivedParts: { parts: [1] } },
+    );
     const r2 = await sendChunk(mf, token, { data: c2, filename: "live.webm", range: "part 2/*" });
     assertVideoAnswer(r2, { videoId: id }, "part 2/* without videoId");
     const r3 = await sendChunk(mf, token, { data: c3, filename: "live.webm", videoId: id, range: "part 3/3" });
@@ -271,20 +272,18 @@ group("preflight and accepted uploads", () => {
   });
 
   test("parts sent at the same time are all assembled, whichever request stores the last one", async () => {
-    // The last part first, then the two others at once: whichever finishes second completes
+    // The last part first, then the three others at once: whichever finishes last completes
     // the set. Repeated, since which one that is varies from run to run.
     const token = await newToken();
-    for (let trial = 1; trial <= 8; trial++) {
+    for (let trial = 1; trial <= 5; trial++) {
       const name = `concurrent-${trial}.mp4`;
-      const data = random(2 * MIN_PART + 1000);
-      const [c1, c2, c3] = split(data, [MIN_PART, MIN_PART, 1000]);
-      const id = assertVideoAnswer(await sendChunk(mf, token, { data: c3, filename: name, range: "part 3/3" }), {}, `trial ${trial} part 3`);
-      const [r1, r2] = await Promise.all([
-        sendChunk(mf, token, { data: c1, filename: name, videoId: id, range: "part 1/3" }),
-        sendChunk(mf, token, { data: c2, filename: name, videoId: id, range: "part 2/3" }),
-      ]);
-      assertVideoAnswer(r1, { videoId: id }, `trial ${trial} part 1`);
-      assertVideoAnswer(r2, { videoId: id }, `trial ${trial} part 2`);
+      const data = random(3 * MIN_PART + 1000);
+      const parts = split(data, [MIN_PART, MIN_PART, MIN_PART, 1000]);
+      const id = assertVideoAnswer(await sendChunk(mf, token, { data: parts[3], filename: name, range: "part 4/4" }), {}, `trial ${trial} part 4`);
+      const answers = await Promise.all(
+        [1, 2, 3].map((n) => sendChunk(mf, token, { data: parts[n - 1], filename: name, videoId: id, range: `part ${n}/4` })),
+      );
+      answers.forEach((res, i) => assertVideoAnswer(res, { videoId: id }, `trial ${trial} part ${i + 1}`));
       // Allow for an assembly that finishes just after the answers.
       let ingest;
       for (let wait = 0; wait < 20; wait++) {
