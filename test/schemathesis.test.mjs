@@ -3,6 +3,8 @@
 // check schemathesis has. The run is deterministic (fixed generation, one worker) and bounded
 // by a number of examples per operation; it must make at least 200 test cases, answer none
 // with 429 (which would mean the limiter, not the handlers, was tested) and find no failure.
+// Before the run, the test makes an upload token and videos for test/schemathesis/hooks.py to
+// hand to the upload and video operations, whose random tokens and ids never exist.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -15,6 +17,11 @@ import { startWrangler } from "./support/wrangler.mjs";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const schemathesisBin = join(root, ".venv/bin/schemathesis");
 const API_KEY = "schemathesis-test-key-00000001";
+// A second project: every phase but the stateful one is sent as this project (see hooks.py),
+// so that neither project's rate limit is reached.
+const OTHER_KEY = "schemathesis-test-key-00000002";
+// A third project, which owns the token and the videos hooks.py hands out.
+const FIXTURE_KEY = "schemathesis-test-key-00000003";
 const MAX_EXAMPLES = 25;
 const MIN_TEST_CASES = 200;
 const RUN_TIMEOUT_MS = 150_000;
@@ -27,16 +34,51 @@ const documentedOperations = Object.values(doc.paths).reduce(
 
 let server;
 let work;
+let fixtures; // { uploadToken, videoIds }
+
+const basic = (key) => "Basic " + Buffer.from(`${key}:`).toString("base64");
+
+/** Creates an upload token of the project of `key`. */
+async function createToken(key) {
+  const res = await fetch(`${server.base}/upload-tokens`, {
+    method: "POST",
+    headers: { Authorization: basic(key), "Content-Type": "application/json" },
+    body: "{}",
+  });
+  const text = await res.text();
+  assert.equal(res.status, 200, `creating a token: ${res.status} ${text}`);
+  return JSON.parse(text).token;
+}
+
+/** Uploads `data` as `filename` with `token` (and `Content-Range: range`); the videoId. */
+async function upload(token, data, filename, range) {
+  const form = new FormData();
+  form.append("file", new Blob([data], { type: "video/mp4" }), filename);
+  const res = await fetch(`${server.base}/upload?token=${token}`, {
+    method: "POST",
+    headers: range ? { "Content-Range": range } : {},
+    body: form,
+  });
+  const text = await res.text();
+  assert.equal(res.status, 201, `uploading ${filename}: ${res.status} ${text}`);
+  return JSON.parse(text).videoId;
+}
 
 before(async () => {
   assert.ok(existsSync(schemathesisBin), `${schemathesisBin} is missing: run scripts/setup.sh --python`);
   work = mkdtempSync(join(tmpdir(), "uts-schemathesis-"));
   server = await startWrangler({
     vars: {
-      API_KEYS: `schemathesis:${API_KEY},other:schemathesis-test-key-00000002`,
+      API_KEYS: `schemathesis:${API_KEY},other:${OTHER_KEY},fixtures:${FIXTURE_KEY}`,
       AUTH_SIGNING_KEY: "schemathesis-signing-key-0123456789abcdef",
     },
   });
+  // A token, and two videos it uploaded: a whole file, and a numbered upload with one part of
+  // two in.
+  const token = await createToken(FIXTURE_KEY);
+  const whole = await upload(token, Buffer.from("a small video file"), "whole.mp4");
+  const unfinished = await upload(token, Buffer.alloc(5 * 1024 * 1024, 7), "parts.mp4", "part 1/2");
+  fixtures = { uploadToken: token, videoIds: [whole, unfinished] };
 });
 
 after(async () => {
@@ -104,6 +146,11 @@ test("schemathesis finds no failure in at least 200 test cases", { timeout: RUN_
       ...process.env,
       NO_COLOR: "1",
       SCHEMATHESIS_HOOKS: join(root, "test/schemathesis/hooks.py"),
+      UTS_API_KEY: API_KEY,
+      UTS_OTHER_KEY: OTHER_KEY,
+      UTS_FIXTURE_KEY: FIXTURE_KEY,
+      UTS_UPLOAD_TOKEN: fixtures.uploadToken,
+      UTS_VIDEO_IDS: fixtures.videoIds.join(","),
     },
     timeoutMs: RUN_TIMEOUT_MS,
   });
@@ -127,6 +174,18 @@ test("schemathesis finds no failure in at least 200 test cases", { timeout: RUN_
     `statuses ${JSON.stringify(byStatus)}, ${seconds} s`;
   console.log(summary);
   t.diagnostic(summary);
+  // Statuses per operation, the path's ids folded.
+  const byOperation = {};
+  for (const c of calls) {
+    const key = `${c.method} ${c.path.replace(/\/(to|vi)[0-9A-Za-z]{22}(?=\/|$)/, "/{$1}")}`;
+    const counts = (byOperation[key] ??= {});
+    counts[c.status] = (counts[c.status] ?? 0) + 1;
+  }
+  const perOperation = Object.entries(byOperation)
+    .filter(([, counts]) => Object.values(counts).reduce((a, b) => a + b, 0) >= 5)
+    .map(([key, counts]) => `${key} ${JSON.stringify(counts)}`)
+    .sort();
+  t.diagnostic(`by operation (5 requests or more): ${perOperation.join("; ")}`);
 
   const failures = report.failures.map((f) => `${f.code} ${f.title}: ${f.operations.join(", ")}`);
   const failureOutput = output.slice(Math.max(0, output.indexOf("FAILURES")));
@@ -156,6 +215,10 @@ test("schemathesis finds no failure in at least 200 test cases", { timeout: RUN_
     ["GET", /^\/upload-tokens\/to[0-9A-Za-z]{22}$/, 200],
     ["DELETE", /^\/upload-tokens\/to[0-9A-Za-z]{22}$/, 204],
     ["GET", /^\/openapi\.json$/, 200],
+    ["POST", /^\/upload$/, 201],
+    ["OPTIONS", /^\/upload$/, 204],
+    ["GET", /^\/videos\/vi[0-9A-Za-z]{22}$/, 200],
+    ["GET", /^\/videos\/vi[0-9A-Za-z]{22}\/source$/, 200],
   ]) {
     assert.ok(
       calls.some((c) => c.method === method && pattern.test(c.path) && c.status === status),

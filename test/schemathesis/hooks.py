@@ -4,19 +4,109 @@
 request schemathesis makes to them is given an address of its own, so that the generated
 requests reach the handlers instead of the limiter. The limiter's own 429 is covered by
 test/openapi.test.mjs.
+
+Every other operation counts against its project's limit (600 requests a minute, as
+configured), and the whole run, some 30 seconds, sends close to that many. So the stateful
+phase, whose steps must share a project to follow the document's links, stays with the
+project schemathesis authenticates as (UTS_API_KEY), and every other phase is sent as a
+second project (UTS_OTHER_KEY) instead: each gets well under half the limit.
+
+A random upload token or video id never exists. So outside the stateful phase (where the
+links carry real ones), every other case whose token or video id was generated as valid data
+is given one that does, from a third project that nothing else authenticates as, made by the
+test before the run, and is then sent with that project's credentials (UTS_FIXTURE_KEY):
+
+- POST /upload and GET /upload-tokens/{uploadToken}: UTS_UPLOAD_TOKEN, an active token;
+- GET /videos/{videoId} and its source: UTS_VIDEO_IDS (comma-separated), in turn.
+
+Since no other request carries that project's credentials, no listing shows the token and no
+DELETE can end it. Only values schemathesis meant to be valid are replaced, and only a request
+carrying exactly the first project's credentials (or the second's) has them changed, so the
+probes without credentials or with wrong ones stay as schemathesis made them.
 """
 
+import base64
 import itertools
+import os
 
 import schemathesis
+from schemathesis.core.parameters import ParameterLocation
 
 _addresses = itertools.count(1)
 
 
+def _basic(key):
+    return "Basic " + base64.b64encode(f"{key}:".encode()).decode() if key else None
+
+
+def _keys(name):
+    key = os.environ.get(name, "")
+    return key, _basic(key)
+
+
+_main_key, _main_auth = _keys("UTS_API_KEY")
+_other_key, _other_auth = _keys("UTS_OTHER_KEY")
+_fixture_key, _fixture_auth = _keys("UTS_FIXTURE_KEY")
+_upload_token = os.environ.get("UTS_UPLOAD_TOKEN", "")
+_video_ids = [v for v in os.environ.get("UTS_VIDEO_IDS", "").split(",") if v]
+_turns = {name: itertools.count() for name in ("upload", "token", "video", "video_id")}
+
+
+def _stateful(case):
+    return case.meta is not None and case.meta.phase.name == "stateful"
+
+
+def _takes_real_value(case, location, container, name, turn):
+    """Whether this case gets a real token or id for `name` at `location`: only outside the
+    stateful phase, only where schemathesis generated valid data, and every other time."""
+    meta = case.meta
+    return (
+        meta is not None
+        and not _stateful(case)
+        and not meta.is_negative_at(location)
+        and isinstance((container or {}).get(name), str)
+        and next(_turns[turn]) % 2 == 0
+    )
+
+
+def _send_as(case, kwargs, key, auth, replacing):
+    """Sends the case with `key`'s credentials if it carries exactly one of `replacing`."""
+    for name, value in list((case.headers or {}).items()):
+        if name.lower() == "authorization" and value in replacing:
+            case.headers[name] = auth
+            # The session adds the configured credentials, unless the request has its own.
+            kwargs["auth"] = (key, "")
+
+
+def _give_real_values(case):
+    """Replaces a generated token or video id by a real one; whether it did."""
+    path, method = case.operation.path, case.method.upper()
+    if path == "/upload" and method == "POST" and _upload_token:
+        if _takes_real_value(case, ParameterLocation.QUERY, case.query, "token", "upload"):
+            case.query["token"] = _upload_token
+            return True
+    elif path == "/upload-tokens/{uploadToken}" and method == "GET" and _upload_token:
+        if _takes_real_value(case, ParameterLocation.PATH, case.path_parameters, "uploadToken", "token"):
+            case.path_parameters["uploadToken"] = _upload_token
+            return True
+    elif path.startswith("/videos/{videoId}") and method == "GET" and _video_ids:
+        if _takes_real_value(case, ParameterLocation.PATH, case.path_parameters, "videoId", "video"):
+            case.path_parameters["videoId"] = _video_ids[next(_turns["video_id"]) % len(_video_ids)]
+            return True
+    return False
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
-    if context.operation is not None and case.operation.path.startswith("/auth/"):
+    if context.operation is None:
+        return
+    if case.operation.path.startswith("/auth/"):
         n = next(_addresses)
         if case.headers is None:
             case.headers = {}
         case.headers["CF-Connecting-IP"] = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+        return
+    if _give_real_values(case) and _fixture_auth:
+        _send_as(case, kwargs, _fixture_key, _fixture_auth, (_main_auth, _other_auth))
+    elif not _stateful(case) and _other_auth:
+        _send_as(case, kwargs, _other_key, _other_auth, (_main_auth,))
