@@ -145,6 +145,7 @@ test("schemathesis finds no failure in at least 200 test cases", { timeout: RUN_
     env: {
       ...process.env,
       NO_COLOR: "1",
+      PYTHONDONTWRITEBYTECODE: "1", // keeps __pycache__ out of test/schemathesis
       SCHEMATHESIS_HOOKS: join(root, "test/schemathesis/hooks.py"),
       UTS_API_KEY: API_KEY,
       UTS_OTHER_KEY: OTHER_KEY,
