@@ -1,0 +1,449 @@
+#!/usr/bin/env bash
+# bench/run.sh: what a request to the upload-token service costs, and how that grows with the
+# number of tokens in a project, next to baseline Workers that do only the KV I/O a request
+# cannot avoid. Not part of the test suite.
+#
+# Usage:
+#   bench/run.sh            the full run (about 25 minutes on 2 cores): N = 100, 1,000, 10,000
+#                           and 100,000 tokens, 8 s per run, 3 repetitions; writes
+#                           docs/bench/results.json, docs/bench/results.md, docs/bench/chart.svg
+#   bench/run.sh --quick    a short check (a few minutes): N up to 10,000, 2 s per run, one
+#                           repetition, one cold start, a 10 MiB upload; writes bench/out/quick/
+#
+# Options (they override the above, so `--quick --reps 2` works):
+#   --sizes 100,1000       the values of N
+#   --duration SECONDS     length of each timed run
+#   --reps R               repetitions of every timed run (medians are quoted)
+#   --connections C        wrk connections (one wrk thread)
+#   --cold K               cold starts measured per target
+#   --upload-mib M         size of the single-chunk upload of the memory measurement (0: skip)
+#   --out DIR              where results.{json,md} and chart.svg go
+#   --no-build             use the builds already there (build/, bench/baselines/*/build)
+#   --keep                 keep the temporary directory (state, logs, raw results)
+#   --max-minutes M        hard limit: the run stops itself after M minutes (default 45)
+#
+# What it does: installs wrk (apt) and the project's toolchain (scripts/setup.sh) if missing;
+# builds the release service (scripts/build.sh), the baselines (bench/baselines, same profile
+# and wasm-opt -Oz) and the seeding tool; writes the tokens with the core's own
+# TokenStore::save into two temporary --persist-to directories (one for the service, one for
+# the baselines); then serves every target the same way, `wrangler dev --ip 127.0.0.1`, the
+# service with each baseline in turn beside it, and loads one at a time with wrk (one thread,
+# 127.0.0.1 only, each run bounded in time), each service case right next to its baseline's.
+# KV operations per request are read from the service's Server-Timing header (var
+# SERVER_TIMING=1) with a few single requests per case, outside the timed runs, from a separate
+# start of the service. A watchdog ends the whole run after --max-minutes.
+set -euo pipefail
+
+bench=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$bench")
+cd "$root"
+
+sizes="100,1000,10000,100000" duration=8 reps=3 connections=2 cold=3 upload_mib=100
+out="$root/docs/bench" build=true keep=false max_minutes=45
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[$i]}" in
+    --quick) sizes="100,1000,10000" duration=2 reps=1 cold=1 upload_mib=10 out="$root/bench/out/quick" ;;
+  esac
+done
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) ;;
+    --sizes) sizes=$2; shift ;;
+    --duration) duration=$2; shift ;;
+    --reps) reps=$2; shift ;;
+    --connections) connections=$2; shift ;;
+    --cold) cold=$2; shift ;;
+    --upload-mib) upload_mib=$2; shift ;;
+    --out) out=$2; shift ;;
+    --no-build) build=false ;;
+    --keep) keep=true ;;
+    --max-minutes) max_minutes=$2; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+IFS=, read -r -a sizes_list <<<"$sizes"
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+say() { printf '\033[1mbench:\033[0m %s\n' "$*" >&2; }
+started_at=$(date +%s)
+
+# --- the temporary directory: state on tmpfs when there is room, so that other people's disk
+# traffic does not end up in the figures -------------------------------------------------------
+tmp_base=${TMPDIR:-/tmp}
+if [ -d /dev/shm ] && [ "$(df -Pk /dev/shm | awk 'NR==2 {print $4}')" -gt $((6 * 1024 * 1024)) ]; then
+  tmp_base=/dev/shm
+fi
+work=$(mktemp -d "$tmp_base/uts-bench.XXXXXX")
+# The service and the baselines each get a copy of the same seeded state: a runtime owns its
+# state directory, and the two are served side by side so that each case runs right next to
+# its baseline.
+state_service="$work/state-service" state_baselines="$work/state-baselines"
+mkdir -p "$work/logs" "$work/data" "$state_service" "$state_baselines"
+storage_kind=$(df -P "$work" | awk 'NR==2 {print $1}')
+
+own_pgid=$(ps -o pgid= -p $$ | tr -d ' ')
+servers=()
+watchdog=""
+# stop_server PGID: SIGINT to the server's process group, SIGKILL if still there after 10 s.
+stop_server() {
+  local pgid=$1 rest=() p
+  [ -n "$pgid" ] && [ "$pgid" != "$own_pgid" ] || return 0
+  kill -INT -- "-$pgid" 2>/dev/null || true
+  for _ in $(seq 100); do
+    kill -0 -- "-$pgid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL -- "-$pgid" 2>/dev/null || true
+  for p in "${servers[@]}"; do [ "$p" = "$pgid" ] || rest+=("$p"); done
+  servers=("${rest[@]}")
+}
+cleanup() {
+  local code=$? p
+  trap - EXIT INT TERM
+  for p in "${servers[@]}"; do stop_server "$p"; done
+  if [ -n "$watchdog" ]; then
+    pkill -P "$watchdog" 2>/dev/null || true
+    kill "$watchdog" 2>/dev/null || true
+  fi
+  if $keep; then say "kept $work"; else rm -rf "$work"; fi
+  exit "$code"
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 130' INT TERM
+# The hard limit: whatever happens, the run ends itself.
+(sleep $((max_minutes * 60)) && echo "bench: over $max_minutes minutes, stopping" >&2 && kill -TERM $$) 2>/dev/null &
+watchdog=$!
+
+# --- tools ---------------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+  say "installing wrk"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq wrk >/dev/null
+fi
+for tool in curl python3 node gzip; do
+  command -v "$tool" >/dev/null || { say "$tool is needed"; exit 1; }
+done
+scripts/setup.sh >&2
+
+export PATH="$root/.tools/bin:$PATH"
+export WASM_BINDGEN_BIN="$root/.tools/bin/wasm-bindgen"
+export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
+export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
+baselines=(const-json kv-get kv-put2 kv-list kv-get-delete2)
+bench_target="$root/target/bench"
+
+if $build; then
+  say "building the release service (scripts/build.sh)"
+  env -u SKIP_WORKER_BUILD scripts/build.sh >"$work/logs/build-service.log" 2>&1 ||
+    { tail -30 "$work/logs/build-service.log" >&2; exit 1; }
+  for b in "${baselines[@]}"; do
+    say "building baseline $b"
+    (cd "$bench/baselines/$b" && CARGO_TARGET_DIR="$bench_target" worker-build --release) \
+      >"$work/logs/build-$b.log" 2>&1 || { tail -30 "$work/logs/build-$b.log" >&2; exit 1; }
+  done
+fi
+say "building the seeding tool"
+(cd "$bench/baselines" && CARGO_TARGET_DIR="$bench_target" cargo build -q --release -p bench-seed) >&2
+# Serve copies, so that a build started meanwhile by someone else cannot change a target mid-run.
+cp -r build "$work/service"
+for b in "${baselines[@]}"; do
+  [ -f "$bench/baselines/$b/build/index.js" ] || { say "baseline $b is not built (drop --no-build)"; exit 1; }
+  cp -r "$bench/baselines/$b/build" "$work/$b"
+done
+
+# --- configurations ------------------------------------------------------------------------------
+rate_limit=1000000 # the largest RATE_LIMIT the service accepts; far above what 2 cores reach
+python3 "$bench/lib/config.py" service "$work/service.json" "$root" "$work/service/index.js" "$rate_limit"
+for b in "${baselines[@]}"; do
+  python3 "$bench/lib/config.py" baseline "$work/$b.json" "$root" "baseline-$b" "$work/$b/index.js"
+done
+namespace_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kv_namespaces"][0]["id"])' "$work/const-json.json")
+
+# --- data ----------------------------------------------------------------------------------------
+# One project per N for the listings; others for reads, deletes (service and baseline (e),
+# one slice per repetition plus a few per warm-up), creates and the upload.
+pool=$((500 * duration))
+spare=5
+probe_slices=$((reps + 2))
+del_count=$((reps * pool + probe_slices * spare))
+projects=()
+for n in "${sizes_list[@]}"; do projects+=("bench-$n=$n"); done
+projects+=("bench-read=1000" "bench-del=$del_count" "bench-del-base=$del_count")
+say "writing $(($(IFS=+; echo "${sizes_list[*]}") + 1000 + 2 * del_count)) tokens with the core's TokenStore::save"
+seed_args=()
+for p in "${projects[@]}"; do seed_args+=(--project "$p"); done
+"$bench_target/release/bench-seed" --out "$work/data" --now "$(date +%s)" "${seed_args[@]}"
+kv_files=()
+for p in "${projects[@]}"; do kv_files+=("$work/data/kv-${p%%=*}.json"); done
+for dir in "$state_service" "$state_baselines"; do
+  node "$bench/lib/load-kv.mjs" init "$dir" "$namespace_id"
+  python3 "$bench/lib/load-kv.py" "$dir" "$namespace_id" "${kv_files[@]}" >&2
+  node "$bench/lib/load-kv.mjs" verify "$dir" "$namespace_id" "${kv_files[@]}" >&2
+done
+
+key_of() { printf 'key-%s-0123456789abcdef' "$1"; }
+auth_of() { printf 'Basic %s' "$(printf '%s:' "$(key_of "$1")" | base64 -w0)"; }
+api_keys=""
+for p in "${sizes_list[@]/#/bench-}" bench-read bench-del bench-create bench-upload; do
+  api_keys+="${api_keys:+,}$p:$(key_of "$p")"
+done
+bad_auth=$(auth_of nobody)
+service_vars=(--var "API_KEYS:$api_keys" --var "AUTH_SIGNING_KEY:bench-signing-key-0123456789abcdef-0123456789")
+
+# --- serving -------------------------------------------------------------------------------------
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# start_server NAME CONFIG STATE_DIR [wrangler args...]: serves until its first answer; sets
+# started_base, started_pgid and startup_ms.
+start_server() {
+  local name=$1 config=$2 dir=$3
+  shift 3
+  local port inspector log t0 pid
+  port=$(free_port) inspector=$(free_port)
+  log="$work/logs/server-$name-$(date +%s%N).log"
+  t0=$(date +%s%N)
+  setsid env SKIP_WORKER_BUILD=1 WRANGLER_SEND_METRICS=false NO_COLOR=1 CI=1 \
+    "$root/node_modules/.bin/wrangler" dev -c "$config" --ip 127.0.0.1 --port "$port" \
+    --inspector-port "$inspector" --persist-to "$dir" --local-protocol http \
+    --show-interactive-dev-session=false "$@" >"$log" 2>&1 </dev/null &
+  pid=$!
+  # setsid makes wrangler the leader of a process group of its own, which is what is stopped.
+  for _ in $(seq 500); do
+    [ "$(ps -o pgid= -p "$pid" | tr -d ' ')" = "$pid" ] && break
+    sleep 0.01
+  done
+  if [ "$(ps -o pgid= -p "$pid" | tr -d ' ')" != "$pid" ]; then
+    kill "$pid" 2>/dev/null || true
+    say "$name: no process group of its own"
+    exit 1
+  fi
+  servers+=("$pid")
+  started_pgid=$pid
+  started_base="http://127.0.0.1:$port"
+  until curl -s -o /dev/null --max-time 5 "$started_base/"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -30 "$log" >&2
+      say "$name: wrangler dev exited"
+      exit 1
+    fi
+    if [ $(($(date +%s%N) - t0)) -gt 180000000000 ]; then
+      tail -30 "$log" >&2
+      say "$name: no answer within 180 s"
+      exit 1
+    fi
+    sleep 0.05
+  done
+  startup_ms=$((($(date +%s%N) - t0) / 1000000))
+}
+
+# --- cases ---------------------------------------------------------------------------------------
+runs="$work/runs.jsonl" probes="$work/probes.jsonl"
+: >"$runs"
+: >"$probes"
+export LUA_PATH="$bench/lua/?.lua;;"
+mode=timed probe_phase="" probe_slice=0
+# case_run CASE TARGET N SCRIPT URL ARGS...: a timed wrk run (mode=timed) or a line of the
+# probe spec (mode=probe).
+case_run() {
+  local id=$1 target=$2 n=$3 script=$4 url=$5
+  shift 5
+  if [ "$mode" = probe ]; then
+    if [ "$script" = walk.lua ]; then
+      # ARGS: METHOD PREFIX FILE START COUNT AUTH MODE; deletes take a slice of their own.
+      local idx=false start=$4 count=$5
+      [ "${7%+idx}" != "$7" ] && idx=true
+      if [ "${7%%+*}" = once ]; then start=$((reps * pool + probe_slice * spare)) count=$spare; fi
+      spec_line "$id" "$target" "$n" "$1" "$url$2" "$6" "-" "$3" "$start" "$count" "$idx"
+    else
+      spec_line "$id" "$target" "$n" "$1" "$url" "$2" "${3:--}"
+    fi
+    return
+  fi
+  local raw="$work/logs/wrk-$target-$id-$n-$rep.txt"
+  timeout $((duration + 60)) wrk -t1 -c"$connections" -d"${duration}s" --timeout 30s --latency \
+    -s "$bench/lua/$script" "$url" -- "$@" >"$raw" 2>&1 || true
+  local line
+  line=$(grep '^BENCH_JSON ' "$raw" | tail -1 | cut -d' ' -f2- || true)
+  [ -n "$line" ] || line='{"failed":true}'
+  printf '{"case":"%s","target":"%s","n":%s,"rep":%s,"wrk":%s}\n' "$id" "$target" "$n" "$rep" "$line" >>"$runs"
+  printf '  %-26s %-10s N=%-7s rep %s: %s\n' "$id" "$target" "$n" "$rep" \
+    "$(grep -E '^Requests/sec' "$raw" | tr -s ' ' || echo 'no result')" >&2
+}
+spec_line() {
+  python3 - "$probe_phase" "$@" >>"$work/spec.jsonl" <<'EOF'
+import json, sys
+phase, a = sys.argv[1], sys.argv[2:]
+spec = {"case": a[0], "target": a[1], "n": int(a[2]), "phase": phase, "method": a[3], "url": a[4], "auth": a[5], "body": a[6]}
+if len(a) > 7:
+    spec["walk"] = {"file": a[7], "start": int(a[8]), "count": int(a[9]), "idx": a[10] == "true"}
+print(json.dumps(spec))
+EOF
+}
+
+list_queries() { # N: "ID QUERY" lines
+  local n=$1 size by order
+  for size in 25 100; do
+    for by in createdAt ttl; do
+      for order in asc desc; do
+        echo "list-$by-$order-$size sortBy=$by&sortOrder=$order&currentPage=1&pageSize=$size"
+      done
+    done
+  done
+  echo "list-last-page-100 currentPage=$(((n + 99) / 100))&pageSize=100"
+}
+
+# The service's cases, each with the baseline it is compared with:
+#   401 -> (a) const-json, get -> (b) kv-get, create -> (c) kv-put2,
+#   delete -> (e) kv-get-delete2, list at N -> (d) kv-list at N.
+# cases BASELINE PART [N]: the cases of PART (service or baseline) that go with BASELINE.
+cases() {
+  local which=$1 part=$2 n=${3:-0} id query
+  if [ "$part" = service ]; then
+    case $which in
+      const-json) case_run unauthorized service 0 static.lua "$svc/upload-tokens" GET "$bad_auth" - ;;
+      kv-get) case_run get service 0 walk.lua "$svc" GET /upload-tokens/ "$work/data/tokens-bench-read.txt" 0 1000 "$(auth_of bench-read)" cycle ;;
+      kv-put2) case_run create service 0 static.lua "$svc/upload-tokens" POST "$(auth_of bench-create)" '{"ttl":3600}' ;;
+      kv-get-delete2) case_run delete service 0 walk.lua "$svc" DELETE /upload-tokens/ "$work/data/tokens-bench-del.txt" $(((rep - 1) * pool)) "$pool" "$(auth_of bench-del)" once ;;
+      kv-list)
+        while read -r id query; do
+          case_run "$id" service "$n" static.lua "$svc/upload-tokens?$query" GET "$(auth_of "bench-$n")" -
+        done < <(list_queries "$n")
+        ;;
+    esac
+  else
+    case $which in
+      const-json) case_run constant baseline-a 0 static.lua "$bl/" GET - - ;;
+      kv-get) case_run kv-get baseline-b 0 walk.lua "$bl" GET / "$work/data/tokens-bench-read.txt" 0 1000 - cycle ;;
+      kv-put2) case_run kv-put2 baseline-c 0 static.lua "$bl/" POST - '{"ttl":3600}' ;;
+      kv-get-delete2) case_run kv-get-delete2 baseline-e 0 walk.lua "$bl" DELETE / "$work/data/tokens-bench-del-base.txt" $(((rep - 1) * pool)) "$pool" - once+idx ;;
+      kv-list) case_run kv-list baseline-d "$n" static.lua "$bl/?prefix=idx:bench-$n:" GET - - ;;
+    esac
+  fi
+}
+# every_case PART [BASELINE]: all cases of the service, or of one baseline.
+every_case() {
+  local part=$1 b n
+  for b in "${baselines[@]}"; do
+    [ -z "${2:-}" ] || [ "$2" = "$b" ] || continue
+    if [ "$b" = kv-list ]; then
+      for n in "${sizes_list[@]}"; do cases "$b" "$part" "$n"; done
+    else
+      cases "$b" "$part"
+    fi
+  done
+}
+# probe PHASE REPEAT FUNCTION ARGS...: single requests of the cases FUNCTION names.
+probe() {
+  local phase=$1 repeat=$2
+  shift 2
+  : >"$work/spec.jsonl"
+  mode=probe probe_phase=$phase
+  "$@"
+  mode=timed
+  node "$bench/lib/probe.mjs" cases "$work/spec.jsonl" "$probes" "$repeat"
+}
+declare -A target_letter=([const-json]=a [kv-get]=b [kv-put2]=c [kv-list]=d [kv-get-delete2]=e)
+
+# --- cold starts ---------------------------------------------------------------------------------
+cold_json="$work/cold.jsonl"
+: >"$cold_json"
+for ((k = 1; k <= cold; k++)); do
+  for t in service const-json; do
+    dir="$work/cold-state-$k-$t"
+    mkdir -p "$dir"
+    if [ $t = service ]; then
+      start_server "cold-$t" "$work/service.json" "$dir" "${service_vars[@]}"
+    else
+      start_server "cold-$t" "$work/$t.json" "$dir"
+    fi
+    stop_server "$started_pgid"
+    rm -rf "$dir"
+    say "cold start $k of $t: $startup_ms ms to the first answer"
+    printf '{"target":"%s","ms":%s}\n' "$t" "$startup_ms" >>"$cold_json"
+  done
+done
+
+# --- timed runs ----------------------------------------------------------------------------------
+# Each repetition starts the service afresh and keeps it up while each baseline is started in
+# turn beside it; every service case runs right next to its baseline's (the order of the two
+# alternates between repetitions), so a change in the machine's load hits both alike. Only the
+# one being loaded is busy.
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+load_samples="$work/load.jsonl"
+: >"$load_samples"
+for ((rep = 1; rep <= reps; rep++)); do
+  printf '{"rep":%s,"at":"start","loadavg":"%s"}\n' "$rep" "$(loadavg)" >>"$load_samples"
+  say "repetition $rep of $reps: starting the service"
+  start_server service "$work/service.json" "$state_service" "${service_vars[@]}"
+  svc=$started_base svc_pgid=$started_pgid
+  probe_slice=$((rep - 1))
+  probe "warmup-$rep" 2 every_case service
+  for b in "${baselines[@]}"; do
+    say "repetition $rep of $reps: baseline (${target_letter[$b]}) $b beside the service"
+    start_server "$b" "$work/$b.json" "$state_baselines"
+    bl=$started_base bl_pgid=$started_pgid
+    probe "warmup-$rep" 2 every_case baseline "$b"
+    parts=(service baseline)
+    [ $((rep % 2)) -eq 0 ] && parts=(baseline service)
+    if [ "$b" = kv-list ]; then
+      for n in "${sizes_list[@]}"; do
+        for part in "${parts[@]}"; do cases "$b" "$part" "$n"; done
+      done
+    else
+      for part in "${parts[@]}"; do cases "$b" "$part"; done
+    fi
+    stop_server "$bl_pgid"
+  done
+  stop_server "$svc_pgid"
+  printf '{"rep":%s,"at":"end","loadavg":"%s"}\n' "$rep" "$(loadavg)" >>"$load_samples"
+done
+
+# --- KV operations per request (Server-Timing) and the upload's memory ---------------------------
+say "KV operations per request (service with SERVER_TIMING=1)"
+rep=1 probe_slice=$reps
+start_server service-timing "$work/service.json" "$state_service" "${service_vars[@]}" --var SERVER_TIMING:1
+svc=$started_base svc_pgid=$started_pgid
+probe timing 3 every_case service
+upload_json="$work/upload.json"
+echo '{}' >"$upload_json"
+if [ "$upload_mib" -gt 0 ]; then
+  say "uploading $upload_mib MiB in one chunk"
+  node "$bench/lib/probe.mjs" upload "$svc" "$(auth_of bench-upload)" "$svc_pgid" "$upload_mib" "$upload_json" >&2 ||
+    say "the upload measurement failed"
+fi
+stop_server "$svc_pgid"
+
+# --- sizes, versions, report ---------------------------------------------------------------------
+gz() { gzip -9c "$1" | wc -c; }
+worker_version=$(awk '/^name = "worker"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
+python3 - "$work/meta.json" <<EOF
+import json, sys
+meta = {
+    "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+    "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)",
+    "machine": {"nproc": $(nproc), "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')",
+                "memory_gib": round($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1048576, 1)},
+    "versions": {"rustc": "$(rustc --version | cut -d' ' -f2)", "worker": "$worker_version",
+                 "wrangler": "$(node -p 'require("./node_modules/wrangler/package.json").version')",
+                 "workerd": "$("$root/node_modules/.bin/workerd" --version 2>/dev/null | tr -d '\n' || echo unknown)",
+                 "wrk": "$(wrk -v 2>&1 | head -1 | cut -d' ' -f2)", "node": "$(node --version)"},
+    "settings": {"sizes": [$sizes], "duration_s": $duration, "reps": $reps, "connections": $connections,
+                 "wrk_threads": 1, "cold_starts": $cold, "rate_limit": $rate_limit, "delete_pool_per_run": $pool,
+                 "state_storage": "$storage_kind"},
+    "sizes": {
+        "service": {"wasm": $(wc -c <"$work/service/index_bg.wasm"), "wasm_gzip": $(gz "$work/service/index_bg.wasm"),
+                    "js": $(wc -c <"$work/service/index.js"), "js_gzip": $(gz "$work/service/index.js")},
+        "baseline-a": {"wasm": $(wc -c <"$work/const-json/index_bg.wasm"), "wasm_gzip": $(gz "$work/const-json/index_bg.wasm"),
+                       "js": $(wc -c <"$work/const-json/index.js"), "js_gzip": $(gz "$work/const-json/index.js")},
+    },
+    "wall_time_s": $(($(date +%s) - started_at)),
+}
+json.dump(meta, open(sys.argv[1], "w"), indent=2)
+EOF
+node "$bench/lib/report.mjs" "$work" "$out"
+say "done in $(( ($(date +%s) - started_at) / 60 )) min $(( ($(date +%s) - started_at) % 60 )) s: $out/results.md"
