@@ -5,7 +5,7 @@
 #
 # Usage:
 #   bench/run.sh            the full run (about 25 minutes on 2 cores): N = 100, 1,000, 10,000
-#                           and 100,000 tokens, 8 s per run, 3 repetitions; writes
+#                           and 100,000 tokens, 5 s per run, 3 repetitions; writes
 #                           docs/bench/results.json, docs/bench/results.md, docs/bench/chart.svg
 #   bench/run.sh --quick    a short check (a few minutes): N up to 10,000, 2 s per run, one
 #                           repetition, one cold start, a 10 MiB upload; writes bench/out/quick/
@@ -13,6 +13,9 @@
 # Options (they override the above, so `--quick --reps 2` works):
 #   --sizes 100,1000       the values of N
 #   --duration SECONDS     length of each timed run
+#   --min-requests K       a case whose single request is slow runs longer, up to
+#   --max-duration SECONDS   K x its warm-up latency, at most this long (default 10, 15)
+#   --warmup SECONDS       load on each target after it starts, before anything is timed
 #   --reps R               repetitions of every timed run (medians are quoted)
 #   --connections C        wrk connections (one wrk thread)
 #   --cold K               cold starts measured per target
@@ -38,12 +41,13 @@ bench=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$bench")
 cd "$root"
 
-sizes="100,1000,10000,100000" duration=8 reps=3 connections=2 cold=3 upload_mib=100
+sizes="100,1000,10000,100000" duration=5 reps=3 connections=2 cold=3 upload_mib=100
+min_requests=10 max_duration=15 warmup=2
 out="$root/docs/bench" build=true keep=false max_minutes=45
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[$i]}" in
-    --quick) sizes="100,1000,10000" duration=2 reps=1 cold=1 upload_mib=10 out="$root/bench/out/quick" ;;
+    --quick) sizes="100,1000,10000" duration=2 reps=1 cold=1 upload_mib=10 warmup=1 max_duration=4 out="$root/bench/out/quick" ;;
   esac
 done
 while [ $# -gt 0 ]; do
@@ -51,6 +55,9 @@ while [ $# -gt 0 ]; do
     --quick) ;;
     --sizes) sizes=$2; shift ;;
     --duration) duration=$2; shift ;;
+    --min-requests) min_requests=$2; shift ;;
+    --max-duration) max_duration=$2; shift ;;
+    --warmup) warmup=$2; shift ;;
     --reps) reps=$2; shift ;;
     --connections) connections=$2; shift ;;
     --cold) cold=$2; shift ;;
@@ -168,10 +175,14 @@ namespace_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["
 # --- data ----------------------------------------------------------------------------------------
 # One project per N for the listings; others for reads, deletes (service and baseline (e),
 # one slice per repetition plus a few per warm-up), creates and the upload.
+# A delete pool file holds, in order: one slice per timed run, small slices for the single
+# requests of the probes, and one slice per warm-up.
 pool=$((500 * duration))
 spare=5
 probe_slices=$((reps + 2))
-del_count=$((reps * pool + probe_slices * spare))
+warm_pool=$((500 * warmup))
+warm_start=$((reps * pool + probe_slices * spare))
+del_count=$((warm_start + reps * warm_pool))
 projects=()
 for n in "${sizes_list[@]}"; do projects+=("bench-$n=$n"); done
 projects+=("bench-read=1000" "bench-del=$del_count" "bench-del-base=$del_count")
@@ -247,8 +258,8 @@ runs="$work/runs.jsonl" probes="$work/probes.jsonl"
 : >"$probes"
 export LUA_PATH="$bench/lua/?.lua;;"
 mode=timed probe_phase="" probe_slice=0
-# case_run CASE TARGET N SCRIPT URL ARGS...: a timed wrk run (mode=timed) or a line of the
-# probe spec (mode=probe).
+# case_run CASE TARGET N SCRIPT URL ARGS...: a timed wrk run (mode=timed), an untimed one
+# (mode=warmup), or a line of the probe spec (mode=probe).
 case_run() {
   local id=$1 target=$2 n=$3 script=$4 url=$5
   shift 5
@@ -264,8 +275,29 @@ case_run() {
     fi
     return
   fi
+  if [ "$mode" = warmup ]; then
+    # Warms each code path: every case, but listings only at the smallest N, one order per sort key.
+    case $id in
+      list-* | kv-list)
+        [ "$n" = "${sizes_list[0]}" ] || return 0
+        [ "$id" = list-createdAt-desc-100 ] || [ "$id" = list-ttl-asc-100 ] || [ "$id" = kv-list ] || return 0
+        ;;
+    esac
+    local args=("$@")
+    if [ "$script" = walk.lua ] && [ "${7%%+*}" = once ]; then args[3]=$((warm_start + (rep - 1) * warm_pool)) args[4]=$warm_pool; fi
+    timeout $((warmup + 60)) wrk -t1 -c"$connections" -d"${warmup}s" --timeout 30s \
+      -s "$bench/lua/$script" "$url" -- "${args[@]}" >"$work/logs/warmup-$target-$id-$n-$rep.txt" 2>&1 || true
+    return
+  fi
+  # A case whose single request takes long runs longer, so that it still completes some.
+  local ms seconds=$duration
+  ms=$(awk -F'\t' -v t="$target" -v c="$id" -v n="$n" '$1 == t && $2 == c && $3 == n {m = $4} END {print int(m)}' "$work/latency.tsv")
+  seconds=$(((ms * min_requests + 999) / 1000))
+  [ "$seconds" -lt "$duration" ] && seconds=$duration
+  [ "$seconds" -gt "$max_duration" ] && seconds=$max_duration
+  [ "$seconds" -lt "$duration" ] && seconds=$duration
   local raw="$work/logs/wrk-$target-$id-$n-$rep.txt"
-  timeout $((duration + 60)) wrk -t1 -c"$connections" -d"${duration}s" --timeout 30s --latency \
+  timeout $((seconds + 60)) wrk -t1 -c"$connections" -d"${seconds}s" --timeout 30s --latency \
     -s "$bench/lua/$script" "$url" -- "$@" >"$raw" 2>&1 || true
   local line
   line=$(grep '^BENCH_JSON ' "$raw" | tail -1 | cut -d' ' -f2- || true)
@@ -346,6 +378,17 @@ probe() {
   "$@"
   mode=timed
   node "$bench/lib/probe.mjs" cases "$work/spec.jsonl" "$probes" "$repeat"
+  # The latest single-request latency of each case, for the length of its timed runs.
+  node -e 'const fs = require("fs"); const m = new Map();
+    for (const l of fs.readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean)) {
+      const p = JSON.parse(l); m.set(`${p.target}\t${p.case}\t${p.n}`, p.ms); }
+    fs.writeFileSync(process.argv[2], [...m].map(([k, v]) => `${k}\t${v}\n`).join(""));' "$probes" "$work/latency.tsv"
+}
+# warm PART [BASELINE]: untimed load on each code path of the running target.
+warm() {
+  mode=warmup
+  every_case "$@"
+  mode=timed
 }
 declare -A target_letter=([const-json]=a [kv-get]=b [kv-put2]=c [kv-list]=d [kv-get-delete2]=e)
 
@@ -382,12 +425,14 @@ for ((rep = 1; rep <= reps; rep++)); do
   start_server service "$work/service.json" "$state_service" "${service_vars[@]}"
   svc=$started_base svc_pgid=$started_pgid
   probe_slice=$((rep - 1))
-  probe "warmup-$rep" 2 every_case service
+  warm service
+  probe "warmup-$rep" 1 every_case service
   for b in "${baselines[@]}"; do
     say "repetition $rep of $reps: baseline (${target_letter[$b]}) $b beside the service"
     start_server "$b" "$work/$b.json" "$state_baselines"
     bl=$started_base bl_pgid=$started_pgid
-    probe "warmup-$rep" 2 every_case baseline "$b"
+    warm baseline "$b"
+    probe "warmup-$rep" 1 every_case baseline "$b"
     parts=(service baseline)
     [ $((rep % 2)) -eq 0 ] && parts=(baseline service)
     if [ "$b" = kv-list ]; then
@@ -432,7 +477,8 @@ meta = {
                  "wrangler": "$(node -p 'require("./node_modules/wrangler/package.json").version')",
                  "workerd": "$("$root/node_modules/.bin/workerd" --version 2>/dev/null | tr -d '\n' || echo unknown)",
                  "wrk": "$(wrk -v 2>&1 | head -1 | cut -d' ' -f2)", "node": "$(node --version)"},
-    "settings": {"sizes": [$sizes], "duration_s": $duration, "reps": $reps, "connections": $connections,
+    "settings": {"sizes": [$sizes], "duration_s": $duration, "min_requests": $min_requests, "max_duration_s": $max_duration,
+                 "warmup_s": $warmup, "reps": $reps, "connections": $connections,
                  "wrk_threads": 1, "cold_starts": $cold, "rate_limit": $rate_limit, "delete_pool_per_run": $pool,
                  "state_storage": "$storage_kind"},
     "sizes": {

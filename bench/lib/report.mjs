@@ -72,14 +72,15 @@ for (const r of runs) {
   const expected = expectedStatus(r.case);
   const unexpected = Object.entries(w.statuses || {}).filter(([s]) => Number(s) !== expected).reduce((a, [, v]) => a + v, 0);
   const socketErrors = w.errors.connect + w.errors.read + w.errors.write + w.errors.timeout;
+  const lat = (x) => (w.requests > 0 ? x / 1000 : null); // no latency without an answer
   groups.get(k).reps.push({
     requests: w.requests,
     seconds: round(seconds, 2),
     rps: w.requests / seconds,
-    p50_ms: w.latency_us.p50 / 1000,
-    p90_ms: w.latency_us.p90 / 1000,
-    p99_ms: w.latency_us.p99 / 1000,
-    max_ms: w.latency_us.max / 1000,
+    p50_ms: lat(w.latency_us.p50),
+    p90_ms: lat(w.latency_us.p90),
+    p99_ms: lat(w.latency_us.p99),
+    max_ms: lat(w.latency_us.max),
     statuses: w.statuses,
     unexpected,
     socketErrors,
@@ -100,7 +101,8 @@ const summarise = (g) => {
     rpsMax: round(Math.max(...ok.map((r) => r.rps))),
     p50_ms: round(median(ok.map((r) => r.p50_ms)), 2),
     p99_ms: round(median(ok.map((r) => r.p99_ms)), 2),
-    max_ms: round(Math.max(...ok.map((r) => r.max_ms)), 2),
+    max_ms: round(median(ok.map((r) => r.max_ms)) === null ? null : Math.max(...ok.map((r) => r.max_ms ?? 0)), 2),
+    seconds: round(median(ok.map((r) => r.seconds)), 1),
     unexpectedStatuses: ok.reduce((a, r) => a + r.unexpected, 0),
     socketErrors: ok.reduce((a, r) => a + r.socketErrors, 0),
     exhausted: ok.some((r) => r.exhausted),
@@ -253,19 +255,19 @@ if (problems.length) {
   md.push("");
 }
 md.push("## Requests", "");
-md.push("Throughput and latencies of the service; the baseline is the Worker that does only the KV I/O of the same request (see bench/baselines). KV operations are per request, from `Server-Timing` (reads / writes / deletes / lists).", "");
-md.push("| case | N | req/s | p50 ms | p99 ms | baseline | baseline req/s | baseline p99 ms | ratio | KV r/w/d/l | list calls: service / predicted ceil(N/1000) / baseline (d) |");
-md.push("|---|---:|---:|---:|---:|---|---:|---:|---:|---|---|");
+md.push("Throughput and latencies of the service, medians over the repetitions; requests are summed over them. The baseline is the Worker that does only the KV I/O of the same request (see bench/baselines). KV operations are per request, from `Server-Timing` (reads / writes / deletes / lists).", "");
+md.push("| case | N | req/s | p50 ms | p99 ms | requests (s per run) | baseline | baseline req/s | baseline p99 ms | ratio | KV r/w/d/l | list calls: service / predicted ceil(N/1000) / baseline (d) |");
+md.push("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|");
 for (const r of rows) {
   const kv = r.kv ? `${r.kv.reads}/${r.kv.writes}/${r.kv.deletes}/${r.kv.lists}${r.kv.consistent ? "" : " (varies)"}` : "–";
   const lists = r.predictedLists !== null ? `${r.kv?.lists ?? "–"} / ${r.predictedLists} / ${r.baselineLists?.lists ?? "–"}` : "";
   const b = r.baseline;
-  md.push(`| ${r.label} | ${r.n ? fmt(r.n, 0) : ""} | ${fmt(r.rps)} | ${fmt(r.p50_ms, 2)} | ${fmt(r.p99_ms, 2)} | ${b ? b.target.replace("baseline-", "(") + ")" : "–"} | ${fmt(b?.rps)} | ${fmt(b?.p99_ms, 2)} | ${fmt(r.ratio, 2)} | ${kv} | ${lists} |`);
+  md.push(`| ${r.label} | ${r.n ? fmt(r.n, 0) : ""} | ${fmt(r.rps)} | ${fmt(r.p50_ms, 2)} | ${fmt(r.p99_ms, 2)} | ${fmt(r.requests, 0)} (${fmt(r.seconds, 0)}) | ${b ? b.target.replace("baseline-", "(") + ")" : "–"} | ${fmt(b?.rps)} | ${fmt(b?.p99_ms, 2)} | ${fmt(r.ratio, 2)} | ${kv} | ${lists} |`);
 }
 md.push("");
 md.push("Baselines:", "");
-md.push("| baseline | N | req/s (min–max) | p50 ms | p99 ms | requests |", "|---|---:|---:|---:|---:|---:|");
-for (const b of baselineRows) md.push(`| ${label(b.case)} | ${b.n ? fmt(b.n, 0) : ""} | ${fmt(b.rps)} (${fmt(b.rpsMin)}–${fmt(b.rpsMax)}) | ${fmt(b.p50_ms, 2)} | ${fmt(b.p99_ms, 2)} | ${fmt(b.requests, 0)} |`);
+md.push("| baseline | N | req/s (min–max) | p50 ms | p99 ms | requests (s per run) |", "|---|---:|---:|---:|---:|---:|");
+for (const b of baselineRows) md.push(`| ${label(b.case)} | ${b.n ? fmt(b.n, 0) : ""} | ${fmt(b.rps)} (${fmt(b.rpsMin)}–${fmt(b.rpsMax)}) | ${fmt(b.p50_ms, 2)} | ${fmt(b.p99_ms, 2)} | ${fmt(b.requests, 0)} (${fmt(b.seconds, 0)}) |`);
 md.push("");
 md.push("## Listing against N", "", "![list throughput and p99 against N](chart.svg)", "");
 md.push("Service: the median over the 9 list cases at each N, the band spanning the slowest and fastest of them. Baseline (d): listing the whole prefix and nothing else.", "");
