@@ -157,8 +157,10 @@ if $build; then
 fi
 say "building the seeding tool"
 (cd "$bench/baselines" && CARGO_TARGET_DIR="$bench_target" cargo build -q --release -p bench-seed) >&2
-# Serve copies, so that a build started meanwhile by someone else cannot change a target mid-run.
+# Serve copies, so that a build started meanwhile by someone else cannot change a target mid-run;
+# note what of the service's sources differed from the commit when it was copied.
 cp -r build "$work/service"
+git status --porcelain -- src core Cargo.toml Cargo.lock wrangler.toml >"$work/service-tree.txt" 2>/dev/null || true
 for b in "${baselines[@]}"; do
   [ -f "$bench/baselines/$b/build/index.js" ] || { say "baseline $b is not built (drop --no-build)"; exit 1; }
   cp -r "$bench/baselines/$b/build" "$work/$b"
@@ -210,7 +212,10 @@ service_vars=(--var "API_KEYS:$api_keys" --var "AUTH_SIGNING_KEY:bench-signing-k
 # --- serving -------------------------------------------------------------------------------------
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # start_server NAME CONFIG STATE_DIR [wrangler args...]: serves until its first answer; sets
-# started_base, started_pgid and startup_ms.
+# started_base, started_pgid and startup_ms. `--log-level warn` for every target: at the default
+# level wrangler's Node process prints a line per request, which costs about 1 ms of CPU each
+# on the same 2 cores and makes every figure lower and noisier without telling anything about
+# the Worker.
 start_server() {
   local name=$1 config=$2 dir=$3
   shift 3
@@ -221,7 +226,7 @@ start_server() {
   setsid env SKIP_WORKER_BUILD=1 WRANGLER_SEND_METRICS=false NO_COLOR=1 CI=1 \
     "$root/node_modules/.bin/wrangler" dev -c "$config" --ip 127.0.0.1 --port "$port" \
     --inspector-port "$inspector" --persist-to "$dir" --local-protocol http \
-    --show-interactive-dev-session=false "$@" >"$log" 2>&1 </dev/null &
+    --show-interactive-dev-session=false --log-level warn "$@" >"$log" 2>&1 </dev/null &
   pid=$!
   # setsid makes wrangler the leader of a process group of its own, which is what is stopped.
   for _ in $(seq 500); do
@@ -471,6 +476,7 @@ import json, sys
 meta = {
     "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
     "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)",
+    "uncommitted": [l[3:] for l in open("$work/service-tree.txt").read().splitlines() if l.strip()],
     "machine": {"nproc": $(nproc), "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')",
                 "memory_gib": round($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1048576, 1)},
     "versions": {"rustc": "$(rustc --version | cut -d' ' -f2)", "worker": "$worker_version",
