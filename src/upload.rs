@@ -151,15 +151,19 @@ async fn load_record(bucket: &Bucket, video: &str) -> Result<Option<VideoRecord>
         .map_err(|e| ApiError::internal(format!("a video record is unreadable: {e}")))
 }
 
-async fn load_state(bucket: &Bucket, record: VideoRecord) -> Result<VideoState, ApiError> {
-    let video = record.video_id.clone();
+/// The chunks stored for `video`, and the latest time one was written (or `since`).
+async fn list_chunks(
+    bucket: &Bucket,
+    video: &str,
+    since: UnixSeconds,
+) -> Result<(Vec<StoredChunk>, UnixSeconds), ApiError> {
     let mut chunks = Vec::new();
-    let mut updated_at = record.created_at;
+    let mut updated_at = since;
     let mut cursor: Option<String> = None;
     loop {
         let mut list = bucket
             .list()
-            .prefix(objects::chunk_prefix(&video))
+            .prefix(objects::chunk_prefix(video))
             .include(vec![Include::CustomMetadata]);
         if let Some(c) = cursor.take() {
             list = list.cursor(c);
@@ -182,6 +186,12 @@ async fn load_state(bucket: &Bucket, record: VideoRecord) -> Result<VideoState, 
             _ => break,
         }
     }
+    Ok((chunks, updated_at))
+}
+
+async fn load_state(bucket: &Bucket, record: VideoRecord) -> Result<VideoState, ApiError> {
+    let video = record.video_id.clone();
+    let (mut chunks, mut updated_at) = list_chunks(bucket, &video, record.created_at).await?;
     let source = bucket
         .head(objects::source(&video))
         .await
@@ -311,6 +321,14 @@ async fn assemble(
             .map_err(js_internal("closing the source"))?;
         Ok::<(), ApiError>(())
     };
+    let piped = async {
+        let result = piped.await;
+        if result.is_err() {
+            // Without this the put would wait for the rest of the stream for ever.
+            let _ = JsFuture::from(writable.abort()).await;
+        }
+        result
+    };
     let (piped, put) = futures_util::join!(piped, put);
     piped?;
     put.map_err(js_internal("storing the source"))?;
@@ -424,14 +442,20 @@ async fn try_upload<L: Limiter>(
     // total and file name, or none (a new video).
     let named = match &form.video_id {
         Some(raw) => {
-            let id = VideoId::parse(raw).ok_or_else(video_not_found)?;
-            Some(load_record(&bucket, id.as_str()).await?.ok_or_else(|| {
+            // Without a usable token, say so rather than anything about the video.
+            let missing = || {
                 if active.is_some() {
                     video_not_found()
                 } else {
                     invalid_token(false)
                 }
-            })?)
+            };
+            let id = VideoId::parse(raw).ok_or_else(missing)?;
+            Some(
+                load_record(&bucket, id.as_str())
+                    .await?
+                    .ok_or_else(missing)?,
+            )
         }
         None => None,
     };
@@ -488,7 +512,7 @@ async fn try_upload<L: Limiter>(
     };
     let plan = plan_chunk(
         state.as_ref().map(|s| (s.record.mode, s.chunks.as_slice())),
-        state.as_ref().is_some_and(|s| s.complete),
+        state.as_ref().and_then(|s| s.assembled),
         &range,
         size,
     )?;
@@ -554,24 +578,42 @@ async fn try_upload<L: Limiter>(
                 &[("total", &total)],
             )
             .await?;
-            state.chunks.push(StoredChunk {
-                start,
-                size,
-                total: objects::parse_total(Some(&total)),
-            });
         }
         state.updated_at = now;
     }
     if !state.complete && state.record.mode != UploadMode::Whole {
-        if let Some(order) = completion(state.record.mode, &state.chunks) {
-            assemble(&bucket, &state.record, &order).await?;
-            let open = open_key_of(&bucket, &vid).await?;
-            remove_upload_state(&bucket, &vid, &order, open.as_deref()).await?;
+        // Listed afresh: chunks sent at the same time by other requests count too (R2 lists are
+        // strongly consistent), so whichever request stores the last one sees it complete.
+        let (chunks, _) = list_chunks(&bucket, &vid, now).await?;
+        if let Some(order) = completion(state.record.mode, &chunks) {
+            finish_upload(&bucket, &state.record, &order).await?;
         }
     }
     let body = serde_json::to_string(&state.record.view(state.updated_at, None))
         .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(Response::json(201, body))
+}
+
+/// Assembles a complete upload and removes its chunks. Two requests may find the same upload
+/// complete at once: both assemble the same bytes, and one that loses its chunks to the other's
+/// clean-up midway is fine as long as the other's source is there.
+async fn finish_upload(
+    bucket: &Bucket,
+    record: &VideoRecord,
+    order: &[StoredChunk],
+) -> Result<(), ApiError> {
+    let video = &record.video_id;
+    if let Err(e) = assemble(bucket, record, order).await {
+        let assembled = bucket
+            .head(objects::source(video))
+            .await
+            .map_err(internal("reading a video source"))?;
+        if assembled.is_none() {
+            return Err(e);
+        }
+    }
+    let open = open_key_of(bucket, video).await?;
+    remove_upload_state(bucket, video, order, open.as_deref()).await
 }
 
 /// The correlation key an unfinished upload registered, kept in its pending marker.
@@ -713,6 +755,16 @@ pub async fn get_source<L: Limiter>(
             .unchecked_into();
         let mut headers: HashMap<&'static str, String> = HashMap::new();
         headers.insert("Content-Type", record.content_type.clone());
+        // A download, never a page rendered from the API's origin.
+        headers.insert("X-Content-Type-Options", "nosniff".to_owned());
+        headers.insert(
+            "Content-Disposition",
+            format!(
+                "attachment; filename=\"{}.{}\"",
+                record.video_id,
+                extension_of(&record.title)
+            ),
+        );
         headers.insert("Content-Length", size.to_string());
         headers.insert("X-RateLimit-Limit", config.api_limit.limit.to_string());
         Ok((body, headers.into_iter().collect()))
@@ -776,4 +828,14 @@ pub async fn remove_stale_uploads(
         removed += 1;
     }
     Ok(removed)
+}
+
+/// A short, safe extension for the download name: the title's, if it is plain letters and
+/// digits, else `bin`.
+fn extension_of(title: &str) -> &str {
+    title
+        .rsplit_once('.')
+        .map(|(_, e)| e)
+        .filter(|e| !e.is_empty() && e.len() <= 8 && e.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or("bin")
 }

@@ -76,11 +76,6 @@ pub fn not_multipart() -> ApiError {
     .named("file")
 }
 
-/// 400 for a `videoId` field that cannot be a video id.
-pub fn bad_video_id() -> ApiError {
-    ApiError::invalid_attribute("videoId", "This attribute must be a video id.")
-}
-
 /// The file name as the client meant it. Multipart encoders (browsers, Node's form-data,
 /// Python's urllib3) escape `"`, CR and LF in a part's `filename` as `%22`, `%0D` and `%0A`,
 /// which the runtime's parser leaves as they are.
@@ -265,10 +260,12 @@ pub enum ChunkPlan {
 }
 
 /// Decides whether a chunk may join an upload whose mode and stored chunks are given (`None`
-/// for a new video), and where it goes. `complete` says the video's file is already assembled.
+/// for a new video), and where it goes. `assembled` is the size and chunk count of the video's
+/// file once it is assembled (its chunks are gone by then): a chunk of it sent again, as a
+/// client does when an answer was lost, is accepted as already stored.
 pub fn plan_chunk(
     existing: Option<(UploadMode, &[StoredChunk])>,
-    complete: bool,
+    assembled: Option<(u64, u64)>,
     range: &ContentRange,
     size: u64,
 ) -> Result<ChunkPlan, ApiError> {
@@ -293,7 +290,7 @@ pub fn plan_chunk(
     };
     match (mode, range) {
         (UploadMode::Whole, _) => Err(already_uploaded()),
-        (_, ContentRange::Whole) if complete => Err(already_uploaded()),
+        (_, ContentRange::Whole) if assembled.is_some() => Err(already_uploaded()),
         (_, ContentRange::Whole) => Err(range_error(
             "already-initiated",
             "This video source has already been initiated with a \"Content-Range\" upload.",
@@ -314,8 +311,12 @@ pub fn plan_chunk(
                     Err(range_error("by-part-part-already-sent", "This part has already been sent."))
                 };
             }
-            if complete {
-                return Err(already_uploaded());
+            if let Some((_, count)) = assembled {
+                return if part <= count && total.is_none_or(|t| t == count) {
+                    Ok(ChunkPlan::AlreadyStored)
+                } else {
+                    Err(already_uploaded())
+                };
             }
             let known = chunks.iter().find_map(|c| c.total);
             match (total, known) {
@@ -347,8 +348,12 @@ pub fn plan_chunk(
             if chunks.iter().any(|c| c.start == from && c.size == size) {
                 return Ok(ChunkPlan::AlreadyStored);
             }
-            if complete {
-                return Err(already_uploaded());
+            if let Some((assembled_size, _)) = assembled {
+                return if total == assembled_size {
+                    Ok(ChunkPlan::AlreadyStored)
+                } else {
+                    Err(already_uploaded())
+                };
             }
             if chunks.iter().any(|c| c.start <= to && from < c.start + c.size) {
                 return Err(range_error(
@@ -426,13 +431,21 @@ impl VideoRecord {
         }
     }
 
-    /// Sets the media type from what the client declared for the file, or else from the file
-    /// name's extension. Browsers send chunks as `application/octet-stream`, which says nothing.
+    /// Sets the media type from what the client declared for the file when it is a video type,
+    /// or else from the file name's extension. Browsers send chunks as
+    /// `application/octet-stream`, which says nothing; anything but `video/*` (say `text/html`)
+    /// is not trusted, since the file is served back from the API's own origin.
     #[must_use]
     pub fn with_content_type(mut self, declared: &str) -> Self {
-        let declared = declared.trim();
-        self.content_type = if !declared.is_empty() && declared != "application/octet-stream" {
-            declared.to_owned()
+        let declared = declared.trim().to_ascii_lowercase();
+        let is_video = declared.strip_prefix("video/").is_some_and(|sub| {
+            !sub.is_empty()
+                && sub
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-+.".contains(&b))
+        });
+        self.content_type = if is_video {
+            declared
         } else {
             let ext = self
                 .title
@@ -481,7 +494,8 @@ pub struct Ingest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReceivedParts {
     pub parts: Vec<u64>,
-    /// `null` until the last part has said how many there are.
+    /// Left out until a part has said how many there are.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<u64>,
 }
 

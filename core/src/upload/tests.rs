@@ -164,29 +164,30 @@ fn part(start: u64, size: u64, total: Option<u64>) -> StoredChunk {
     StoredChunk { start, size, total }
 }
 
+/// Plans `range` against stored `chunks`; `assembled` as [`plan_chunk`] takes it.
 fn plan(
     mode: UploadMode,
     chunks: &[StoredChunk],
-    complete: bool,
+    assembled: Option<(u64, u64)>,
     range: &str,
     size: u64,
 ) -> Result<ChunkPlan, String> {
     let r = ContentRange::parse(Some(range)).unwrap();
-    plan_chunk(Some((mode, chunks)), complete, &r, size).map_err(|e| slug(&e).to_owned())
+    plan_chunk(Some((mode, chunks)), assembled, &r, size).map_err(|e| slug(&e).to_owned())
 }
 
 #[test]
 fn a_new_upload_stores_its_first_chunk_whatever_its_number() {
     let r = ContentRange::parse(Some("part 2/3")).unwrap();
     assert_eq!(
-        plan_chunk(None, false, &r, 5 * MIB),
+        plan_chunk(None, None, &r, 5 * MIB),
         Ok(ChunkPlan::Store {
             start: 2,
             total: Some(3)
         })
     );
     assert_eq!(
-        plan_chunk(None, false, &ContentRange::Whole, 10),
+        plan_chunk(None, None, &ContentRange::Whole, 10),
         Ok(ChunkPlan::Store {
             start: 0,
             total: Some(10)
@@ -199,16 +200,16 @@ fn modes_cannot_be_mixed() {
     let parts = [part(1, 5 * MIB, Some(3))];
     let ranges = [part(0, 5 * MIB, Some(20 * MIB))];
     assert_eq!(
-        plan(UploadMode::Part, &parts, false, "bytes 0-9/10", 10),
+        plan(UploadMode::Part, &parts, None, "bytes 0-9/10", 10),
         Err("video-content-range-started-with-part".into())
     );
     assert_eq!(
-        plan(UploadMode::Bytes, &ranges, false, "part 1/2", 5 * MIB),
+        plan(UploadMode::Bytes, &ranges, None, "part 1/2", 5 * MIB),
         Err("video-content-range-started-with-bytes".into())
     );
     let whole = plan_chunk(
         Some((UploadMode::Part, &parts)),
-        false,
+        None,
         &ContentRange::Whole,
         10,
     );
@@ -218,7 +219,7 @@ fn modes_cannot_be_mixed() {
     );
     let again = plan_chunk(
         Some((UploadMode::Whole, &[part(0, 10, Some(10))])),
-        true,
+        Some((10, 1)),
         &ContentRange::Whole,
         10,
     );
@@ -227,7 +228,7 @@ fn modes_cannot_be_mixed() {
         plan(
             UploadMode::Whole,
             &[part(0, 10, Some(10))],
-            true,
+            Some((10, 1)),
             "part 1/1",
             10
         ),
@@ -239,21 +240,51 @@ fn modes_cannot_be_mixed() {
 fn a_resent_part_is_accepted_once_and_a_different_one_refused() {
     let parts = [part(1, 5 * MIB, Some(3)), part(2, 5 * MIB, Some(3))];
     assert_eq!(
-        plan(UploadMode::Part, &parts, false, "part 2/3", 5 * MIB),
+        plan(UploadMode::Part, &parts, None, "part 2/3", 5 * MIB),
         Ok(ChunkPlan::AlreadyStored)
     );
     assert_eq!(
-        plan(UploadMode::Part, &parts, false, "part 2/3", 6 * MIB),
+        plan(UploadMode::Part, &parts, None, "part 2/3", 6 * MIB),
         Err("video-content-range-by-part-part-already-sent".into())
     );
-    // A lost answer to the last part, retried after the video was assembled.
-    let done = [part(1, 5 * MIB, Some(2)), part(2, 7, Some(2))];
+    // A lost answer to the last part, retried after the video was assembled (its chunks are
+    // gone then; the assembled file knows their count).
+    let done = Some((5 * MIB + 7, 2));
     assert_eq!(
-        plan(UploadMode::Part, &done, true, "part 2/2", 7),
+        plan(UploadMode::Part, &[], done, "part 2/2", 7),
         Ok(ChunkPlan::AlreadyStored)
     );
     assert_eq!(
-        plan(UploadMode::Part, &done[..1], true, "part 3/3", 7),
+        plan(UploadMode::Part, &[], done, "part 2/*", 5 * MIB),
+        Ok(ChunkPlan::AlreadyStored)
+    );
+    assert_eq!(
+        plan(UploadMode::Part, &[], done, "part 3/3", 7),
+        Err("video-source-already-uploaded".into())
+    );
+    assert_eq!(
+        plan(UploadMode::Part, &[], done, "part 1/3", 5 * MIB),
+        Err("video-source-already-uploaded".into())
+    );
+    let bytes_done = Some((11 * MIB, 3));
+    assert_eq!(
+        plan(
+            UploadMode::Bytes,
+            &[],
+            bytes_done,
+            &format!("bytes {}-{}/{}", 10 * MIB, 11 * MIB - 1, 11 * MIB),
+            MIB
+        ),
+        Ok(ChunkPlan::AlreadyStored)
+    );
+    assert_eq!(
+        plan(
+            UploadMode::Bytes,
+            &[],
+            bytes_done,
+            &format!("bytes 0-{}/{}", 5 * MIB - 1, 12 * MIB),
+            5 * MIB
+        ),
         Err("video-source-already-uploaded".into())
     );
 }
@@ -262,11 +293,11 @@ fn a_resent_part_is_accepted_once_and_a_different_one_refused() {
 fn totals_must_agree() {
     let parts = [part(1, 5 * MIB, Some(3))];
     assert_eq!(
-        plan(UploadMode::Part, &parts, false, "part 2/4", 5 * MIB),
+        plan(UploadMode::Part, &parts, None, "part 2/4", 5 * MIB),
         Err("video-content-range-by-part-different-total-parts".into())
     );
     assert_eq!(
-        plan(UploadMode::Part, &parts, false, "part 4/*", 5 * MIB),
+        plan(UploadMode::Part, &parts, None, "part 4/*", 5 * MIB),
         Err("video-content-range-by-part-part-too-high-total".into())
     );
     // Progressive parts may arrive out of order: 1, 2 and 4 are in, 3 says it is the last.
@@ -276,11 +307,11 @@ fn totals_must_agree() {
         part(4, 5 * MIB, None),
     ];
     assert_eq!(
-        plan(UploadMode::Part, &progressive, false, "part 3/3", 1),
+        plan(UploadMode::Part, &progressive, None, "part 3/3", 1),
         Err("video-content-range-by-part-total-parts-too-low".into())
     );
     assert_eq!(
-        plan(UploadMode::Part, &progressive, false, "part 5/5", 1),
+        plan(UploadMode::Part, &progressive, None, "part 5/5", 1),
         Ok(ChunkPlan::Store {
             start: 5,
             total: Some(5)
@@ -297,7 +328,7 @@ fn byte_ranges_may_not_overlap_or_change_total() {
         plan(
             UploadMode::Bytes,
             &ranges,
-            false,
+            None,
             &r(0, 5 * MIB - 1, total),
             5 * MIB
         ),
@@ -307,7 +338,7 @@ fn byte_ranges_may_not_overlap_or_change_total() {
         plan(
             UploadMode::Bytes,
             &ranges,
-            false,
+            None,
             &r(MIB, 6 * MIB - 1, total),
             5 * MIB
         ),
@@ -317,7 +348,7 @@ fn byte_ranges_may_not_overlap_or_change_total() {
         plan(
             UploadMode::Bytes,
             &ranges,
-            false,
+            None,
             &r(5 * MIB, 10 * MIB - 1, total + 1),
             5 * MIB
         ),
@@ -327,7 +358,7 @@ fn byte_ranges_may_not_overlap_or_change_total() {
         plan(
             UploadMode::Bytes,
             &ranges,
-            false,
+            None,
             &r(5 * MIB, 10 * MIB - 1, total),
             5 * MIB
         ),
@@ -434,6 +465,12 @@ fn the_video_object_has_no_nulls_and_names_its_source() {
     assert_eq!(json["ingest"]["receivedParts"]["total"], 3);
     assert_eq!(json["ingest"]["receivedBytesTotal"], 5 * MIB + 5);
     assert!(json["ingest"].get("filesize").is_none());
+    let open = Ingest::uploading(UploadMode::Part, &[part(1, 5 * MIB, None)]);
+    let json = serde_json::to_value(open).unwrap();
+    assert!(
+        json["receivedParts"].get("total").is_none(),
+        "no null: left out until known"
+    );
     let json = serde_json::to_value(Ingest::uploaded(UploadMode::Part, 5 * MIB + 5, 3)).unwrap();
     assert_eq!(json["status"], "uploaded");
     assert_eq!(json["receivedParts"]["parts"], serde_json::json!([1, 2, 3]));
@@ -464,6 +501,9 @@ fn content_type_comes_from_the_client_or_the_file_name() {
     assert_eq!(mk("a.mp4", "application/octet-stream"), "video/mp4");
     assert_eq!(mk("a.MOV", ""), "video/quicktime");
     assert_eq!(mk("a.mp4", "video/webm"), "video/webm");
+    assert_eq!(mk("a.mp4", "text/html"), "video/mp4");
+    assert_eq!(mk("page.html", "text/html"), "application/octet-stream");
+    assert_eq!(mk("a.bin", "video/<script>"), "application/octet-stream");
     assert_eq!(mk("blob", ""), "application/octet-stream");
 }
 
