@@ -28,10 +28,11 @@
 # What it does: installs wrk (apt) and the project's toolchain (scripts/setup.sh) if missing;
 # builds the release service (scripts/build.sh), the baselines (bench/baselines, same profile
 # and wasm-opt -Oz) and the seeding tool; writes the tokens with the core's own
-# TokenStore::save into two temporary --persist-to directories (one for the service, one for
-# the baselines); then serves every target the same way, `wrangler dev --ip 127.0.0.1`, the
-# service with each baseline in turn beside it, and loads one at a time with wrk (one thread,
-# 127.0.0.1 only, each run bounded in time), each service case right next to its baseline's.
+# TokenStore::save into temporary --persist-to directories (a state per N and one for the other
+# cases, each twice: for the service and for the baselines); then serves every target the same
+# way, `wrangler dev --ip 127.0.0.1`, the service with its baseline beside it, and loads one at
+# a time with wrk (one thread, 127.0.0.1 only, each run bounded in time), each service case
+# right next to its baseline's.
 # KV operations per request are read from the service's Server-Timing header (var
 # SERVER_TIMING=1) with a few single requests per case, outside the timed runs, from a separate
 # start of the service. A watchdog ends the whole run after --max-minutes.
@@ -75,21 +76,20 @@ IFS=, read -r -a sizes_list <<<"$sizes"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-say() { printf '\033[1mbench:\033[0m %s\n' "$*" >&2; }
 started_at=$(date +%s)
+say() {
+  local t=$(($(date +%s) - started_at))
+  printf '\033[1mbench %d:%02d:\033[0m %s\n' $((t / 60)) $((t % 60)) "$*" >&2
+}
 
 # --- the temporary directory: state on tmpfs when there is room, so that other people's disk
 # traffic does not end up in the figures -------------------------------------------------------
 tmp_base=${TMPDIR:-/tmp}
-if [ -d /dev/shm ] && [ "$(df -Pk /dev/shm | awk 'NR==2 {print $4}')" -gt $((6 * 1024 * 1024)) ]; then
+if [ -d /dev/shm ] && [ "$(df -Pk /dev/shm | awk 'NR==2 {print $4}')" -gt $((8 * 1024 * 1024)) ]; then
   tmp_base=/dev/shm
 fi
 work=$(mktemp -d "$tmp_base/uts-bench.XXXXXX")
-# The service and the baselines each get a copy of the same seeded state: a runtime owns its
-# state directory, and the two are served side by side so that each case runs right next to
-# its baseline.
-state_service="$work/state-service" state_baselines="$work/state-baselines"
-mkdir -p "$work/logs" "$work/data" "$state_service" "$state_baselines"
+mkdir -p "$work/logs" "$work/data" "$work/state"
 storage_kind=$(df -P "$work" | awk 'NR==2 {print $1}')
 
 own_pgid=$(ps -o pgid= -p $$ | tr -d ' ')
@@ -192,13 +192,23 @@ say "writing $(($(IFS=+; echo "${sizes_list[*]}") + 1000 + 2 * del_count)) token
 seed_args=()
 for p in "${projects[@]}"; do seed_args+=(--project "$p"); done
 "$bench_target/release/bench-seed" --out "$work/data" --now "$(date +%s)" "${seed_args[@]}"
-kv_files=()
-for p in "${projects[@]}"; do kv_files+=("$work/data/kv-${p%%=*}.json"); done
-for dir in "$state_service" "$state_baselines"; do
-  node "$bench/lib/load-kv.mjs" init "$dir" "$namespace_id"
-  python3 "$bench/lib/load-kv.py" "$dir" "$namespace_id" "${kv_files[@]}" >&2
-  node "$bench/lib/load-kv.mjs" verify "$dir" "$namespace_id" "${kv_files[@]}" >&2
-done
+# Local state: the simulator keeps a namespace as one SQLite table and answers `list` with a
+# scan in key order that, for the last page of a prefix, runs on to the end of the table. In a
+# namespace shared by all projects every listing would cost a scan of all of them (some
+# 260,000 rows), whatever its N. So each N has a state of its own holding its project alone,
+# and the other cases share a "misc" state; each exists twice, one copy for the service and
+# one for the baselines (a runtime owns its state directory, and the two run side by side).
+load_state() { # NAME FILES...: both copies of state NAME, loaded and checked
+  local name=$1 dir
+  shift
+  for dir in "$work/state/$name-service" "$work/state/$name-baselines"; do
+    node "$bench/lib/load-kv.mjs" init "$dir" "$namespace_id"
+    python3 "$bench/lib/load-kv.py" "$dir" "$namespace_id" "$@" >&2
+    node "$bench/lib/load-kv.mjs" verify "$dir" "$namespace_id" "$@" >&2
+  done
+}
+load_state misc "$work/data/kv-bench-read.json" "$work/data/kv-bench-del.json" "$work/data/kv-bench-del-base.json"
+for n in "${sizes_list[@]}"; do load_state "list-$n" "$work/data/kv-bench-$n.json"; done
 
 key_of() { printf 'key-%s-0123456789abcdef' "$1"; }
 auth_of() { printf 'Basic %s' "$(printf '%s:' "$(key_of "$1")" | base64 -w0)"; }
@@ -281,12 +291,9 @@ case_run() {
     return
   fi
   if [ "$mode" = warmup ]; then
-    # Warms each code path: every case, but listings only at the smallest N, one order per sort key.
+    # Warms each code path: every case, but of the listings only one order per sort key.
     case $id in
-      list-* | kv-list)
-        [ "$n" = "${sizes_list[0]}" ] || return 0
-        [ "$id" = list-createdAt-desc-100 ] || [ "$id" = list-ttl-asc-100 ] || [ "$id" = kv-list ] || return 0
-        ;;
+      list-*) [ "$id" = list-createdAt-desc-100 ] || [ "$id" = list-ttl-asc-100 ] || return 0 ;;
     esac
     local args=("$@")
     if [ "$script" = walk.lua ] && [ "${7%%+*}" = once ]; then args[3]=$((warm_start + (rep - 1) * warm_pool)) args[4]=$warm_pool; fi
@@ -362,16 +369,21 @@ cases() {
     esac
   fi
 }
-# every_case PART [BASELINE]: all cases of the service, or of one baseline.
-every_case() {
-  local part=$1 b n
-  for b in "${baselines[@]}"; do
+misc_baselines=(const-json kv-get kv-put2 kv-get-delete2)
+# misc_cases PART [BASELINE]: the service's cases other than listings, or one baseline's.
+misc_cases() {
+  local part=$1 b
+  for b in "${misc_baselines[@]}"; do
     [ -z "${2:-}" ] || [ "$2" = "$b" ] || continue
-    if [ "$b" = kv-list ]; then
-      for n in "${sizes_list[@]}"; do cases "$b" "$part" "$n"; done
-    else
-      cases "$b" "$part"
-    fi
+    cases "$b" "$part"
+  done
+}
+# list_cases N [PART]: the listings at N of the service and of baseline (d), or of one of them.
+list_cases() {
+  local n=$1 part
+  for part in service baseline; do
+    [ -z "${2:-}" ] || [ "$2" = "$part" ] || continue
+    cases kv-list "$part" "$n"
   done
 }
 # probe PHASE REPEAT FUNCTION ARGS...: single requests of the cases FUNCTION names.
@@ -389,10 +401,10 @@ probe() {
       const p = JSON.parse(l); m.set(`${p.target}\t${p.case}\t${p.n}`, p.ms); }
     fs.writeFileSync(process.argv[2], [...m].map(([k, v]) => `${k}\t${v}\n`).join(""));' "$probes" "$work/latency.tsv"
 }
-# warm PART [BASELINE]: untimed load on each code path of the running target.
+# warm FUNCTION ARGS...: untimed load on each code path of the cases FUNCTION names.
 warm() {
   mode=warmup
-  every_case "$@"
+  "$@"
   mode=timed
 }
 declare -A target_letter=([const-json]=a [kv-get]=b [kv-put2]=c [kv-list]=d [kv-get-delete2]=e)
@@ -417,48 +429,56 @@ for ((k = 1; k <= cold; k++)); do
 done
 
 # --- timed runs ----------------------------------------------------------------------------------
-# Each repetition starts the service afresh and keeps it up while each baseline is started in
-# turn beside it; every service case runs right next to its baseline's (the order of the two
-# alternates between repetitions), so a change in the machine's load hits both alike. Only the
-# one being loaded is busy.
+# Each repetition starts every target afresh: the service on the misc state with each of the
+# baselines (a), (b), (c), (e) in turn beside it, then, for each N, the service and baseline (d)
+# side by side on that N's state. Every service case runs right next to its baseline's (which
+# goes first alternates between repetitions), so that a change in the machine's load hits both
+# alike; only the one being loaded is busy.
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 load_samples="$work/load.jsonl"
 : >"$load_samples"
+ordered() { # the two parts, in this repetition's order
+  if [ $((rep % 2)) -eq 1 ]; then echo service baseline; else echo baseline service; fi
+}
 for ((rep = 1; rep <= reps; rep++)); do
   printf '{"rep":%s,"at":"start","loadavg":"%s"}\n' "$rep" "$(loadavg)" >>"$load_samples"
-  say "repetition $rep of $reps: starting the service"
-  start_server service "$work/service.json" "$state_service" "${service_vars[@]}"
-  svc=$started_base svc_pgid=$started_pgid
   probe_slice=$((rep - 1))
-  warm service
-  probe "warmup-$rep" 1 every_case service
-  for b in "${baselines[@]}"; do
-    say "repetition $rep of $reps: baseline (${target_letter[$b]}) $b beside the service"
-    start_server "$b" "$work/$b.json" "$state_baselines"
+  say "repetition $rep of $reps: service on the misc state"
+  start_server service "$work/service.json" "$work/state/misc-service" "${service_vars[@]}"
+  svc=$started_base svc_pgid=$started_pgid
+  warm misc_cases service
+  probe "warmup-$rep" 1 misc_cases service
+  for b in "${misc_baselines[@]}"; do
+    say "repetition $rep of $reps: baseline (${target_letter[$b]}) $b beside it"
+    start_server "$b" "$work/$b.json" "$work/state/misc-baselines"
     bl=$started_base bl_pgid=$started_pgid
-    warm baseline "$b"
-    probe "warmup-$rep" 1 every_case baseline "$b"
-    parts=(service baseline)
-    [ $((rep % 2)) -eq 0 ] && parts=(baseline service)
-    if [ "$b" = kv-list ]; then
-      for n in "${sizes_list[@]}"; do
-        for part in "${parts[@]}"; do cases "$b" "$part" "$n"; done
-      done
-    else
-      for part in "${parts[@]}"; do cases "$b" "$part"; done
-    fi
+    warm misc_cases baseline "$b"
+    probe "warmup-$rep" 1 misc_cases baseline "$b"
+    for part in $(ordered); do cases "$b" "$part"; done
     stop_server "$bl_pgid"
   done
   stop_server "$svc_pgid"
+  for n in "${sizes_list[@]}"; do
+    say "repetition $rep of $reps: listing N=$n, service and baseline (d) side by side"
+    start_server "service-list-$n" "$work/service.json" "$work/state/list-$n-service" "${service_vars[@]}"
+    svc=$started_base svc_pgid=$started_pgid
+    start_server "kv-list-$n" "$work/kv-list.json" "$work/state/list-$n-baselines"
+    bl=$started_base bl_pgid=$started_pgid
+    warm list_cases "$n"
+    probe "warmup-$rep" 1 list_cases "$n"
+    for part in $(ordered); do cases kv-list "$part" "$n"; done
+    stop_server "$bl_pgid"
+    stop_server "$svc_pgid"
+  done
   printf '{"rep":%s,"at":"end","loadavg":"%s"}\n' "$rep" "$(loadavg)" >>"$load_samples"
 done
 
 # --- KV operations per request (Server-Timing) and the upload's memory ---------------------------
 say "KV operations per request (service with SERVER_TIMING=1)"
 rep=1 probe_slice=$reps
-start_server service-timing "$work/service.json" "$state_service" "${service_vars[@]}" --var SERVER_TIMING:1
+start_server service-timing "$work/service.json" "$work/state/misc-service" "${service_vars[@]}" --var SERVER_TIMING:1
 svc=$started_base svc_pgid=$started_pgid
-probe timing 3 every_case service
+probe timing 3 misc_cases service
 upload_json="$work/upload.json"
 echo '{}' >"$upload_json"
 if [ "$upload_mib" -gt 0 ]; then
@@ -467,6 +487,12 @@ if [ "$upload_mib" -gt 0 ]; then
     say "the upload measurement failed"
 fi
 stop_server "$svc_pgid"
+for n in "${sizes_list[@]}"; do
+  start_server "service-timing-$n" "$work/service.json" "$work/state/list-$n-service" "${service_vars[@]}" --var SERVER_TIMING:1
+  svc=$started_base svc_pgid=$started_pgid
+  probe timing 3 list_cases "$n" service
+  stop_server "$svc_pgid"
+done
 
 # --- sizes, versions, report ---------------------------------------------------------------------
 gz() { gzip -9c "$1" | wc -c; }
