@@ -119,10 +119,11 @@ async fn discard_unread_body(req: &Request) {
 }
 
 async fn serve(req: &mut Request, env: &Env) -> Result<Answer> {
-    let path = req.path();
+    let url = req.inner().url();
+    let (path, query) = upload_tokens_core::api::split_url(&url);
     // The raw method: the `worker` crate maps methods it does not know (QUERY, say) to GET.
     let method = req.inner().method();
-    let endpoint = match resolve(&method, &path) {
+    let endpoint = match resolve(&method, path) {
         Ok(e) => e,
         Err(e) => return Ok(Answer::Api(ApiResponse::error(e))),
     };
@@ -164,7 +165,6 @@ async fn serve(req: &mut Request, env: &Env) -> Result<Answer> {
         }
         _ => {}
     }
-    let url = req.url()?;
     let headers = req.headers();
     let authorization = headers.get("Authorization")?;
     let content_type = headers.get("Content-Type")?;
@@ -174,8 +174,8 @@ async fn serve(req: &mut Request, env: &Env) -> Result<Answer> {
         .and_then(|v| v.trim().parse::<u64>().ok());
     let api_req = ApiRequest {
         method: &method,
-        path: &path,
-        query: url.query().unwrap_or(""),
+        path,
+        query,
         authorization: authorization.as_deref(),
         content_type: content_type.as_deref(),
         client_addr: &client_addr,

@@ -407,11 +407,9 @@ async fn try_upload<L: Limiter>(
     now: UnixSeconds,
     log: &mut Option<String>,
 ) -> Result<Response, ApiError> {
-    let url = req.url().map_err(internal("reading the URL"))?;
-    let raw_token = url
-        .query_pairs()
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.into_owned())
+    let url = req.inner().url();
+    let (_, query) = upload_tokens_core::api::split_url(&url);
+    let raw_token = upload_tokens_core::api::query_param(query, "token")
         .filter(|v| !v.is_empty())
         .ok_or_else(|| invalid_token(true))?;
     let token = TokenId::parse(&raw_token).ok_or_else(|| invalid_token(false))?;

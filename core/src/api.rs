@@ -60,6 +60,25 @@ impl Endpoint {
     }
 }
 
+/// The path and the query (without `?`) of an absolute request URL such as
+/// `https://host:8787/upload-tokens?pageSize=10`; a fragment is dropped.
+pub fn split_url(url: &str) -> (&str, &str) {
+    let after_scheme = url.find("://").map_or(url, |i| &url[i + 3..]);
+    let target = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
+    let target = target.split('#').next().unwrap_or(target);
+    match target.split_once('?') {
+        Some((path, query)) => (path, query),
+        None => (target, ""),
+    }
+}
+
+/// The first value of query parameter `name`, percent-decoded.
+pub fn query_param(query: &str, name: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
 /// Names the endpoint of `method path`, or the 404/405 problem to answer.
 pub fn resolve(method: &str, path: &str) -> Result<Endpoint, ApiError> {
     let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();

@@ -4,7 +4,9 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::Value;
-use upload_tokens_core::api::{handle, resolve, Context, Request, Response};
+use upload_tokens_core::api::{
+    handle, query_param, resolve, split_url, Context, Request, Response,
+};
 use upload_tokens_core::config::Config;
 use upload_tokens_core::ids::SystemEntropy;
 use upload_tokens_core::kv::{MemoryKv, Op, OpCounts};
@@ -830,4 +832,23 @@ fn index_entries_carry_the_token_data() {
         (parsed.ttl, parsed.created_at, parsed.token.as_str()),
         (90, T0, t.as_str())
     );
+}
+
+#[test]
+fn urls_split_into_path_and_query() {
+    assert_eq!(
+        split_url("http://127.0.0.1:8787/upload-tokens?pageSize=10"),
+        ("/upload-tokens", "pageSize=10")
+    );
+    assert_eq!(
+        split_url("https://h/upload?token=to1#x"),
+        ("/upload", "token=to1")
+    );
+    assert_eq!(split_url("https://h"), ("/", ""));
+    assert_eq!(split_url("http://h/a/b?"), ("/a/b", ""));
+    assert_eq!(
+        query_param("a=1&token=to%41b&token=x", "token").as_deref(),
+        Some("toAb")
+    );
+    assert_eq!(query_param("a=1", "token"), None);
 }
