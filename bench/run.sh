@@ -145,8 +145,20 @@ export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
 baselines=(const-json kv-get kv-put2 kv-list kv-get-delete2)
 bench_target="$root/target/bench"
 
+# The baselines follow the service's release profile as it stands in the root Cargo.toml
+# (bench/baselines/Cargo.toml holds the same values as defaults).
+eval "$(python3 - "$root/Cargo.toml" <<'EOF'
+import sys, tomllib
+profile = tomllib.load(open(sys.argv[1], "rb")).get("profile", {}).get("release", {})
+for key in ("opt-level", "lto", "codegen-units"):
+    if key in profile:
+        value = str(profile[key]).lower() if isinstance(profile[key], bool) else str(profile[key])
+        print(f"export CARGO_PROFILE_RELEASE_{key.upper().replace('-', '_')}={value}")
+EOF
+)"
+release_profile="opt-level=${CARGO_PROFILE_RELEASE_OPT_LEVEL:-?} lto=${CARGO_PROFILE_RELEASE_LTO:-?} codegen-units=${CARGO_PROFILE_RELEASE_CODEGEN_UNITS:-?}"
 if $build; then
-  say "building the release service (scripts/build.sh)"
+  say "building the release service (scripts/build.sh; $release_profile)"
   env -u SKIP_WORKER_BUILD scripts/build.sh >"$work/logs/build-service.log" 2>&1 ||
     { tail -30 "$work/logs/build-service.log" >&2; exit 1; }
   for b in "${baselines[@]}"; do
@@ -156,7 +168,8 @@ if $build; then
   done
 fi
 say "building the seeding tool"
-(cd "$bench/baselines" && CARGO_TARGET_DIR="$bench_target" cargo build -q --release -p bench-seed) >&2
+(cd "$bench/baselines" && env -u CARGO_PROFILE_RELEASE_OPT_LEVEL -u CARGO_PROFILE_RELEASE_LTO \
+  -u CARGO_PROFILE_RELEASE_CODEGEN_UNITS CARGO_TARGET_DIR="$bench_target" cargo build -q --release -p bench-seed) >&2
 # Serve copies, so that a build started meanwhile by someone else cannot change a target mid-run;
 # note what of the service's sources differed from the commit when it was copied.
 cp -r build "$work/service"
@@ -509,7 +522,7 @@ meta = {
                  "wrangler": "$(node -p 'require("./node_modules/wrangler/package.json").version')",
                  "workerd": "$("$root/node_modules/.bin/workerd" --version 2>/dev/null | tr -d '\n' || echo unknown)",
                  "wrk": "$(wrk -v 2>&1 | head -1 | cut -d' ' -f2)", "node": "$(node --version)"},
-    "settings": {"sizes": [$sizes], "duration_s": $duration, "min_requests": $min_requests, "max_duration_s": $max_duration,
+    "settings": {"release_profile": "$release_profile", "sizes": [$sizes], "duration_s": $duration, "min_requests": $min_requests, "max_duration_s": $max_duration,
                  "warmup_s": $warmup, "reps": $reps, "connections": $connections,
                  "wrk_threads": 1, "cold_starts": $cold, "rate_limit": $rate_limit, "delete_pool_per_run": $pool,
                  "state_storage": "$storage_kind"},

@@ -247,6 +247,7 @@ md.push("| | |", "|---|---|");
 md.push(`| date | ${meta.date ?? "–"} (commit ${meta.commit ?? "–"}${meta.uncommitted?.length ? `, built with uncommitted changes to ${meta.uncommitted.join(", ")}` : ""}) |`);
 md.push(`| machine | ${meta.machine?.nproc ?? "–"} cores (nproc), ${meta.machine?.cpu ?? "–"}, ${meta.machine?.memory_gib ?? "–"} GiB |`);
 md.push(`| versions | rustc ${v.rustc ?? "–"}, worker crate ${v.worker ?? "–"}, wrangler ${v.wrangler ?? "–"}, workerd ${v.workerd ?? "–"}, wrk ${v.wrk ?? "–"}, node ${v.node ?? "–"} |`);
+md.push(`| build | release, ${st.release_profile ?? "–"} (the root Cargo.toml's, for the service and the baselines alike), wasm-opt -Oz |`);
 md.push(`| load | wrk, 1 thread, ${st.connections} connections, ${st.duration_s} s per run, ${st.reps} repetition(s); medians of the repetitions |`);
 md.push(`| serving | \`wrangler dev --ip 127.0.0.1 --log-level warn\`, local KV state on ${st.state_storage ?? "–"}, rate limits raised to ${fmt(st.rate_limit, 0)} per 60 s |`);
 md.push(`| load average (1/5/15 min) | ${load.map((l) => `rep ${l.rep} ${l.at}: ${l.loadavg}`).join("; ") || "–"} |`);
