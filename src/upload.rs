@@ -131,21 +131,29 @@ struct VideoState {
     updated_at: UnixSeconds,
 }
 
-async fn load_record(bucket: &Bucket, video: &str) -> Result<Option<VideoRecord>, ApiError> {
+/// The text of a small R2 object (a record or a marker), if it exists.
+async fn get_text(bucket: &Bucket, key: &str) -> Result<Option<String>, ApiError> {
     let Some(object) = bucket
-        .get(objects::meta(video))
+        .get(key)
         .execute()
         .await
-        .map_err(internal("reading a video record"))?
+        .map_err(internal("reading upload state"))?
     else {
         return Ok(None);
     };
     let body = object
         .body()
-        .ok_or_else(|| ApiError::internal("a video record has no body"))?
-        .text()
+        .ok_or_else(|| ApiError::internal("an upload state object has no body"))?;
+    body.text()
         .await
-        .map_err(internal("reading a video record"))?;
+        .map(Some)
+        .map_err(internal("reading upload state"))
+}
+
+async fn load_record(bucket: &Bucket, video: &str) -> Result<Option<VideoRecord>, ApiError> {
+    let Some(body) = get_text(bucket, &objects::meta(video)).await? else {
+        return Ok(None);
+    };
     serde_json::from_str(&body)
         .map(Some)
         .map_err(|e| ApiError::internal(format!("a video record is unreadable: {e}")))
@@ -457,32 +465,16 @@ async fn try_upload<L: Limiter>(
         }
         None => None,
     };
-    let (video, open_key) = match (named, &range) {
+    let (video, open_key) = match (named, range.as_ref().ok().and_then(ContentRange::chunked)) {
         (Some(v), _) => (Some(v), None),
-        (None, Ok(r @ (ContentRange::Part { .. } | ContentRange::Bytes { .. }))) => {
-            let (total, mode) = match *r {
-                ContentRange::Part { total, .. } => (total, UploadMode::Part),
-                ContentRange::Bytes { total, .. } => (Some(total), UploadMode::Bytes),
-                ContentRange::Whole => unreachable!(),
-            };
+        (None, Some((mode, total))) => {
             let mut candidates = vec![objects::open(token.as_str(), mode, total, &file_name)];
             if mode == UploadMode::Part && total.is_some() {
                 candidates.push(objects::open(token.as_str(), mode, None, &file_name));
             }
             let mut found = (None, Some(candidates[0].clone()));
             for key in candidates {
-                if let Some(obj) = bucket
-                    .get(&key)
-                    .execute()
-                    .await
-                    .map_err(internal("reading an open upload"))?
-                {
-                    let id = obj
-                        .body()
-                        .ok_or_else(|| ApiError::internal("open upload without body"))?
-                        .text()
-                        .await
-                        .map_err(internal("reading an open upload"))?;
+                if let Some(id) = get_text(&bucket, &key).await? {
                     if let Some(v) = load_record(&bucket, id.trim()).await? {
                         found = (Some(v), Some(key));
                         break;
@@ -616,21 +608,8 @@ async fn finish_upload(
 
 /// The correlation key an unfinished upload registered, kept in its pending marker.
 async fn open_key_of(bucket: &Bucket, video: &str) -> Result<Option<String>, ApiError> {
-    let Some(obj) = bucket
-        .get(objects::pending(video))
-        .execute()
-        .await
-        .map_err(internal("reading upload state"))?
-    else {
-        return Ok(None);
-    };
-    let text = obj
-        .body()
-        .ok_or_else(|| ApiError::internal("pending marker without body"))?
-        .text()
-        .await
-        .map_err(internal("reading upload state"))?;
-    Ok(Some(text).filter(|t| !t.is_empty()))
+    let text = get_text(bucket, &objects::pending(video)).await?;
+    Ok(text.filter(|t| !t.is_empty()))
 }
 
 /// The video `raw` of the caller's project, or a 404.

@@ -199,6 +199,15 @@ impl ContentRange {
         }
     }
 
+    /// The mode and the declared total of a chunk of a chunked upload; `None` for a whole file.
+    pub fn chunked(&self) -> Option<(UploadMode, Option<u64>)> {
+        match *self {
+            ContentRange::Whole => None,
+            ContentRange::Part { total, .. } => Some((UploadMode::Part, total)),
+            ContentRange::Bytes { total, .. } => Some((UploadMode::Bytes, Some(total))),
+        }
+    }
+
     /// Applies the rules that need the chunk's size.
     pub fn check_size(&self, size: u64) -> Result<(), ApiError> {
         if size == 0 {
