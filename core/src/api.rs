@@ -15,6 +15,7 @@ use crate::request::{
 use crate::store::{TokenRecord, TokenStore};
 use crate::time::UnixSeconds;
 use crate::token::UploadToken;
+use futures_util::future::join;
 use serde_json::Value;
 
 /// The service's own OpenAPI document, served at `GET /openapi.json`.
@@ -361,17 +362,12 @@ async fn dispatch<K: Kv, L: Limiter, B: Body>(
 
     let project = authenticate(ctx.config, req.authorization, ctx.now)?;
     let limit = ctx.limit(LimitScope::Api);
-    check_rate_limit(
-        ctx.limiter,
-        LimitScope::Api,
-        limit,
-        &project_limit_key(&project),
-        log,
-    )
-    .await?;
+    let limit_key = project_limit_key(&project);
+    let allowed = check_rate_limit(ctx.limiter, LimitScope::Api, limit, &limit_key, log);
 
     match endpoint {
         Endpoint::ListTokens => {
+            allowed.await?;
             let query = ListQuery::parse(req.query)?;
             let mut tokens = ctx
                 .store
@@ -381,8 +377,10 @@ async fn dispatch<K: Kv, L: Limiter, B: Body>(
             Ok(Response::json(200, list_page(&mut tokens, &query, ctx.now)))
         }
         Endpoint::CreateToken => {
-            let body = read_json_body(req, body).await?;
-            let ttl = parse_create_body(&body)?;
+            // The limiter is asked while the body arrives; nothing is written unless allowed.
+            let (allowed, body) = join(allowed, read_json_body(req, body)).await;
+            allowed?;
+            let ttl = parse_create_body(&body?)?;
             let record = TokenRecord {
                 project,
                 token: UploadToken {
@@ -397,12 +395,16 @@ async fn dispatch<K: Kv, L: Limiter, B: Body>(
                 .map_err(internal("creating a token"))?;
             Ok(token_response(&record.token))
         }
+        // One read each: made while the limiter answers, and used only if it allows.
         Endpoint::GetToken(id) => {
-            let record = find_active(ctx, &project, &id).await?;
-            Ok(token_response(&record.token))
+            let (allowed, found) = join(allowed, find_active(ctx, &project, &id)).await;
+            allowed?;
+            Ok(token_response(&found?.token))
         }
         Endpoint::DeleteToken(id) => {
-            let record = find_active(ctx, &project, &id).await?;
+            let (allowed, found) = join(allowed, find_active(ctx, &project, &id)).await;
+            allowed?;
+            let record = found?;
             ctx.store
                 .remove(&record)
                 .await
