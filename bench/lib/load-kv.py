@@ -42,7 +42,7 @@ def main():
     db = sqlite3.connect(candidates[0])
     columns = [row[1] for row in db.execute("PRAGMA table_info(_mf_entries)")]
     if columns != ["key", "blob_id", "expiration", "metadata"]:
-        print(f"load-kv.py: unknown storage layout {columns}; use BENCH_SEED=slow", file=sys.stderr)
+        print(f"load-kv.py: unknown storage layout {columns}; `node bench/lib/load-kv.mjs put` writes through the simulator instead (slow)", file=sys.stderr)
         return 1
     for file in files:
         started = time.time()
