@@ -367,13 +367,20 @@ async fn dispatch<K: Kv, L: Limiter, B: Body>(
 
     match endpoint {
         Endpoint::ListTokens => {
-            allowed.await?;
-            let query = ListQuery::parse(req.query)?;
-            let mut tokens = ctx
-                .store
-                .scan(&project)
-                .await
-                .map_err(internal("listing tokens"))?;
+            // The first list call is made while the limiter answers; a refused caller costs
+            // at most that one.
+            let query = match ListQuery::parse(req.query) {
+                Ok(q) => q,
+                Err(e) => {
+                    allowed.await?;
+                    return Err(e);
+                }
+            };
+            let mut scan = ctx.store.scan(&project);
+            let (allowed, first) = join(allowed, scan.step()).await;
+            allowed?;
+            first.map_err(internal("listing tokens"))?;
+            let mut tokens = scan.finish().await.map_err(internal("listing tokens"))?;
             Ok(Response::json(200, list_page(&mut tokens, &query, ctx.now)))
         }
         Endpoint::CreateToken => {

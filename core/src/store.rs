@@ -150,26 +150,60 @@ impl<K: Kv> TokenStore<K> {
         self.kv.delete(&keys::record(&record.token.token)).await
     }
 
-    /// Every indexed token of `project`, expired or not, in index order. One KV `list` per
-    /// 1000 entries and no reads.
-    pub async fn scan(&self, project: &ProjectId) -> Result<Vec<UploadToken>, StoreError> {
-        let prefix = keys::index_prefix(project);
-        let mut tokens = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let chunk = self.kv.list(&prefix, cursor.as_deref()).await?;
-            for key in &chunk.keys {
-                let token = keys::parse_index_entry(&key.name, key.metadata.as_deref())
-                    .ok_or_else(|| {
-                        // The key holds a token id, which must never reach the log.
-                        StoreError(format!("unreadable index entry under project {project}"))
-                    })?;
-                tokens.push(token);
-            }
-            match chunk.cursor {
-                Some(next) if !chunk.complete => cursor = Some(next),
-                _ => return Ok(tokens),
-            }
+    /// A walk over every indexed token of `project`, expired or not, in index order: one KV
+    /// `list` per 1000 entries and no reads. Nothing is read until it is stepped.
+    pub fn scan<'a>(&'a self, project: &'a ProjectId) -> IndexScan<'a, K> {
+        IndexScan {
+            kv: &self.kv,
+            project,
+            prefix: keys::index_prefix(project),
+            cursor: None,
+            tokens: Vec::new(),
+            done: false,
         }
+    }
+}
+
+/// A walk over a project's index, one `list` call per step (see [`TokenStore::scan`]).
+pub struct IndexScan<'a, K> {
+    kv: &'a K,
+    project: &'a ProjectId,
+    prefix: String,
+    cursor: Option<String>,
+    tokens: Vec<UploadToken>,
+    done: bool,
+}
+
+impl<K: Kv> IndexScan<'_, K> {
+    /// Makes one `list` call, unless the walk is over.
+    pub async fn step(&mut self) -> Result<(), StoreError> {
+        if self.done {
+            return Ok(());
+        }
+        let chunk = self.kv.list(&self.prefix, self.cursor.as_deref()).await?;
+        for key in &chunk.keys {
+            let token =
+                keys::parse_index_entry(&key.name, key.metadata.as_deref()).ok_or_else(|| {
+                    // The key holds a token id, which must never reach the log.
+                    StoreError(format!(
+                        "unreadable index entry under project {}",
+                        self.project
+                    ))
+                })?;
+            self.tokens.push(token);
+        }
+        match chunk.cursor {
+            Some(next) if !chunk.complete => self.cursor = Some(next),
+            _ => self.done = true,
+        }
+        Ok(())
+    }
+
+    /// Walks to the end and returns every token seen.
+    pub async fn finish(mut self) -> Result<Vec<UploadToken>, StoreError> {
+        while !self.done {
+            self.step().await?;
+        }
+        Ok(self.tokens)
     }
 }

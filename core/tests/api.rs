@@ -9,9 +9,12 @@ use upload_tokens_core::api::{
 };
 use upload_tokens_core::config::Config;
 use upload_tokens_core::ids::SystemEntropy;
+use upload_tokens_core::ids::TokenId;
 use upload_tokens_core::kv::{MemoryKv, Op, OpCounts};
-use upload_tokens_core::store::{keys, TokenStore};
+use upload_tokens_core::project::ProjectId;
+use upload_tokens_core::store::{keys, TokenRecord, TokenStore};
 use upload_tokens_core::testing::{block_on, MemoryLimiter};
+use upload_tokens_core::token::UploadToken;
 
 const T0: i64 = 1_800_000_000;
 const KEY_A: &str = "alpha-key-0000000001";
@@ -851,4 +854,36 @@ fn urls_split_into_path_and_query() {
         Some("toAb")
     );
     assert_eq!(query_param("a=1", "token"), None);
+}
+
+#[test]
+fn a_bad_query_costs_no_kv_operation() {
+    let h = Harness::new();
+    let (r, ops) = h.ops(|h| h.call("GET", "/upload-tokens?pageSize=0", Some(&basic(KEY_A)), ""));
+    assert_eq!(r.status, 400);
+    assert_eq!(ops, OpCounts::default());
+}
+
+#[test]
+fn a_limited_listing_costs_at_most_one_list_call() {
+    let h = Harness::with(MemoryLimiter::new(1), MemoryKv::with_page_limit(T0, 10));
+    // 35 tokens written straight into the store: four list pages of 10.
+    let project = ProjectId::parse("alpha").unwrap();
+    for _ in 0..35 {
+        let record = TokenRecord {
+            project: project.clone(),
+            token: UploadToken {
+                token: TokenId::generate(&mut SystemEntropy),
+                ttl: 0,
+                created_at: T0,
+            },
+        };
+        block_on(h.store.save(&record)).unwrap();
+    }
+    let (r, ops) = h.ops(|h| h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), ""));
+    assert_eq!(r.status, 200);
+    assert_eq!(ops.lists, 4);
+    let (r, ops) = h.ops(|h| h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), ""));
+    assert_eq!(r.status, 429);
+    assert!(ops.lists <= 1, "{ops:?}");
 }
