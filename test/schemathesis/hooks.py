@@ -23,6 +23,11 @@ Since no other request carries that project's credentials, no listing shows the 
 DELETE can end it. Only values schemathesis meant to be valid are replaced, and only a request
 carrying exactly the first project's credentials (or the second's) has them changed, so the
 probes without credentials or with wrong ones stay as schemathesis made them.
+
+The stateful phase checks that a token it created can then be read and deleted. A token
+created with a ttl of a few seconds rightly expires before a later step reaches it (the
+service answers 404 for an expired token), so in that phase only a positive ttl below
+STATEFUL_MIN_TTL is raised to it; every other phase sends the ttl as generated.
 """
 
 import base64
@@ -50,6 +55,8 @@ _fixture_key, _fixture_auth = _keys("UTS_FIXTURE_KEY")
 _upload_token = os.environ.get("UTS_UPLOAD_TOKEN", "")
 _video_ids = [v for v in os.environ.get("UTS_VIDEO_IDS", "").split(",") if v]
 _turns = {name: itertools.count() for name in ("upload", "token", "video", "video_id")}
+
+STATEFUL_MIN_TTL = 600
 
 
 def _stateful(case):
@@ -106,6 +113,15 @@ def before_call(context, case, kwargs):
             case.headers = {}
         case.headers["CF-Connecting-IP"] = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
         return
+    if (
+        _stateful(case)
+        and case.operation.path == "/upload-tokens"
+        and case.method.upper() == "POST"
+        and isinstance(case.body, dict)
+        and type(case.body.get("ttl")) is int
+        and 0 < case.body["ttl"] < STATEFUL_MIN_TTL
+    ):
+        case.body["ttl"] = STATEFUL_MIN_TTL
     if _give_real_values(case) and _fixture_auth:
         _send_as(case, kwargs, _fixture_key, _fixture_auth, (_main_auth, _other_auth))
     elif not _stateful(case) and _other_auth:
