@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.tools/bin:$PATH"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+started=$(date +%s)
+step() { printf '\n\033[1m== %s\033[0m (at %ss)\n' "$*" "$(( $(date +%s) - started ))"; }
 
 step "set-up"
 scripts/setup.sh --python --browser
@@ -25,3 +26,4 @@ scripts/build.sh
 step "worker tests (Node)"
 export SKIP_WORKER_BUILD=1
 node --test --test-concurrency=1 test/*.test.mjs
+step "all tests passed"
