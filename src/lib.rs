@@ -88,7 +88,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         env.var(name).ok().map(|v| v.to_string())
     });
     match upload::remove_stale_uploads(&env, now(), stale_after).await {
-        Ok(n) => console_log!("removed {n} abandoned upload(s)"),
+        Ok(n) => console_log!("removed {n} abandoned upload(s) or staged file(s)"),
         Err(e) => console_error!(
             "removing abandoned uploads failed: {}",
             e.log_detail.as_deref().unwrap_or("")

@@ -1,8 +1,10 @@
 //! `POST /upload?token=`, `GET /videos/{videoId}` and `GET /videos/{videoId}/source`: the
 //! delegated upload into R2, driven by the rules in `upload_tokens_core::upload`.
 //!
-//! Chunk bytes never enter wasm memory: the request's file is handed to R2 as the Blob the
-//! runtime parsed, and assembly pipes stored chunks into one object on the JavaScript side.
+//! Chunk bytes never enter wasm memory, and no chunk is ever held whole: the multipart body is
+//! read as it arrives by `js/multipart.js`, which stages the file in R2 five MiB at a time;
+//! once the chunk is accepted, the staged object is piped to its place (and assembly pipes
+//! stored chunks into one object), all on the JavaScript side.
 
 use crate::kv::WorkersKv;
 use js_sys::{BigInt, Object, Reflect};
@@ -65,59 +67,97 @@ fn js_internal(what: &'static str) -> impl Fn(JsValue) -> ApiError {
     move |e| ApiError::internal(format!("{what}: {e:?}"))
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/js/multipart.js")]
+extern "C" {
+    /// See `stageMultipart` in `js/multipart.js`.
+    #[wasm_bindgen(js_name = stageMultipart)]
+    fn stage_multipart(
+        request: &web_sys::Request,
+        bucket: &JsValue,
+        staging_prefix: &str,
+        max_file_bytes: f64,
+    ) -> js_sys::Promise;
+}
+
+/// A file part of the request, staged in R2 under `key`.
+struct StagedFile {
+    key: String,
+    name: String,
+    content_type: String,
+    size: u64,
+}
+
 /// The parts of an upload request's multipart body that matter.
 struct UploadForm {
-    file: web_sys::File,
+    file: StagedFile,
     video_id: Option<String>,
 }
 
-/// Parses the body with the runtime's own multipart parser and takes the single file part,
-/// whatever its field name, and an optional `videoId` field before or after it.
-async fn read_form(req: &Request) -> Result<UploadForm, ApiError> {
-    let content_type = req
-        .headers()
-        .get("Content-Type")
+fn js_string(object: &JsValue, name: &str) -> Option<String> {
+    Reflect::get(object, &JsValue::from_str(name))
         .ok()
-        .flatten()
-        .unwrap_or_default();
-    if !content_type
-        .to_ascii_lowercase()
-        .starts_with("multipart/form-data")
-    {
-        return Err(upload::not_multipart());
-    }
-    let promise = req
-        .inner()
-        .form_data()
-        .map_err(|_| upload::not_multipart())?;
-    let form: web_sys::FormData = JsFuture::from(promise)
+        .and_then(|v| v.as_string())
+}
+
+/// Reads the multipart body as it arrives and stages its file parts in R2 (their keys go into
+/// `staged`, for the caller to delete once done), taking the single file part whatever its
+/// field name, and an optional `videoId` field before or after it.
+async fn stage_form(
+    req: &Request,
+    bucket: &Bucket,
+    staged: &mut Vec<String>,
+) -> Result<UploadForm, ApiError> {
+    let promise = stage_multipart(
+        req.inner(),
+        bucket.as_ref(),
+        objects::STAGING_PREFIX,
+        upload::MAX_CHUNK as f64,
+    );
+    let result = JsFuture::from(promise)
         .await
-        .map_err(|_| upload::not_multipart())?
+        .map_err(js_internal("reading the upload body"))?;
+    let files: js_sys::Array = Reflect::get(&result, &"files".into())
+        .map_err(js_internal("reading the upload body"))?
         .unchecked_into();
-    let mut files = Vec::new();
-    let mut video_id = None;
-    let entries = js_sys::try_iter(&form.entries())
-        .map_err(js_internal("reading the form"))?
-        .ok_or_else(|| ApiError::internal("form entries are not iterable"))?;
-    for entry in entries {
-        let entry: js_sys::Array = entry
-            .map_err(js_internal("reading the form"))?
-            .unchecked_into();
-        let (name, value) = (entry.get(0).as_string().unwrap_or_default(), entry.get(1));
-        if value.is_instance_of::<web_sys::File>() {
-            files.push(value.unchecked_into::<web_sys::File>());
-        } else if name == "videoId" {
-            video_id = value.as_string().map(|v| v.trim().to_owned());
-        }
+    let mut parts = Vec::new();
+    for file in files.iter() {
+        let key = js_string(&file, "key").unwrap_or_default();
+        staged.push(key.clone());
+        parts.push(StagedFile {
+            key,
+            name: js_string(&file, "filename").unwrap_or_default(),
+            content_type: js_string(&file, "type").unwrap_or_default(),
+            size: Reflect::get(&file, &"size".into())
+                .ok()
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0) as u64,
+        });
     }
-    if files.len() > 1 {
+    match js_string(&result, "error").as_deref() {
+        None => {}
+        Some("too-large") => return Err(upload::too_large()),
+        Some(_) => return Err(upload::not_multipart()),
+    }
+    if parts.len() > 1 {
         return Err(upload::multiple_files());
     }
-    let file = files.pop().ok_or_else(upload::no_file)?;
-    Ok(UploadForm {
-        file,
-        video_id: video_id.filter(|v| !v.is_empty()),
-    })
+    let file = parts.pop().ok_or_else(upload::no_file)?;
+    let fields = Reflect::get(&result, &"fields".into()).unwrap_or(JsValue::UNDEFINED);
+    let video_id = js_string(&fields, "videoId")
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
+    Ok(UploadForm { file, video_id })
+}
+
+/// Deletes objects a request staged, whatever became of it.
+async fn delete_staged(bucket: &Bucket, staged: Vec<String>) -> Result<(), ApiError> {
+    if staged.is_empty() {
+        return Ok(());
+    }
+    bucket
+        .delete_multiple(staged)
+        .await
+        .map_err(internal("removing a staged file"))
 }
 
 /// A video's record and the state of its upload, read from R2.
@@ -250,25 +290,6 @@ fn put_options(content_type: Option<&str>, custom: &[(&str, &str)]) -> Result<Ob
     build().map_err(js_internal("building R2 options"))
 }
 
-/// Puts a Blob into R2 as it is, on the JavaScript side.
-async fn put_blob(
-    bucket: &Bucket,
-    key: &str,
-    blob: &web_sys::Blob,
-    content_type: Option<&str>,
-    custom: &[(&str, &str)],
-) -> Result<(), ApiError> {
-    let options = put_options(content_type, custom)?;
-    let raw: &worker::worker_sys::R2Bucket = bucket.as_ref().unchecked_ref();
-    let promise = raw
-        .put(key.to_owned(), blob.into(), options.into())
-        .map_err(js_internal("storing a chunk"))?;
-    JsFuture::from(promise)
-        .await
-        .map_err(js_internal("storing a chunk"))?;
-    Ok(())
-}
-
 async fn put_text(bucket: &Bucket, key: &str, text: String) -> Result<(), ApiError> {
     bucket
         .put(key, text)
@@ -278,44 +299,37 @@ async fn put_text(bucket: &Bucket, key: &str, text: String) -> Result<(), ApiErr
         .map_err(internal("writing upload state"))
 }
 
-/// Concatenates the chunks, in order, into the video's source object: a fixed-length stream
-/// is handed to R2 and each chunk's body is piped into it, all on the JavaScript side.
-async fn assemble(
+/// Pipes the objects `sources` (of `total` bytes together), in order, into one object `dest`
+/// written with `options`: a fixed-length stream is handed to R2 and each source's body is
+/// piped into it, all on the JavaScript side.
+async fn concat_objects(
     bucket: &Bucket,
-    record: &VideoRecord,
-    order: &[StoredChunk],
+    sources: &[String],
+    total: u64,
+    dest: &str,
+    options: Object,
 ) -> Result<(), ApiError> {
-    let total: u64 = order.iter().map(|c| c.size).sum();
     let fixed = worker::worker_sys::FixedLengthStream::new_big_int(BigInt::from(total))
-        .map_err(js_internal("assembling"))?;
+        .map_err(js_internal("streaming into R2"))?;
     let transform: &web_sys::TransformStream = fixed.unchecked_ref();
     let (readable, writable) = (transform.readable(), transform.writable());
     let raw: &worker::worker_sys::R2Bucket = bucket.as_ref().unchecked_ref();
-    let count = order.len().to_string();
-    let options = put_options(Some(&record.content_type), &[("chunks", &count)])?;
     let put = JsFuture::from(
-        raw.put(
-            objects::source(&record.video_id),
-            readable.into(),
-            options.into(),
-        )
-        .map_err(js_internal("assembling"))?,
+        raw.put(dest.to_owned(), readable.into(), options.into())
+            .map_err(js_internal("streaming into R2"))?,
     );
     let pipe_options = web_sys::StreamPipeOptions::new();
     pipe_options.set_prevent_close(true);
     let piped = async {
-        for chunk in order {
+        for source in sources {
             let promise = raw
-                .get(
-                    objects::chunk(&record.video_id, chunk.start),
-                    JsValue::UNDEFINED,
-                )
+                .get(source.clone(), JsValue::UNDEFINED)
                 .map_err(js_internal("reading a chunk"))?;
             let object = JsFuture::from(promise)
                 .await
                 .map_err(js_internal("reading a chunk"))?;
             if object.is_null() || object.is_undefined() {
-                return Err(ApiError::internal("a chunk vanished during assembly"));
+                return Err(ApiError::internal("an object vanished while being piped"));
             }
             let body: web_sys::ReadableStream = Reflect::get(&object, &"body".into())
                 .map_err(js_internal("reading a chunk"))?
@@ -326,7 +340,7 @@ async fn assemble(
         }
         JsFuture::from(writable.close())
             .await
-            .map_err(js_internal("closing the source"))?;
+            .map_err(js_internal("closing the stream"))?;
         Ok::<(), ApiError>(())
     };
     let piped = async {
@@ -339,8 +353,31 @@ async fn assemble(
     };
     let (piped, put) = futures_util::join!(piped, put);
     piped?;
-    put.map_err(js_internal("storing the source"))?;
+    put.map_err(js_internal("storing into R2"))?;
     Ok(())
+}
+
+/// Concatenates the chunks, in order, into the video's source object.
+async fn assemble(
+    bucket: &Bucket,
+    record: &VideoRecord,
+    order: &[StoredChunk],
+) -> Result<(), ApiError> {
+    let total: u64 = order.iter().map(|c| c.size).sum();
+    let count = order.len().to_string();
+    let options = put_options(Some(&record.content_type), &[("chunks", &count)])?;
+    let sources: Vec<String> = order
+        .iter()
+        .map(|c| objects::chunk(&record.video_id, c.start))
+        .collect();
+    concat_objects(
+        bucket,
+        &sources,
+        total,
+        &objects::source(&record.video_id),
+        options,
+    )
+    .await
 }
 
 /// Removes an upload's chunks and bookkeeping once its source is assembled (or abandoned).
@@ -393,11 +430,19 @@ pub async fn upload<L: Limiter>(
     now: UnixSeconds,
 ) -> Response {
     let mut log = None;
-    let answer = match try_upload(req, env, config, limiter, now, &mut log).await {
+    let mut staged = Vec::new();
+    let mut answer = match try_upload(req, env, config, limiter, now, &mut log, &mut staged).await {
         Ok(r) => r,
         Err(e) => Response::error(e),
     };
-    let mut answer = with_cors(answer);
+    // Staged files were copied where they belong, or refused: either way they go.
+    if let Ok(bucket) = env.bucket(BUCKET_BINDING) {
+        if let Err(e) = delete_staged(&bucket, staged).await {
+            // A leftover is removed by the periodic cleanup; the answer stands.
+            log = log.or(e.log_detail.clone());
+        }
+    }
+    answer = with_cors(answer);
     answer
         .headers
         .push(("X-RateLimit-Limit", config.api_limit.limit.to_string()));
@@ -414,6 +459,7 @@ async fn try_upload<L: Limiter>(
     limiter: &L,
     now: UnixSeconds,
     log: &mut Option<String>,
+    staged: &mut Vec<String>,
 ) -> Result<Response, ApiError> {
     let url = req.inner().url();
     let (_, query) = upload_tokens_core::api::split_url(&url);
@@ -432,17 +478,26 @@ async fn try_upload<L: Limiter>(
         .filter(|r| r.token.is_active(now))
         .map(|r| &r.project);
 
+    let bucket = env.bucket(BUCKET_BINDING).map_err(internal("binding R2"))?;
+
+    // A token that is gone may only finish an upload it opened: without one, it is refused
+    // before a byte of the body is read.
+    if active.is_none() && !has_open_upload(&bucket, &token).await? {
+        return Err(invalid_token(false));
+    }
+    let range_header = req.headers().get("Content-Range").ok().flatten();
+    let range = ContentRange::parse(range_header.as_deref());
+    if let (Some(_), Err(e)) = (active, &range) {
+        return Err(e.clone());
+    }
     // A bad body from a token that cannot upload at all is still a 401.
-    let form = match read_form(req).await {
+    let form = match stage_form(req, &bucket, staged).await {
         Ok(form) => form,
         Err(e) if active.is_some() => return Err(e),
         Err(_) => return Err(invalid_token(false)),
     };
-    let range_header = req.headers().get("Content-Range").ok().flatten();
-    let range = ContentRange::parse(range_header.as_deref());
-    let file_name = upload::decode_file_name(&form.file.name());
-    let size = form.file.size() as u64;
-    let bucket = env.bucket(BUCKET_BINDING).map_err(internal("binding R2"))?;
+    let file_name = upload::decode_file_name(&form.file.name);
+    let size = form.file.size;
 
     // Which video this chunk joins: the one named, or the token's open upload of the same
     // total and file name, or none (a new video).
@@ -521,7 +576,7 @@ async fn try_upload<L: Limiter>(
                 range.mode(),
                 now,
             )
-            .with_content_type(&form.file.type_());
+            .with_content_type(&form.file.content_type);
             let json =
                 serde_json::to_string(&record).map_err(|e| ApiError::internal(e.to_string()))?;
             // The pending marker goes first, so the cleanup can find whatever follows.
@@ -546,26 +601,21 @@ async fn try_upload<L: Limiter>(
     };
     let vid = state.record.video_id.clone();
     if let ChunkPlan::Store { start, total } = plan {
-        let blob: &web_sys::Blob = form.file.unchecked_ref();
+        let staged_file = std::slice::from_ref(&form.file.key);
         if range.mode() == UploadMode::Whole {
-            put_blob(
-                &bucket,
-                &objects::source(&vid),
-                blob,
-                Some(&state.record.content_type),
-                &[],
-            )
-            .await?;
+            let options = put_options(Some(&state.record.content_type), &[])?;
+            concat_objects(&bucket, staged_file, size, &objects::source(&vid), options).await?;
             remove_upload_state(&bucket, &vid, &[], None).await?;
             state.complete = true;
         } else {
             let total = objects::total_value(total);
-            put_blob(
+            let options = put_options(None, &[("total", &total)])?;
+            concat_objects(
                 &bucket,
+                staged_file,
+                size,
                 &objects::chunk(&vid, start),
-                blob,
-                None,
-                &[("total", &total)],
+                options,
             )
             .await?;
         }
@@ -604,6 +654,18 @@ async fn finish_upload(
     }
     let open = open_key_of(bucket, video).await?;
     remove_upload_state(bucket, video, order, open.as_deref()).await
+}
+
+/// Whether `token` opened an upload that is not finished yet.
+async fn has_open_upload(bucket: &Bucket, token: &TokenId) -> Result<bool, ApiError> {
+    let open = bucket
+        .list()
+        .prefix(objects::open_prefix(token.as_str()))
+        .limit(1)
+        .execute()
+        .await
+        .map_err(internal("listing open uploads"))?;
+    Ok(!open.objects().is_empty())
 }
 
 /// The correlation key an unfinished upload registered, kept in its pending marker.
@@ -754,8 +816,8 @@ pub async fn get_source<L: Limiter>(
 }
 
 /// Removes unfinished uploads that received nothing for `stale_after` seconds: their chunks,
-/// record and bookkeeping. Bounded per run so one invocation stays within the runtime's limits;
-/// the next run carries on. Returns how many uploads were removed.
+/// record and bookkeeping, and staged files left behind. Bounded per run so one invocation stays
+/// within the runtime's limits; the next run carries on. Returns how many were removed.
 pub async fn remove_stale_uploads(
     env: &Env,
     now: UnixSeconds,
@@ -770,7 +832,24 @@ pub async fn remove_stale_uploads(
         .execute()
         .await
         .map_err(internal("listing unfinished uploads"))?;
-    let mut removed = 0;
+    // Staged files a request did not live to delete.
+    let staged = bucket
+        .list()
+        .prefix(objects::STAGING_PREFIX)
+        .limit(MAX_PER_RUN)
+        .execute()
+        .await
+        .map_err(internal("listing staged files"))?;
+    let leftovers: Vec<String> = staged
+        .objects()
+        .iter()
+        .filter(|o| {
+            now - from_millis(o.uploaded().as_millis() as f64) >= UnixSeconds::from(stale_after)
+        })
+        .map(|o| o.key())
+        .collect();
+    let mut removed = leftovers.len();
+    delete_staged(&bucket, leftovers).await?;
     for marker in pending.objects() {
         let key = marker.key();
         let video = key.trim_start_matches(objects::PENDING_PREFIX).to_owned();

@@ -67,6 +67,11 @@ pub fn multiple_files() -> ApiError {
     .named("file")
 }
 
+/// 400 for a file over [`MAX_CHUNK`].
+pub fn too_large() -> ApiError {
+    error("uploaded-file-too-large", "The uploaded file is too large.").named("file")
+}
+
 /// 400 for a body that is not `multipart/form-data`.
 pub fn not_multipart() -> ApiError {
     error(
@@ -655,6 +660,15 @@ pub mod objects {
 
     pub const PENDING_PREFIX: &str = "pending/";
 
+    /// Where a request's file parts are staged while its body is read; a staged object is
+    /// deleted by the request that made it, or by the cleanup if that request died.
+    pub const STAGING_PREFIX: &str = "incoming/";
+
+    /// The prefix of every correlation entry of `token`.
+    pub fn open_prefix(token: &str) -> String {
+        format!("open/{token}/")
+    }
+
     pub fn pending(video: &str) -> String {
         format!("{PENDING_PREFIX}{video}")
     }
@@ -668,9 +682,10 @@ pub mod objects {
             UploadMode::Part => "part",
             UploadMode::Bytes => "bytes",
         };
+        let prefix = open_prefix(token);
         match total {
-            Some(t) => format!("open/{token}/{mode}/{t}/{hash}"),
-            None => format!("open/{token}/{mode}/*/{hash}"),
+            Some(t) => format!("{prefix}{mode}/{t}/{hash}"),
+            None => format!("{prefix}{mode}/*/{hash}"),
         }
     }
 
