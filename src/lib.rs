@@ -67,7 +67,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 ));
             }
             if let Some(line) = &answer.log {
-                console_error!("{line}");
+                console_error!("{}", upload_tokens_core::redact::redact(line));
             }
             into_response(answer)
         }
@@ -91,7 +91,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Ok(n) => console_log!("removed {n} abandoned upload(s) or staged file(s)"),
         Err(e) => console_error!(
             "removing abandoned uploads failed: {}",
-            e.log_detail.as_deref().unwrap_or("")
+            upload_tokens_core::redact::redact(e.log_detail.as_deref().unwrap_or(""))
         ),
     }
 }

@@ -194,7 +194,7 @@ impl Response {
     pub fn error(error: ApiError) -> Self {
         let mut r = Self::json(error.status(), error.body());
         r.headers.extend(error.headers.iter().cloned());
-        r.log = error.log_detail.clone();
+        r.log = error.log_detail.as_deref().map(crate::redact::redact);
         r
     }
 

@@ -143,7 +143,7 @@ impl MemoryKv {
             .collect()
     }
 
-    fn record(&self, op: Op) -> Result<(), StoreError> {
+    fn record(&self, op: Op, key: &str) -> Result<(), StoreError> {
         let mut c = self.counts.get();
         match op {
             Op::Read => c.reads += 1,
@@ -155,7 +155,7 @@ impl MemoryKv {
         match self.failure.get() {
             Some((kind, 0)) if kind == op => {
                 self.failure.set(None);
-                Err(StoreError(format!("injected {op:?} failure")))
+                Err(StoreError(format!("injected {op:?} failure on {key}")))
             }
             Some((kind, n)) if kind == op => {
                 self.failure.set(Some((kind, n - 1)));
@@ -172,7 +172,7 @@ impl MemoryKv {
 
 impl Kv for MemoryKv {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.record(Op::Read)?;
+        self.record(Op::Read, key)?;
         Ok(self
             .entries
             .borrow()
@@ -182,7 +182,7 @@ impl Kv for MemoryKv {
     }
 
     async fn put(&self, key: &str, value: &str, options: PutOptions<'_>) -> Result<(), StoreError> {
-        self.record(Op::Write)?;
+        self.record(Op::Write, key)?;
         if key.is_empty() || key.len() > 512 {
             return Err(StoreError(format!(
                 "KV PUT failed: 414 key of {} bytes",
@@ -214,13 +214,13 @@ impl Kv for MemoryKv {
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.record(Op::Delete)?;
+        self.record(Op::Delete, key)?;
         self.entries.borrow_mut().remove(key);
         Ok(())
     }
 
     async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<ListChunk, StoreError> {
-        self.record(Op::List)?;
+        self.record(Op::List, prefix)?;
         let entries = self.entries.borrow();
         let start = cursor.unwrap_or(prefix);
         let mut keys = Vec::new();

@@ -10,6 +10,7 @@ pub mod kv;
 pub mod list;
 pub mod problem;
 pub mod project;
+pub mod redact;
 pub mod request;
 pub mod store;
 pub mod time;
