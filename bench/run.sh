@@ -32,7 +32,7 @@
 # cases, each twice: for the service and for the baselines); then serves every target the same
 # way, `wrangler dev --ip 127.0.0.1`, the service with its baseline beside it, and loads one at
 # a time with wrk (one thread, 127.0.0.1 only, each run bounded in time), each service case
-# right next to its baseline's.
+# right next to a run of its baseline.
 # KV operations per request are read from the service's Server-Timing header (var
 # SERVER_TIMING=1) with a few single requests per case, outside the timed runs, from a separate
 # start of the service. A watchdog ends the whole run after --max-minutes.
@@ -285,7 +285,10 @@ runs="$work/runs.jsonl" probes="$work/probes.jsonl"
 : >"$runs"
 : >"$probes"
 export LUA_PATH="$bench/lua/?.lua;;"
-mode=timed probe_phase="" probe_slice=0
+mode=timed probe_phase="" probe_slice=0 pair_with=""
+# Up to this N every listing has a baseline (d) run of its own; above it (where one run takes
+# seconds and there is no throughput target) the listings share one baseline run per repetition.
+paired_up_to=10000
 # case_run CASE TARGET N SCRIPT URL ARGS...: a timed wrk run (mode=timed), an untimed one
 # (mode=warmup), or a line of the probe spec (mode=probe).
 case_run() {
@@ -327,7 +330,8 @@ case_run() {
   local line
   line=$(grep '^BENCH_JSON ' "$raw" | tail -1 | cut -d' ' -f2- || true)
   [ -n "$line" ] || line='{"failed":true}'
-  printf '{"case":"%s","target":"%s","n":%s,"rep":%s,"wrk":%s}\n' "$id" "$target" "$n" "$rep" "$line" >>"$runs"
+  printf '{"case":"%s","target":"%s","n":%s,"rep":%s,%s"wrk":%s}\n' "$id" "$target" "$n" "$rep" \
+    "${pair_with:+\"pair\":\"$pair_with\",}" "$line" >>"$runs"
   printf '  %-26s %-10s N=%-7s rep %s: %s\n' "$id" "$target" "$n" "$rep" \
     "$(grep -E '^Requests/sec' "$raw" | tr -s ' ' || echo 'no result')" >&2
 }
@@ -444,9 +448,10 @@ done
 # --- timed runs ----------------------------------------------------------------------------------
 # Each repetition starts every target afresh: the service on the misc state with each of the
 # baselines (a), (b), (c), (e) in turn beside it, then, for each N, the service and baseline (d)
-# side by side on that N's state. Every service case runs right next to its baseline's (which
-# goes first alternates between repetitions), so that a change in the machine's load hits both
-# alike; only the one being loaded is busy.
+# side by side on that N's state. Every service case runs right next to a run of its baseline
+# (which goes first alternates between repetitions; each listing up to N = $paired_up_to has a
+# baseline run of its own), so that a change in the machine's load hits both alike; only the
+# one being loaded is busy.
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 load_samples="$work/load.jsonl"
 : >"$load_samples"
@@ -479,7 +484,23 @@ for ((rep = 1; rep <= reps; rep++)); do
     bl=$started_base bl_pgid=$started_pgid
     warm list_cases "$n"
     probe "warmup-$rep" 1 list_cases "$n"
-    for part in $(ordered); do cases kv-list "$part" "$n"; done
+    if [ "$n" -le "$paired_up_to" ]; then
+      # Each listing right next to a run of baseline (d) of its own, so that the two halves of
+      # every ratio see the same moment of the machine.
+      while read -r id query; do
+        for part in $(ordered); do
+          if [ "$part" = service ]; then
+            case_run "$id" service "$n" static.lua "$svc/upload-tokens?$query" GET "$(auth_of "bench-$n")" -
+          else
+            pair_with=$id
+            case_run kv-list baseline-d "$n" static.lua "$bl/?prefix=idx:bench-$n:" GET - -
+            pair_with=""
+          fi
+        done
+      done < <(list_queries "$n")
+    else
+      for part in $(ordered); do cases kv-list "$part" "$n"; done
+    fi
     stop_server "$bl_pgid"
     stop_server "$svc_pgid"
   done

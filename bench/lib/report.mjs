@@ -65,7 +65,7 @@ for (const r of runs) {
   if (!groups.has(k)) groups.set(k, { target: r.target, case: r.case, n: r.n, reps: [] });
   const w = r.wrk;
   if (w.failed) {
-    groups.get(k).reps.push({ rep: r.rep, failed: true });
+    groups.get(k).reps.push({ rep: r.rep, pair: r.pair, failed: true });
     continue;
   }
   const seconds = w.duration_us / 1e6;
@@ -75,6 +75,7 @@ for (const r of runs) {
   const lat = (x) => (w.requests > 0 ? x / 1000 : null); // no latency without an answer
   groups.get(k).reps.push({
     rep: r.rep,
+    pair: r.pair, // the service case this baseline run was made next to, if it has one of its own
     requests: w.requests,
     seconds: round(seconds, 2),
     rps: w.requests / seconds,
@@ -145,6 +146,27 @@ function order(c) {
     "list-createdAt-asc-100", "list-createdAt-desc-100", "list-ttl-asc-100", "list-ttl-desc-100",
     "list-last-page-100"].indexOf(c);
 }
+// The service's throughput over its baseline's, one ratio per repetition, each against the
+// baseline run made right next to it.
+function pairedRatios(s, b) {
+  return s.runs.map((r) => {
+    const same = b.runs.filter((x) => x.rep === r.rep);
+    const p = same.find((x) => x.pair === s.case) ?? same.find((x) => !x.pair);
+    return r.failed || !p || p.failed || !p.rps ? null : r.rps / p.rps;
+  }).filter((x) => x !== null);
+}
+// How much baseline (d) differs from itself between consecutive runs of a repetition (the
+// machine's own noise, against which a ratio can be read): each run over the one before it.
+function baselineNoise(n) {
+  const g = summaries.get(key("baseline-d", "kv-list", n));
+  if (!g) return [];
+  const out = [];
+  for (let i = 1; i < g.runs.length; i++) {
+    const [a, b] = [g.runs[i - 1], g.runs[i]];
+    if (a.rep === b.rep && a.pair && b.pair && !a.failed && !b.failed && a.rps) out.push(b.rps / a.rps);
+  }
+  return out;
+}
 const rows = serviceRows.map((s) => {
   const [bt, bc, perN] = baselineOf(s) || [];
   const b = bt ? summaries.get(key(bt, bc, perN ? s.n : 0)) : null;
@@ -156,10 +178,8 @@ const rows = serviceRows.map((s) => {
     baseline: b ? { target: bt, case: bc, n: b.n, rps: b.rps, p50_ms: b.p50_ms, p99_ms: b.p99_ms, unexpectedStatuses: b.unexpectedStatuses, exhausted: b.exhausted } : null,
     // Each repetition runs the case right next to its baseline: the ratio is the median of
     // those paired ratios, which a change of the machine's load between repetitions spares.
-    ratio: b ? round(median(s.runs.map((r) => {
-      const p = b.runs.find((x) => x.rep === r.rep);
-      return r.failed || !p || p.failed || !p.rps ? null : r.rps / p.rps;
-    })), 2) : null,
+    ratio: b ? round(median(pairedRatios(s, b)), 2) : null,
+    pairedRatios: b ? pairedRatios(s, b).map((x) => round(x, 3)) : [],
     ratioOfMedians: b && b.rps ? round(s.rps / b.rps, 2) : null,
     kv,
     predictedLists: listed ? Math.ceil(s.n / 1000) : null,
@@ -177,11 +197,20 @@ for (const c of ["get", "create", "delete"]) {
   if (r) check(`${c} >= 0.8 x baseline throughput`, r.ratio !== null && r.ratio >= 0.8, `${r.rps} vs ${r.baseline?.rps} req/s (medians); paired ratio ${r.ratio}`);
 }
 const sizes = [...new Set(rows.filter((r) => r.case.startsWith("list-")).map((r) => r.n))].sort((a, b) => a - b);
+function listSpread(n, ls) {
+  const all = ls.flatMap((r) => r.pairedRatios);
+  const noise = baselineNoise(n);
+  let text = all.length ? `; all ${all.length} paired runs: median ${round(median(all), 2)}, ${all.filter((x) => x < 0.8).length} below 0.8` : "";
+  if (noise.length) {
+    text += `; baseline (d) against itself, consecutive runs: ${round(Math.min(...noise), 2)}–${round(Math.max(...noise), 2)}, ${noise.filter((x) => x < 0.8).length} of ${noise.length} below 0.8`;
+  }
+  return text;
+}
 for (const n of sizes.filter((n) => n <= 10000)) {
   const ls = rows.filter((r) => r.n === n && r.case.startsWith("list-"));
   const worst = ls.reduce((a, r) => (a === null || (r.ratio ?? 0) < (a.ratio ?? 0) ? r : a), null);
   check(`list at N=${n} >= 0.8 x baseline (d)`, ls.every((r) => r.ratio !== null && r.ratio >= 0.8),
-    `lowest ${worst?.ratio} (${worst?.label}); ${ls.map((r) => r.ratio).join(", ")}`);
+    `lowest ${worst?.ratio} (${worst?.label}); ${ls.map((r) => r.ratio).join(", ")}` + listSpread(n, ls));
   const kvOk = ls.every((r) => r.kv && r.kv.reads === 0 && r.kv.lists === Math.ceil(n / 1000));
   check(`list at N=${n}: 0 reads and ceil(N/1000) = ${Math.ceil(n / 1000)} list calls`, kvOk,
     [...new Set(ls.map((r) => (r.kv ? `reads=${r.kv.reads} lists=${r.kv.lists}` : "no Server-Timing")))].join("; "));
@@ -303,7 +332,7 @@ if (upload.upload) {
 }
 md.push("## How it is measured", "");
 md.push([
-  "- Every target is built in release (opt-level \"s\", LTO, one codegen unit, wasm-opt -Oz) and served by `wrangler dev --ip 127.0.0.1 --port P --persist-to DIR --log-level warn` (at the default level wrangler prints a line per request from its Node process, about 1 ms of CPU each on the same 2 cores), the service on one copy of the seeded local state and the baselines on another. Each repetition starts every target afresh, the service with its baseline beside it; every service case is run right next to its baseline's (which goes first alternates), one wrk at a time, after a short untimed load and a single request per case. A case whose single request is slow runs longer (up to " + st.min_requests + " times that latency, at most " + st.max_duration_s + " s) so that it still completes some requests.",
+  "- Every target is built in release (opt-level \"s\", LTO, one codegen unit, wasm-opt -Oz) and served by `wrangler dev --ip 127.0.0.1 --port P --persist-to DIR --log-level warn` (at the default level wrangler prints a line per request from its Node process, about 1 ms of CPU each on the same 2 cores), the service on one copy of the seeded local state and the baselines on another. Each repetition starts every target afresh, the service with its baseline beside it; every service case is run right next to a run of its baseline (which goes first alternates; each listing up to N = 10,000 has a baseline (d) run of its own, and the larger listings share one per repetition), one wrk at a time, after a short untimed load and a single request per case. A case whose single request is slow runs longer (up to " + st.min_requests + " times that latency, at most " + st.max_duration_s + " s) so that it still completes some requests.",
   "- The simulator answers a KV `list` with a scan in key order that, on the last page of a prefix, goes on to the end of the namespace's table; so each N has a state of its own with its project alone (index entries and records), and the other cases share another. In one namespace holding all projects every listing would cost a scan of all of them.",
   "- Tokens are written by the core's own `TokenStore::save` (bench/baselines/seed): one project per N, createdAt spread over a week, ttl 0 for a quarter and 30–400 days for the rest, so all are active.",
   "- `create` writes into a project of its own, `get` cycles over 1,000 tokens, `delete` and baseline (e) each remove distinct tokens of their own pools. The 401 case sends a wrong API key to `GET /upload-tokens`.",
