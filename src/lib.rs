@@ -15,8 +15,9 @@ use upload_tokens_core::kv::StoreError;
 use upload_tokens_core::problem::ApiError;
 use upload_tokens_core::store::TokenStore;
 use upload_tokens_core::time::{from_millis, UnixSeconds};
+use worker::web_sys::Request;
 use worker::{
-    console_error, console_log, event, Context, Date, Env, Request, Response, Result,
+    console_error, console_log, event, ByteStream, Context, Date, Env, Response, Result,
     ScheduleContext, ScheduledEvent,
 };
 
@@ -49,8 +50,8 @@ fn wasm_memory_bytes() -> usize {
 }
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let answer = serve(&mut req, &env).await;
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let answer = serve(&req, &env).await;
     discard_unread_body(&req).await;
     let answer = match answer {
         Ok(answer) => answer,
@@ -105,11 +106,10 @@ fn now() -> UnixSeconds {
 /// sending would otherwise reset the connection, and the client would see a network error
 /// instead of the answer.
 async fn discard_unread_body(req: &Request) {
-    let inner = req.inner();
-    if inner.body_used() {
+    if req.body_used() {
         return;
     }
-    let Some(body) = inner.body() else { return };
+    let Some(body) = req.body() else { return };
     if body.locked() {
         return;
     }
@@ -118,11 +118,11 @@ async fn discard_unread_body(req: &Request) {
     }
 }
 
-async fn serve(req: &mut Request, env: &Env) -> Result<Answer> {
-    let url = req.inner().url();
+async fn serve(req: &Request, env: &Env) -> Result<Answer> {
+    let url = req.url();
     let (path, query) = upload_tokens_core::api::split_url(&url);
     // The raw method: the `worker` crate maps methods it does not know (QUERY, say) to GET.
-    let method = req.inner().method();
+    let method = req.method();
     let endpoint = match resolve(&method, path) {
         Ok(e) => e,
         Err(e) => return Ok(Answer::Api(ApiResponse::error(e))),
@@ -210,7 +210,7 @@ async fn serve(req: &mut Request, env: &Env) -> Result<Answer> {
 
 /// The request body, read as a stream so that no more than the limit is ever buffered.
 struct RequestBody<'r> {
-    req: &'r mut Request,
+    req: &'r Request,
     declared_length: Option<u64>,
 }
 
@@ -220,10 +220,10 @@ impl Body for RequestBody<'_> {
             return Err(BodyError::TooLarge);
         }
         let failed = |e: worker::Error| BodyError::Failed(e.to_string());
-        if self.req.inner().body().is_none() {
+        let Some(body) = self.req.body() else {
             return Ok(Vec::new());
-        }
-        let mut stream = self.req.stream().map_err(failed)?;
+        };
+        let mut stream = ByteStream::from(body);
         let mut bytes = Vec::new();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(failed)?;

@@ -24,7 +24,8 @@ use upload_tokens_core::upload::{
 };
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::{Bucket, Env, Include, Request};
+use worker::web_sys::Request;
+use worker::{Bucket, Env, Include};
 
 /// The R2 binding holding videos.
 pub const BUCKET_BINDING: &str = "VIDEOS";
@@ -108,7 +109,7 @@ async fn stage_form(
     staged: &mut Vec<String>,
 ) -> Result<UploadForm, ApiError> {
     let promise = stage_multipart(
-        req.inner(),
+        req,
         bucket.as_ref(),
         objects::STAGING_PREFIX,
         upload::MAX_CHUNK as f64,
@@ -461,7 +462,7 @@ async fn try_upload<L: Limiter>(
     log: &mut Option<String>,
     staged: &mut Vec<String>,
 ) -> Result<Response, ApiError> {
-    let url = req.inner().url();
+    let url = req.url();
     let (_, query) = upload_tokens_core::api::split_url(&url);
     let raw_token = upload_tokens_core::api::query_param(query, "token")
         .filter(|v| !v.is_empty())
