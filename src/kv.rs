@@ -1,33 +1,57 @@
 //! The storage interface over a Workers KV namespace.
 
 use std::cell::Cell;
-use upload_tokens_core::kv::{Kv, ListChunk, ListedKey, Op, OpCounts, PutOptions, StoreError};
+use upload_tokens_core::kv::{
+    unpack_listed_keys, Kv, ListChunk, Op, OpCounts, PutOptions, StoreError,
+};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
 use worker::kv::{KvError, KvStore};
+use worker::Env;
 
-/// KV through the `worker` crate's bindings.
+#[wasm_bindgen(module = "/src/js/kv-list.js")]
+extern "C" {
+    /// What `listPage` answers: one page of keys packed into a string.
+    type ListPage;
+    #[wasm_bindgen(method, getter)]
+    fn packed(this: &ListPage) -> String;
+    #[wasm_bindgen(method, getter)]
+    fn cursor(this: &ListPage) -> Option<String>;
+    #[wasm_bindgen(method, getter)]
+    fn complete(this: &ListPage) -> bool;
+
+    /// See `listPage` in `js/kv-list.js`.
+    #[wasm_bindgen(js_name = listPage)]
+    fn list_page(namespace: &JsValue, prefix: &str, cursor: Option<String>) -> js_sys::Promise;
+}
+
+/// KV through the `worker` crate's bindings, and `list` through `js/kv-list.js`.
 pub struct WorkersKv {
     store: KvStore,
+    /// The namespace binding itself, for `list`.
+    namespace: JsValue,
     /// `cacheTtl` for reads, when they should be fresher than KV's default.
     cache_ttl: Option<u64>,
     counts: Cell<OpCounts>,
 }
 
 impl WorkersKv {
-    pub fn new(store: KvStore) -> Self {
-        Self {
-            store,
+    /// The KV namespace bound to `binding`.
+    pub fn new(env: &Env, binding: &str) -> worker::Result<Self> {
+        let namespace = js_sys::Reflect::get(env, &JsValue::from_str(binding))
+            .map_err(|e| worker::Error::JsError(format!("KV binding {binding}: {e:?}")))?;
+        Ok(Self {
+            store: env.kv(binding)?,
+            namespace,
             cache_ttl: None,
             counts: Cell::new(OpCounts::default()),
-        }
+        })
     }
 
     /// Reads through this store are cached at the edge for at most `seconds`.
-    pub fn with_cache_ttl(store: KvStore, seconds: u64) -> Self {
-        Self {
-            store,
-            cache_ttl: Some(seconds),
-            counts: Cell::new(OpCounts::default()),
-        }
+    pub fn with_cache_ttl(mut self, seconds: u64) -> Self {
+        self.cache_ttl = Some(seconds);
+        self
     }
 
     /// Operations this store has performed, for the `Server-Timing` figures the benchmark reads.
@@ -80,25 +104,19 @@ impl Kv for WorkersKv {
 
     async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<ListChunk, StoreError> {
         self.count(Op::List);
-        let mut list = self.store.list().prefix(prefix.to_owned());
-        if let Some(cursor) = cursor {
-            list = list.cursor(cursor.to_owned());
-        }
-        let page = list.execute().await.map_err(store_error("LIST"))?;
+        let failed = |e: JsValue| StoreError(format!("KV LIST failed: {e:?}"));
+        let page = wasm_bindgen_futures::JsFuture::from(list_page(
+            &self.namespace,
+            prefix,
+            cursor.map(str::to_owned),
+        ))
+        .await
+        .map_err(failed)?
+        .unchecked_into::<ListPage>();
         Ok(ListChunk {
-            keys: page
-                .keys
-                .into_iter()
-                .map(|k| ListedKey {
-                    name: k.name,
-                    metadata: match k.metadata {
-                        Some(serde_json::Value::String(s)) => Some(s),
-                        _ => None,
-                    },
-                })
-                .collect(),
-            cursor: page.cursor,
-            complete: page.list_complete,
+            keys: unpack_listed_keys(&page.packed()),
+            cursor: page.cursor(),
+            complete: page.complete(),
         })
     }
 }

@@ -5,6 +5,8 @@ mod kv;
 mod upload;
 
 use futures_util::StreamExt;
+use std::cell::OnceCell;
+use std::rc::Rc;
 use upload_tokens_core::api::{
     handle, resolve, Body, BodyError, Context as ApiContext, Endpoint, LimitScope, Limiter,
     Request as ApiRequest, Response as ApiResponse,
@@ -35,10 +37,31 @@ enum Answer {
     },
 }
 
+// Vars and secrets are fixed for the life of an instance (changing one starts new instances),
+// so they are read once per instance rather than on every request.
+thread_local! {
+    static CONFIG: OnceCell<Rc<Config>> = const { OnceCell::new() };
+    static SERVER_TIMING: OnceCell<bool> = const { OnceCell::new() };
+}
+
+/// The configuration, read from the vars on an instance's first request and kept; a
+/// configuration that is refused is not kept, so every request reports it.
+fn config(env: &Env) -> std::result::Result<Rc<Config>, ApiError> {
+    if let Some(config) = CONFIG.with(|c| c.get().cloned()) {
+        return Ok(config);
+    }
+    let config = Rc::new(Config::from_vars(|name| {
+        env.var(name).ok().map(|v| v.to_string())
+    })?);
+    CONFIG.with(|c| c.get_or_init(|| config.clone()).clone());
+    Ok(config)
+}
+
 /// Whether answers carry `Server-Timing` figures (KV operations, wasm memory): set the var
 /// `SERVER_TIMING` to `1`, as the benchmark does. Off by default.
 fn server_timing_enabled(env: &Env) -> bool {
-    env.var("SERVER_TIMING").is_ok_and(|v| v.to_string() == "1")
+    SERVER_TIMING
+        .with(|s| *s.get_or_init(|| env.var("SERVER_TIMING").is_ok_and(|v| v.to_string() == "1")))
 }
 
 /// The size of this instance's wasm linear memory, which grows and never shrinks.
@@ -138,7 +161,7 @@ async fn serve(req: &Request, env: &Env) -> Result<Answer> {
         Endpoint::UploadPreflight => return Ok(Answer::Api(upload::preflight())),
         _ => {}
     }
-    let config = match Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string())) {
+    let config = match config(env) {
         Ok(c) => c,
         Err(e) if endpoint == Endpoint::Upload => {
             return Ok(Answer::Api(upload::with_cors(ApiResponse::error(e))))
@@ -180,7 +203,7 @@ async fn serve(req: &Request, env: &Env) -> Result<Answer> {
         content_type: content_type.as_deref(),
         client_addr: &client_addr,
     };
-    let store = TokenStore::new(kv::WorkersKv::new(env.kv(KV_BINDING)?));
+    let store = TokenStore::new(kv::WorkersKv::new(env, KV_BINDING)?);
     let mut entropy = SystemEntropy;
     let mut ctx = ApiContext {
         config: &config,
@@ -220,6 +243,22 @@ impl Body for RequestBody<'_> {
             return Err(BodyError::TooLarge);
         }
         let failed = |e: worker::Error| BodyError::Failed(e.to_string());
+        if self.declared_length.is_some() {
+            // Its length is known and within the limit (the runtime holds a body to its
+            // declared length): read it whole, in one step.
+            let buffer = wasm_bindgen_futures::JsFuture::from(
+                self.req
+                    .array_buffer()
+                    .map_err(|e| BodyError::Failed(format!("{e:?}")))?,
+            )
+            .await
+            .map_err(|e| BodyError::Failed(format!("{e:?}")))?;
+            let bytes = js_sys::Uint8Array::new(&buffer);
+            if bytes.length() as usize > limit {
+                return Err(BodyError::TooLarge);
+            }
+            return Ok(bytes.to_vec());
+        }
         let Some(body) = self.req.body() else {
             return Ok(Vec::new());
         };

@@ -468,8 +468,8 @@ async fn try_upload<L: Limiter>(
         .filter(|v| !v.is_empty())
         .ok_or_else(|| invalid_token(true))?;
     let token = TokenId::parse(&raw_token).ok_or_else(|| invalid_token(false))?;
-    let kv = env.kv(crate::KV_BINDING).map_err(internal("binding KV"))?;
-    let tokens = TokenStore::new(WorkersKv::with_cache_ttl(kv, TOKEN_CACHE_TTL));
+    let kv = WorkersKv::new(env, crate::KV_BINDING).map_err(internal("binding KV"))?;
+    let tokens = TokenStore::new(kv.with_cache_ttl(TOKEN_CACHE_TTL));
     let record = tokens
         .load(&token)
         .await

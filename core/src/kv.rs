@@ -36,6 +36,28 @@ pub struct ListChunk {
     pub complete: bool,
 }
 
+/// Reads the keys of a `list` page that the Worker's JavaScript side packed into one string, a
+/// line per key: `name` TAB `metadata`, the metadata empty when it is absent or not a string.
+/// A line without a tab is a key without metadata; an empty string is no keys.
+pub fn unpack_listed_keys(packed: &str) -> Vec<ListedKey> {
+    if packed.is_empty() {
+        return Vec::new();
+    }
+    packed
+        .split('\n')
+        .map(|line| match line.split_once('\t') {
+            Some((name, metadata)) => ListedKey {
+                name: name.to_owned(),
+                metadata: (!metadata.is_empty()).then(|| metadata.to_owned()),
+            },
+            None => ListedKey {
+                name: line.to_owned(),
+                metadata: None,
+            },
+        })
+        .collect()
+}
+
 /// What a KV write may carry besides the value.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PutOptions<'a> {
@@ -247,5 +269,47 @@ impl Kv for MemoryKv {
             cursor,
             keys,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str, metadata: Option<&str>) -> ListedKey {
+        ListedKey {
+            name: name.to_owned(),
+            metadata: metadata.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn an_empty_page_has_no_keys() {
+        assert_eq!(unpack_listed_keys(""), Vec::<ListedKey>::new());
+    }
+
+    #[test]
+    fn lines_are_keys_and_the_tab_separates_the_metadata() {
+        let packed = "idx:p:0000000010:toA\t10,3600\nidx:p:0000000011:toB\t11,0";
+        assert_eq!(
+            unpack_listed_keys(packed),
+            vec![
+                key("idx:p:0000000010:toA", Some("10,3600")),
+                key("idx:p:0000000011:toB", Some("11,0")),
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_metadata_is_none_with_or_without_the_tab() {
+        assert_eq!(
+            unpack_listed_keys("a\t\nb\nc\tx"),
+            vec![key("a", None), key("b", None), key("c", Some("x"))]
+        );
+    }
+
+    #[test]
+    fn a_metadata_keeps_any_later_tab() {
+        assert_eq!(unpack_listed_keys("a\tx\ty"), vec![key("a", Some("x\ty"))]);
     }
 }
