@@ -4,8 +4,8 @@
 # cannot avoid. Not part of the test suite.
 #
 # Usage:
-#   bench/run.sh            the full run (about 25 minutes on 2 cores): N = 100, 1,000, 10,000
-#                           and 100,000 tokens, 5 s per run, 3 repetitions; writes
+#   bench/run.sh            the full run (about 45 minutes on 2 cores): N = 100, 1,000, 10,000
+#                           and 100,000 tokens, 5 s per run, 5 repetitions; writes
 #                           docs/bench/results.json, docs/bench/results.md, docs/bench/chart.svg
 #   bench/run.sh --quick    a short check (a few minutes): N up to 10,000, 2 s per run, one
 #                           repetition, one cold start, a 10 MiB upload; writes bench/out/quick/
@@ -23,7 +23,7 @@
 #   --out DIR              where results.{json,md} and chart.svg go
 #   --no-build             use the builds already there (build/, bench/baselines/*/build)
 #   --keep                 keep the temporary directory (state, logs, raw results)
-#   --max-minutes M        hard limit: the run stops itself after M minutes (default 45)
+#   --max-minutes M        hard limit: the run stops itself after M minutes (default 90)
 #
 # What it does: installs wrk (apt) and the project's toolchain (scripts/setup.sh) if missing;
 # builds the release service (scripts/build.sh), the baselines (bench/baselines, same profile
@@ -42,9 +42,9 @@ bench=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$bench")
 cd "$root"
 
-sizes="100,1000,10000,100000" duration=5 reps=3 connections=2 cold=3 upload_mib=100
+sizes="100,1000,10000,100000" duration=5 reps=5 connections=2 cold=3 upload_mib=100
 min_requests=10 max_duration=15 warmup=2
-out="$root/docs/bench" build=true keep=false max_minutes=45
+out="$root/docs/bench" build=true keep=false max_minutes=90
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[$i]}" in
