@@ -1,4 +1,5 @@
-//! Configuration, read from the Worker's vars and secrets on every request.
+//! Configuration, read from the Worker's vars and secrets (once per instance: they cannot change
+//! within one).
 
 use crate::auth::{ApiKeys, Lifetimes, Signer};
 use crate::problem::ApiError;
