@@ -260,3 +260,44 @@ test("bad list parameters are 400 request-invalid-query-parameter naming the par
   }
   assert.deepEqual(await kvSnapshot(w.kv), snap);
 });
+
+test("1,150 tokens span two KV list pages: each is listed once, with two list calls and no reads", { timeout: 180_000 }, async () => {
+  const big = await startWorker({
+    vars: { API_KEYS: "delta:delta-test-key-000000000001", SERVER_TIMING: "1" },
+  });
+  try {
+    const auth = `Basic ${Buffer.from("delta-test-key-000000000001:").toString("base64")}`;
+    const N = 1150;
+    const made = new Map();
+    for (let i = 0; i < N; i += 50) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(50, N - i) }, (_, j) =>
+          big.call("POST", "/upload-tokens", { auth, body: { ttl: (i + j) % 3 ? 3600 : 0 } }),
+        ),
+      );
+      for (const res of batch) {
+        assert.equal(res.status, 200, res.text);
+        made.set(res.json.token, res.json);
+      }
+    }
+    assert.equal(made.size, N);
+    const seen = [];
+    for (let page = 1; ; page++) {
+      const res = await big.call("GET", `/upload-tokens?sortBy=createdAt&sortOrder=asc&pageSize=100&currentPage=${page}`, { auth });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.pagination.itemsTotal, N, `page ${page}: itemsTotal`);
+      assert.match(
+        res.headers.get("Server-Timing") ?? "",
+        /kv;desc="reads=0 writes=0 deletes=0 lists=2"/,
+        `page ${page}: ceil(${N} / 1000) = 2 list calls and no reads`,
+      );
+      for (const item of res.json.data) assert.deepEqual(item, made.get(item.token), "listed as created");
+      seen.push(...res.json.data.map((t) => t.token));
+      if (page === res.json.pagination.pagesTotal) break;
+    }
+    assert.equal(seen.length, N, "every token on some page");
+    assert.equal(new Set(seen).size, N, "no token twice");
+  } finally {
+    await big.dispose();
+  }
+});
