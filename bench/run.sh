@@ -4,7 +4,7 @@
 # cannot avoid. Not part of the test suite.
 #
 # Usage:
-#   bench/run.sh            the full run (about 45 minutes on 2 cores): N = 100, 1,000, 10,000
+#   bench/run.sh            the full run (about 50 minutes on 2 cores): N = 100, 1,000, 10,000
 #                           and 100,000 tokens, 5 s per run, 5 repetitions; writes
 #                           docs/bench/results.json, docs/bench/results.md, docs/bench/chart.svg
 #   bench/run.sh --quick    a short check (a few minutes): N up to 10,000, 2 s per run, one
