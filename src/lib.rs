@@ -53,7 +53,9 @@ fn config(env: &Env) -> std::result::Result<Rc<Config>, ApiError> {
     let config = Rc::new(Config::from_vars(|name| {
         env.var(name).ok().map(|v| v.to_string())
     })?);
-    CONFIG.with(|c| c.get_or_init(|| config.clone()).clone());
+    CONFIG.with(|c| {
+        let _ = c.set(config.clone());
+    });
     Ok(config)
 }
 
