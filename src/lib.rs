@@ -233,7 +233,8 @@ async fn serve(req: &Request, env: &Env) -> Result<Answer> {
     Ok(Answer::Api(answer))
 }
 
-/// The request body, read as a stream so that no more than the limit is ever buffered.
+/// The request body: read whole when its declared length is within the limit, else as a stream,
+/// so that no more than the limit is ever buffered.
 struct RequestBody<'r> {
     req: &'r Request,
     declared_length: Option<u64>,
@@ -244,23 +245,21 @@ impl Body for RequestBody<'_> {
         if self.declared_length.is_some_and(|n| n > limit as u64) {
             return Err(BodyError::TooLarge);
         }
-        let failed = |e: worker::Error| BodyError::Failed(e.to_string());
         if self.declared_length.is_some() {
             // Its length is known and within the limit (the runtime holds a body to its
             // declared length): read it whole, in one step.
-            let buffer = wasm_bindgen_futures::JsFuture::from(
-                self.req
-                    .array_buffer()
-                    .map_err(|e| BodyError::Failed(format!("{e:?}")))?,
-            )
-            .await
-            .map_err(|e| BodyError::Failed(format!("{e:?}")))?;
+            let js_failed = |e: wasm_bindgen::JsValue| BodyError::Failed(format!("{e:?}"));
+            let buffer =
+                wasm_bindgen_futures::JsFuture::from(self.req.array_buffer().map_err(js_failed)?)
+                    .await
+                    .map_err(js_failed)?;
             let bytes = js_sys::Uint8Array::new(&buffer);
             if bytes.length() as usize > limit {
                 return Err(BodyError::TooLarge);
             }
             return Ok(bytes.to_vec());
         }
+        let failed = |e: worker::Error| BodyError::Failed(e.to_string());
         let Some(body) = self.req.body() else {
             return Ok(Vec::new());
         };

@@ -2,8 +2,8 @@
 // array of objects: crossing into wasm once per page instead of a few times per key.
 //
 // `packed` holds a line per key, `name` TAB `metadata` (empty when the metadata is not a
-// string). Keys this service writes never contain a tab or a newline, and anything else under
-// its prefixes is refused by the Rust side as an unreadable entry, as it would be unpacked.
+// string). Keys this service writes never contain a tab or a newline; a key that did would be
+// unpacked wrongly and refused by the Rust side as an unreadable entry, as any foreign key is.
 
 export async function listPage(namespace, prefix, cursor) {
   const options = cursor ? { prefix, cursor } : { prefix };
@@ -15,7 +15,7 @@ export async function listPage(namespace, prefix, cursor) {
   }
   return {
     packed: lines.join("\n"),
-    cursor: page.list_complete ? undefined : page.cursor,
+    cursor: page.cursor,
     complete: Boolean(page.list_complete),
   };
 }
