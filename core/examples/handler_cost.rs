@@ -1,5 +1,5 @@
 //! Host CPU cost of the token handlers, without any runtime or I/O: the real `handle` over the
-//! in-memory KV, for a project of N tokens. Tells how much of a request's time is the service's
+//! in-memory KV and the project index over SQLite in memory, for a project of N tokens. Tells how much of a request's time is the service's
 //! own work, next to the benchmark's figures of whole requests.
 //!
 //! Usage: `cargo run --release -p upload-tokens-core --example handler_cost -- [N]` (default 100)
@@ -10,9 +10,10 @@ use std::time::Instant;
 use upload_tokens_core::api::{handle, resolve, Context, Request, Response};
 use upload_tokens_core::config::Config;
 use upload_tokens_core::ids::SystemEntropy;
+use upload_tokens_core::index::CommandIndex;
 use upload_tokens_core::kv::MemoryKv;
 use upload_tokens_core::store::TokenStore;
-use upload_tokens_core::testing::{block_on, MemoryLimiter};
+use upload_tokens_core::testing::{block_on, LocalIndexes, MemoryLimiter};
 
 const NOW: i64 = 1_800_000_000;
 const KEY: &str = "cost-key-000000000001";
@@ -47,7 +48,9 @@ fn main() {
         eprintln!("invalid configuration");
         std::process::exit(1);
     };
-    let store = TokenStore::new(MemoryKv::new(NOW));
+    let kv = std::rc::Rc::new(MemoryKv::new(NOW));
+    let store = TokenStore::new(kv.clone());
+    let index = CommandIndex::new(LocalIndexes::new(kv, 86_400));
     let limiter = MemoryLimiter::new(u32::MAX);
     let auth = format!("Basic {}", STANDARD.encode(format!("{KEY}:")));
     let call = |method: &str, path: &str, query: &str, auth: &str, body: &str| -> Response {
@@ -67,6 +70,7 @@ fn main() {
         let mut ctx = Context {
             config: &config,
             store: &store,
+            index: &index,
             limiter: &limiter,
             now: NOW,
             entropy: &mut entropy,

@@ -5,8 +5,9 @@
 use crate::auth::{parse_authorization, Credentials};
 use crate::config::{Config, RateLimit};
 use crate::ids::{Entropy, TokenId};
+use crate::index::{PageRequest, TokenIndex};
 use crate::kv::{Kv, StoreError};
-use crate::list::list_page;
+use crate::list::render_page;
 use crate::problem::ApiError;
 use crate::project::ProjectId;
 use crate::request::{
@@ -208,15 +209,18 @@ impl Response {
 }
 
 /// Everything a handler may use besides the request.
-pub struct Context<'a, K, L> {
+pub struct Context<'a, K, L, I> {
     pub config: &'a Config,
+    /// Token records (KV).
     pub store: &'a TokenStore<K>,
+    /// The project indexes: which tokens exist, their order, and which may upload.
+    pub index: &'a I,
     pub limiter: &'a L,
     pub now: UnixSeconds,
     pub entropy: &'a mut dyn Entropy,
 }
 
-impl<K, L> Context<'_, K, L> {
+impl<K, L, I> Context<'_, K, L, I> {
     fn limit(&self, scope: LimitScope) -> RateLimit {
         match scope {
             LimitScope::Api => self.config.api_limit,
@@ -286,11 +290,11 @@ pub fn project_limit_key(project: &ProjectId) -> String {
 }
 
 /// Answers a request to one of the token or auth endpoints (or `/openapi.json`).
-pub async fn handle<K: Kv, L: Limiter, B: Body>(
+pub async fn handle<K: Kv, L: Limiter, I: TokenIndex, B: Body>(
     endpoint: Endpoint,
     req: &Request<'_>,
     body: B,
-    ctx: &mut Context<'_, K, L>,
+    ctx: &mut Context<'_, K, L, I>,
 ) -> Response {
     let scope = endpoint.limit_scope();
     let mut log = None;
@@ -312,11 +316,11 @@ pub async fn handle<K: Kv, L: Limiter, B: Body>(
     response
 }
 
-async fn dispatch<K: Kv, L: Limiter, B: Body>(
+async fn dispatch<K: Kv, L: Limiter, I: TokenIndex, B: Body>(
     endpoint: Endpoint,
     req: &Request<'_>,
     body: B,
-    ctx: &mut Context<'_, K, L>,
+    ctx: &mut Context<'_, K, L, I>,
     log: &mut Option<String>,
 ) -> Result<Response, ApiError> {
     match endpoint {
@@ -367,8 +371,8 @@ async fn dispatch<K: Kv, L: Limiter, B: Body>(
 
     match endpoint {
         Endpoint::ListTokens => {
-            // The first list call is made while the limiter answers; a refused caller costs
-            // at most that one.
+            // One round trip to the project's index, made while the limiter answers; a
+            // refused caller costs at most that one read.
             let query = match ListQuery::parse(req.query) {
                 Ok(q) => q,
                 Err(e) => {
@@ -376,12 +380,11 @@ async fn dispatch<K: Kv, L: Limiter, B: Body>(
                     return Err(e);
                 }
             };
-            let mut scan = ctx.store.scan(&project);
-            let (allowed, first) = join(allowed, scan.step()).await;
+            let page = ctx.index.page(&project, PageRequest::of(&query), ctx.now);
+            let (allowed, page) = join(allowed, page).await;
             allowed?;
-            first.map_err(internal("listing tokens"))?;
-            let mut tokens = scan.finish().await.map_err(internal("listing tokens"))?;
-            Ok(Response::json(200, list_page(&mut tokens, &query, ctx.now)))
+            let page = page.map_err(internal("listing tokens"))?;
+            Ok(Response::json(200, render_page(&page, &query)))
         }
         Endpoint::CreateToken => {
             // The limiter is asked while the body arrives; nothing is written unless allowed.
@@ -396,24 +399,42 @@ async fn dispatch<K: Kv, L: Limiter, B: Body>(
                     created_at: ctx.now,
                 },
             };
+            // The record first, then the index: an interrupted create leaves at worst a record
+            // that the index does not know, which can neither be listed nor upload.
             ctx.store
                 .save(&record)
                 .await
                 .map_err(internal("creating a token"))?;
+            ctx.index
+                .insert(&record.project, &record.token)
+                .await
+                .map_err(internal("creating a token"))?;
             Ok(token_response(&record.token))
         }
-        // One read each: made while the limiter answers, and used only if it allows.
+        // One read, made while the limiter answers, and used only if it allows.
         Endpoint::GetToken(id) => {
             let (allowed, found) = join(allowed, find_active(ctx, &project, &id)).await;
             allowed?;
             Ok(token_response(&found?.token))
         }
         Endpoint::DeleteToken(id) => {
-            let (allowed, found) = join(allowed, find_active(ctx, &project, &id)).await;
-            allowed?;
-            let record = found?;
+            // Nothing is changed before the limiter allows it.
+            allowed.await?;
+            let token = TokenId::parse(&id).ok_or_else(|| ApiError::not_found("uploadToken"))?;
+            // The index first: once it has forgotten the token, no upload is accepted with it,
+            // wherever KV still has the record. Then the record.
+            let removed = ctx
+                .index
+                .remove(&project, &token, ctx.now)
+                .await
+                .map_err(internal("deleting a token"))?;
+            if !removed {
+                // Not in the index: 404, unless an interrupted create or delete left the
+                // record behind, which this delete then finishes.
+                find_active(ctx, &project, &id).await?;
+            }
             ctx.store
-                .remove(&record)
+                .remove(&token)
                 .await
                 .map_err(internal("deleting a token"))?;
             Ok(Response::empty(204))
@@ -445,8 +466,8 @@ fn token_response(token: &UploadToken) -> Response {
 
 /// The token `id` if it exists, belongs to `project` and is active; otherwise the same 404
 /// whatever the reason, so nothing about other projects leaks. A malformed id costs no read.
-async fn find_active<K: Kv, L>(
-    ctx: &Context<'_, K, L>,
+async fn find_active<K: Kv, L, I>(
+    ctx: &Context<'_, K, L, I>,
     project: &ProjectId,
     id: &str,
 ) -> Result<TokenRecord, ApiError> {

@@ -78,6 +78,27 @@ pub trait Kv {
     async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<ListChunk, StoreError>;
 }
 
+/// A shared or borrowed store is the same store (the Worker's KV binding is shared the same way).
+macro_rules! forward_kv {
+    ($($ty:ty),*) => {$(
+        impl<K: Kv> Kv for $ty {
+            async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+                (**self).get(key).await
+            }
+            async fn put(&self, key: &str, value: &str, options: PutOptions<'_>) -> Result<(), StoreError> {
+                (**self).put(key, value, options).await
+            }
+            async fn delete(&self, key: &str) -> Result<(), StoreError> {
+                (**self).delete(key).await
+            }
+            async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<ListChunk, StoreError> {
+                (**self).list(prefix, cursor).await
+            }
+        }
+    )*};
+}
+forward_kv!(std::rc::Rc<K>, &K);
+
 /// Counts of operations, per kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OpCounts {

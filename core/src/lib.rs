@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod ids;
+pub mod index;
 pub mod kv;
 pub mod list;
 pub mod problem;
@@ -17,4 +18,5 @@ pub mod time;
 pub mod token;
 pub mod upload;
 
+#[cfg(feature = "testing")]
 pub mod testing;

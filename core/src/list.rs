@@ -1,5 +1,6 @@
 //! Listing: order, page arithmetic and links of `GET /upload-tokens`.
 
+use crate::index::IndexPage;
 use crate::request::{ListQuery, SortBy, SortOrder};
 use crate::time::UnixSeconds;
 use crate::token::{UploadToken, UploadTokenView};
@@ -112,7 +113,18 @@ pub struct TokenList<'a> {
     pub pagination: Pagination,
 }
 
-/// Sorts, filters and cuts one page out of `tokens` (all of a project's indexed tokens).
+/// The body of a listing from one page of the project index.
+pub fn render_page(page: &IndexPage, query: &ListQuery) -> String {
+    let (_, pagination) = paginate(page.items_total, query);
+    let body = TokenList {
+        data: page.tokens.iter().map(UploadToken::view).collect(),
+        pagination,
+    };
+    serde_json::to_string(&body).expect("a token list always serialises")
+}
+
+/// Sorts, filters and cuts one page out of `tokens` (all of a project's tokens): the
+/// specification the project index must answer exactly as.
 pub fn list_page(tokens: &mut Vec<UploadToken>, query: &ListQuery, now: UnixSeconds) -> String {
     sort_active(tokens, query, now);
     let (range, pagination) = paginate(tokens.len(), query);

@@ -1,14 +1,11 @@
-//! Where tokens live in KV, in one place.
+//! Where token records live in KV, in one place.
 //!
-//! - `tok:{token}` → `{"project","ttl","createdAt"}`: the record; one read answers a get.
-//! - `idx:{project}:{createdAt:010}:{token}` → empty value, metadata `"{createdAt},{ttl}"`: the
-//!   project's index. Listing a project is a prefix walk of its index that needs no per-token
-//!   read. Both entries expire with the token (`expirationTtl = max(ttl, 60)`).
+//! - `tok:{token}` → `{"project","ttl","createdAt"}`: the record; one read answers a get, and
+//!   the upload path finds a token's project with it. It expires with the token
+//!   (`expirationTtl = max(ttl, 60)`); expiry is also judged on every read.
 //!
-//! Writes are ordered so that an interrupted one never leaves anything unsafe: a create
-//! writes the record before the index entry (so an index entry never points at nothing), and a
-//! delete removes the index entry before the record (so a retried delete still finds the record
-//! and finishes the job).
+//! Which tokens a project has, their order and whether they may upload is the project index's
+//! business ([`crate::index`]); earlier versions kept that index in KV too ([`legacy`]).
 
 use crate::ids::TokenId;
 use crate::kv::{Kv, PutOptions, StoreError};
@@ -44,7 +41,26 @@ pub mod keys {
         format!("{RECORD_PREFIX}{token}")
     }
 
-    /// The prefix under which all index entries of `project` sit.
+    /// The JSON value of a token's record.
+    pub fn record_value(record: &TokenRecord) -> String {
+        serde_json::to_string(&StoredRecord {
+            project: record.project.as_str(),
+            ttl: record.token.ttl,
+            created_at: record.token.created_at,
+        })
+        .expect("a record always serialises")
+    }
+}
+
+/// The per-project index earlier versions kept in KV: one entry
+/// `idx:{project}:{createdAt:010}:{token}` per token, empty value, metadata
+/// `"{createdAt},{ttl}"`, expiring with the token. Read once per project, by the import into
+/// the project index ([`crate::index::import_legacy_index`]); never written any more.
+pub mod legacy {
+    use super::*;
+
+    /// The prefix under which all index entries of `project` sit (the trailing `:` keeps
+    /// project `acme` from reading `acme2`'s entries).
     pub fn index_prefix(project: &ProjectId) -> String {
         format!("{INDEX_PREFIX}{project}:")
     }
@@ -62,17 +78,7 @@ pub mod keys {
         format!("{},{}", token.created_at, token.ttl)
     }
 
-    /// The JSON value of a token's record.
-    pub fn record_value(record: &TokenRecord) -> String {
-        serde_json::to_string(&StoredRecord {
-            project: record.project.as_str(),
-            ttl: record.token.ttl,
-            created_at: record.token.created_at,
-        })
-        .expect("a record always serialises")
-    }
-
-    /// Reads an index entry back into a token; `None` if it is not one this store wrote.
+    /// Reads an index entry back into a token; `None` if it is not one that was written so.
     pub fn parse_index_entry(name: &str, metadata: Option<&str>) -> Option<UploadToken> {
         let token = TokenId::parse(name.rsplit(':').next()?)?;
         let (created_at, ttl) = metadata?.split_once(',')?;
@@ -84,7 +90,7 @@ pub mod keys {
     }
 }
 
-/// The token store over any [`Kv`].
+/// The token records over any [`Kv`].
 pub struct TokenStore<K> {
     kv: K,
 }
@@ -118,12 +124,11 @@ impl<K: Kv> TokenStore<K> {
         }))
     }
 
-    /// Writes the record, then the index entry. Two KV writes.
+    /// Writes the record. One KV write.
     pub async fn save(&self, record: &TokenRecord) -> Result<(), StoreError> {
-        let expiration_ttl = record.token.kv_expiration_ttl();
         let options = PutOptions {
             metadata: None,
-            expiration_ttl,
+            expiration_ttl: record.token.kv_expiration_ttl(),
         };
         self.kv
             .put(
@@ -131,79 +136,11 @@ impl<K: Kv> TokenStore<K> {
                 &keys::record_value(record),
                 options,
             )
-            .await?;
-        let metadata = keys::index_metadata(&record.token);
-        let options = PutOptions {
-            metadata: Some(&metadata),
-            expiration_ttl,
-        };
-        self.kv
-            .put(&keys::index(&record.project, &record.token), "", options)
             .await
     }
 
-    /// Removes the index entry, then the record. Two KV deletes.
-    pub async fn remove(&self, record: &TokenRecord) -> Result<(), StoreError> {
-        self.kv
-            .delete(&keys::index(&record.project, &record.token))
-            .await?;
-        self.kv.delete(&keys::record(&record.token.token)).await
-    }
-
-    /// A walk over every indexed token of `project`, expired or not, in index order: one KV
-    /// `list` per 1000 entries and no reads. Nothing is read until it is stepped.
-    pub fn scan<'a>(&'a self, project: &'a ProjectId) -> IndexScan<'a, K> {
-        IndexScan {
-            kv: &self.kv,
-            project,
-            prefix: keys::index_prefix(project),
-            cursor: None,
-            tokens: Vec::new(),
-            done: false,
-        }
-    }
-}
-
-/// A walk over a project's index, one `list` call per step (see [`TokenStore::scan`]).
-pub struct IndexScan<'a, K> {
-    kv: &'a K,
-    project: &'a ProjectId,
-    prefix: String,
-    cursor: Option<String>,
-    tokens: Vec<UploadToken>,
-    done: bool,
-}
-
-impl<K: Kv> IndexScan<'_, K> {
-    /// Makes one `list` call, unless the walk is over.
-    pub async fn step(&mut self) -> Result<(), StoreError> {
-        if self.done {
-            return Ok(());
-        }
-        let chunk = self.kv.list(&self.prefix, self.cursor.as_deref()).await?;
-        for key in &chunk.keys {
-            let token =
-                keys::parse_index_entry(&key.name, key.metadata.as_deref()).ok_or_else(|| {
-                    // The key holds a token id, which must never reach the log.
-                    StoreError(format!(
-                        "unreadable index entry under project {}",
-                        self.project
-                    ))
-                })?;
-            self.tokens.push(token);
-        }
-        match chunk.cursor {
-            Some(next) if !chunk.complete => self.cursor = Some(next),
-            _ => self.done = true,
-        }
-        Ok(())
-    }
-
-    /// Walks to the end and returns every token seen.
-    pub async fn finish(mut self) -> Result<Vec<UploadToken>, StoreError> {
-        while !self.done {
-            self.step().await?;
-        }
-        Ok(self.tokens)
+    /// Removes the record. One KV delete.
+    pub async fn remove(&self, token: &TokenId) -> Result<(), StoreError> {
+        self.kv.delete(&keys::record(token)).await
     }
 }

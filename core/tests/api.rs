@@ -4,17 +4,18 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::Value;
+use std::rc::Rc;
 use upload_tokens_core::api::{
     handle, query_param, resolve, split_url, Context, Request, Response,
 };
 use upload_tokens_core::config::Config;
 use upload_tokens_core::ids::SystemEntropy;
 use upload_tokens_core::ids::TokenId;
+use upload_tokens_core::index::{CommandIndex, TokenIndex, TokenStatus};
 use upload_tokens_core::kv::{MemoryKv, Op, OpCounts};
 use upload_tokens_core::project::ProjectId;
-use upload_tokens_core::store::{keys, TokenRecord, TokenStore};
-use upload_tokens_core::testing::{block_on, MemoryLimiter};
-use upload_tokens_core::token::UploadToken;
+use upload_tokens_core::store::TokenStore;
+use upload_tokens_core::testing::{block_on, IndexFault, LocalIndexes, MemoryIndex, MemoryLimiter};
 
 const T0: i64 = 1_800_000_000;
 const KEY_A: &str = "alpha-key-0000000001";
@@ -23,7 +24,8 @@ const KEY_B: &str = "beta-key-00000000001";
 
 struct Harness {
     config: Config,
-    store: TokenStore<MemoryKv>,
+    store: TokenStore<Rc<MemoryKv>>,
+    index: MemoryIndex<Rc<MemoryKv>>,
     limiter: MemoryLimiter,
     now: i64,
 }
@@ -49,9 +51,11 @@ impl Harness {
         let config =
             Config::from_vars(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
                 .unwrap_or_else(|_| panic!("test configuration is valid"));
+        let kv = Rc::new(kv);
         Self {
             config,
-            store: TokenStore::new(kv),
+            store: TokenStore::new(kv.clone()),
+            index: CommandIndex::new(LocalIndexes::new(kv, 86_400)),
             limiter,
             now: T0,
         }
@@ -84,6 +88,7 @@ impl Harness {
         let mut ctx = Context {
             config: &self.config,
             store: &self.store,
+            index: &self.index,
             limiter: &self.limiter,
             now: self.now,
             entropy: &mut entropy,
@@ -91,10 +96,17 @@ impl Harness {
         block_on(handle(endpoint, &req, body.as_bytes(), &mut ctx))
     }
 
+    /// The answer, the KV operations it cost, and the round trips to the project index.
     fn ops(&self, f: impl FnOnce(&Self) -> Response) -> (Response, OpCounts) {
+        let (r, kv, _) = self.cost(f);
+        (r, kv)
+    }
+
+    fn cost(&self, f: impl FnOnce(&Self) -> Response) -> (Response, OpCounts, usize) {
         self.kv().reset_counts();
+        let calls = self.index.calls();
         let r = f(self);
-        (r, self.kv().counts())
+        (r, self.kv().counts(), self.index.calls() - calls)
     }
 }
 
@@ -136,7 +148,7 @@ fn listed(h: &Harness, key: &str, query: &str) -> Vec<String> {
 #[test]
 fn create_get_list_delete_round_trip() {
     let h = Harness::new();
-    let (r, ops) = h.ops(|h| {
+    let (r, ops, index_calls) = h.cost(|h| {
         h.call(
             "POST",
             "/upload-tokens",
@@ -146,12 +158,17 @@ fn create_get_list_delete_round_trip() {
     });
     assert_eq!(r.status, 200);
     assert_eq!(r.header("Content-Type"), Some("application/json"));
+    // The project's first use of its index also imports its legacy KV index: one list.
     assert_eq!(
-        ops,
-        OpCounts {
-            writes: 2,
-            ..OpCounts::default()
-        }
+        (ops, index_calls),
+        (
+            OpCounts {
+                writes: 1,
+                lists: 1,
+                ..OpCounts::default()
+            },
+            1
+        )
     );
     let body = json(&r);
     let token = body["token"].as_str().unwrap().to_owned();
@@ -179,7 +196,7 @@ fn create_get_list_delete_round_trip() {
 
     assert_eq!(listed(&h, KEY_A, ""), vec![token.clone()]);
 
-    let (r, ops) = h.ops(|h| {
+    let (r, ops, index_calls) = h.cost(|h| {
         h.call(
             "DELETE",
             &format!("/upload-tokens/{token}"),
@@ -190,12 +207,14 @@ fn create_get_list_delete_round_trip() {
     assert_eq!(r.status, 204);
     assert_eq!(r.body, None);
     assert_eq!(
-        ops,
-        OpCounts {
-            reads: 1,
-            deletes: 2,
-            ..OpCounts::default()
-        }
+        (ops, index_calls),
+        (
+            OpCounts {
+                deletes: 1,
+                ..OpCounts::default()
+            },
+            1
+        )
     );
 
     assert_eq!(
@@ -268,7 +287,7 @@ fn malformed_ids_are_404_without_any_kv_read() {
         "to1tcmSFHeYY5KzyhOqVKM_b",
     ] {
         for method in ["GET", "DELETE"] {
-            let (r, ops) = h.ops(|h| {
+            let (r, ops, index_calls) = h.cost(|h| {
                 h.call(
                     method,
                     &format!("/upload-tokens/{id}"),
@@ -278,7 +297,7 @@ fn malformed_ids_are_404_without_any_kv_read() {
             });
             assert_eq!(r.status, 404);
             assert_eq!(json(&r)["name"], "uploadToken");
-            assert_eq!(ops, OpCounts::default());
+            assert_eq!((ops, index_calls), (OpCounts::default(), 0));
         }
     }
 }
@@ -382,37 +401,36 @@ fn tokens_expire_on_time_even_below_kv_minimum() {
     assert_eq!(listed(&h, KEY_A, ""), vec![hour.clone()]);
     let r = h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), "");
     assert_eq!(json(&r)["pagination"]["itemsTotal"], 1);
-    // KV itself drops both entries at 60 s.
-    assert_eq!(h.kv().keys().len(), 6);
+    // KV itself drops the records at 60 s.
+    assert_eq!(h.kv().keys().len(), 3);
     h.set_now(T0 + 60);
-    assert_eq!(h.kv().keys().len(), 2);
+    assert_eq!(h.kv().keys().len(), 1);
 }
 
 #[test]
-fn listing_costs_one_list_call_per_thousand_tokens_and_no_reads() {
-    for (n, calls) in [(0usize, 1usize), (999, 1), (1000, 1), (1001, 2), (2500, 3)] {
+fn listing_costs_one_index_call_and_no_kv_operation_at_any_size() {
+    for n in [0usize, 1, 999, 1000, 1001, 2500] {
         let h = Harness::new();
         for _ in 0..n {
             create(&h, KEY_A, 0);
         }
-        let (r, ops) = h.ops(|h| {
-            h.call(
-                "GET",
-                "/upload-tokens?pageSize=100",
-                Some(&basic(KEY_A)),
-                "",
-            )
-        });
-        assert_eq!(r.status, 200);
-        assert_eq!(json(&r)["pagination"]["itemsTotal"], n);
-        assert_eq!(
-            ops,
-            OpCounts {
-                lists: calls,
-                ..OpCounts::default()
-            },
-            "n = {n}"
-        );
+        listed(&h, KEY_A, ""); // the first use, which imports the legacy KV index
+        for query in [
+            "pageSize=100",
+            "pageSize=7&currentPage=3&sortBy=ttl&sortOrder=asc",
+        ] {
+            let (r, ops, index_calls) = h.cost(|h| {
+                h.call(
+                    "GET",
+                    &format!("/upload-tokens?{query}"),
+                    Some(&basic(KEY_A)),
+                    "",
+                )
+            });
+            assert_eq!(r.status, 200);
+            assert_eq!(json(&r)["pagination"]["itemsTotal"], n);
+            assert_eq!((ops, index_calls), (OpCounts::default(), 1), "n = {n}");
+        }
     }
 }
 
@@ -482,12 +500,28 @@ fn sort_key(t: &Value, sort_by: &str) -> Vec<String> {
     key
 }
 
+fn status(h: &Harness, method: &str, token: &str, key: &str) -> u16 {
+    h.call(
+        method,
+        &format!("/upload-tokens/{token}"),
+        Some(&basic(key)),
+        "",
+    )
+    .status
+}
+
+fn index_status(h: &Harness, token: &str) -> TokenStatus {
+    let alpha = ProjectId::parse("alpha").unwrap();
+    let token = TokenId::parse(token).unwrap();
+    block_on(h.index.status(&alpha, &token, h.now)).unwrap()
+}
+
 #[test]
-fn a_delete_interrupted_halfway_is_finished_by_a_retry() {
+fn a_delete_whose_record_removal_fails_is_finished_by_a_retry() {
     let h = Harness::new();
     let t = create(&h, KEY_A, 0);
-    // The second delete (the record) fails.
-    h.kv().fail(Op::Delete, 1);
+    // The index forgets the token, then removing the record fails.
+    h.kv().fail(Op::Delete, 0);
     let r = h.call(
         "DELETE",
         &format!("/upload-tokens/{t}"),
@@ -500,138 +534,88 @@ fn a_delete_interrupted_halfway_is_finished_by_a_retry() {
     assert!(log.contains("injected Delete failure on tok:to…"), "{log}");
     assert!(!log.contains(&t), "the token reached the log: {log}");
     assert!(!r.body.as_deref().unwrap().contains("injected"));
-    // Already out of the listing; the retry finds the record and finishes.
+    // Already revoked: out of the listing, and it can no longer upload.
     assert!(listed(&h, KEY_A, "").is_empty());
-    assert_eq!(
-        h.call(
-            "DELETE",
-            &format!("/upload-tokens/{t}"),
-            Some(&basic(KEY_A)),
-            ""
-        )
-        .status,
-        204
-    );
-    assert!(h.kv().keys().is_empty());
-    assert_eq!(
-        h.call(
-            "GET",
-            &format!("/upload-tokens/{t}"),
-            Some(&basic(KEY_A)),
-            ""
-        )
-        .status,
-        404
-    );
+    assert_eq!(index_status(&h, &t), TokenStatus::Absent);
+    // The retry finds the record and finishes.
+    assert_eq!(status(&h, "DELETE", &t, KEY_A), 204);
+    assert!(h.kv().keys().iter().all(|k| !k.starts_with("tok:")));
+    assert_eq!(status(&h, "GET", &t, KEY_A), 404);
+    assert_eq!(status(&h, "DELETE", &t, KEY_A), 404);
 }
 
 #[test]
-fn a_delete_failing_first_changes_nothing() {
-    let h = Harness::new();
-    let t = create(&h, KEY_A, 0);
-    h.kv().fail(Op::Delete, 0);
-    assert_eq!(
-        h.call(
-            "DELETE",
-            &format!("/upload-tokens/{t}"),
-            Some(&basic(KEY_A)),
-            ""
-        )
-        .status,
-        500
-    );
-    assert_eq!(listed(&h, KEY_A, ""), vec![t.clone()]);
-    assert_eq!(
-        h.call(
-            "DELETE",
-            &format!("/upload-tokens/{t}"),
-            Some(&basic(KEY_A)),
-            ""
-        )
-        .status,
-        204
-    );
+fn a_delete_whose_index_call_fails_changes_nothing_or_revokes() {
+    for fault in [IndexFault::Request, IndexFault::Reply] {
+        let h = Harness::new();
+        let t = create(&h, KEY_A, 0);
+        h.index.transport().fail(fault, 0);
+        assert_eq!(status(&h, "DELETE", &t, KEY_A), 500, "{fault:?}");
+        match fault {
+            // Lost on its way: nothing changed.
+            IndexFault::Request => {
+                assert_eq!(listed(&h, KEY_A, ""), vec![t.clone()]);
+                assert_eq!(index_status(&h, &t), TokenStatus::Active);
+            }
+            // Carried out, answer lost: revoked, the record still there.
+            IndexFault::Reply => {
+                assert!(listed(&h, KEY_A, "").is_empty());
+                assert_eq!(index_status(&h, &t), TokenStatus::Absent);
+                assert_eq!(status(&h, "GET", &t, KEY_A), 200);
+            }
+        }
+        assert_eq!(status(&h, "DELETE", &t, KEY_A), 204, "{fault:?}: retry");
+        assert_eq!(status(&h, "GET", &t, KEY_A), 404);
+        assert_eq!(index_status(&h, &t), TokenStatus::Absent);
+    }
 }
 
 #[test]
-fn a_record_without_its_index_entry_is_still_gettable_and_deletable() {
+fn an_interrupted_create_never_leaves_a_token_that_can_upload_unlisted() {
+    // The record is written first; the index call fails on its way or on its answer.
+    for fault in [IndexFault::Request, IndexFault::Reply] {
+        let h = Harness::new();
+        create(&h, KEY_A, 0); // the project's index is in use
+        h.index.transport().fail(fault, 0);
+        let r = h.call("POST", "/upload-tokens", Some(&basic(KEY_A)), "{}");
+        assert_eq!(r.status, 500, "{fault:?}");
+        let records: Vec<String> = h
+            .kv()
+            .keys()
+            .into_iter()
+            .filter_map(|k| k.strip_prefix("tok:").map(str::to_owned))
+            .collect();
+        assert_eq!(records.len(), 2);
+        let listing = listed(&h, KEY_A, "");
+        for t in &records {
+            // Whatever was left: what can upload is listed, and the owner can revoke it.
+            let can_upload = index_status(&h, t) == TokenStatus::Active;
+            assert_eq!(can_upload, listing.contains(t), "{fault:?}");
+            assert_eq!(status(&h, "DELETE", t, KEY_A), 204, "{fault:?}");
+            assert_eq!(index_status(&h, t), TokenStatus::Absent);
+            assert_eq!(status(&h, "GET", t, KEY_A), 404);
+        }
+        assert!(listed(&h, KEY_A, "").is_empty());
+        // A retried create just works.
+        let again = create(&h, KEY_A, 0);
+        assert_eq!(listed(&h, KEY_A, ""), vec![again]);
+    }
+}
+
+#[test]
+fn a_create_whose_record_write_fails_leaves_nothing() {
     let h = Harness::new();
-    // A create whose index write fails leaves exactly this state.
-    h.kv().fail(Op::Write, 1);
+    h.kv().fail(Op::Write, 0);
     let r = h.call("POST", "/upload-tokens", Some(&basic(KEY_A)), "{}");
     assert_eq!(r.status, 500);
-    let keys = h.kv().keys();
-    assert_eq!(keys.len(), 1);
-    let t = keys[0].trim_start_matches("tok:").to_owned();
-    assert_eq!(
-        h.call(
-            "GET",
-            &format!("/upload-tokens/{t}"),
-            Some(&basic(KEY_A)),
-            ""
-        )
-        .status,
-        200
-    );
+    assert!(h.kv().keys().iter().all(|k| !k.starts_with("tok:")));
     assert!(listed(&h, KEY_A, "").is_empty());
-    assert_eq!(
-        h.call(
-            "DELETE",
-            &format!("/upload-tokens/{t}"),
-            Some(&basic(KEY_A)),
-            ""
-        )
-        .status,
-        204
-    );
-    assert!(h.kv().keys().is_empty());
-
-    // And one whose index entry was removed by hand.
-    let t = create(&h, KEY_A, 0);
-    let index_key = h
-        .kv()
-        .keys()
-        .into_iter()
-        .find(|k| k.starts_with("idx:"))
-        .unwrap();
-    assert!(index_key.ends_with(&t));
-    h.kv().remove_raw(&index_key);
-    assert_eq!(
-        h.call(
-            "GET",
-            &format!("/upload-tokens/{t}"),
-            Some(&basic(KEY_A)),
-            ""
-        )
-        .status,
-        200
-    );
-    assert_eq!(
-        h.call(
-            "DELETE",
-            &format!("/upload-tokens/{t}"),
-            Some(&basic(KEY_A)),
-            ""
-        )
-        .status,
-        204
-    );
-    assert_eq!(
-        h.call(
-            "GET",
-            &format!("/upload-tokens/{t}"),
-            Some(&basic(KEY_A)),
-            ""
-        )
-        .status,
-        404
-    );
 }
 
 #[test]
 fn store_failures_are_generic_500s_with_the_detail_logged() {
     let h = Harness::new();
-    h.kv().fail(Op::List, 0);
+    h.index.transport().fail(IndexFault::Request, 0);
     let r = h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), "");
     assert_eq!(r.status, 500);
     assert_eq!(
@@ -822,24 +806,6 @@ fn openapi_is_served_without_credentials() {
 }
 
 #[test]
-fn index_entries_carry_the_token_data() {
-    let h = Harness::new();
-    let t = create(&h, KEY_A, 90);
-    let name = h
-        .kv()
-        .keys()
-        .into_iter()
-        .find(|k| k.starts_with("idx:"))
-        .unwrap();
-    assert_eq!(name, format!("idx:alpha:{T0:010}:{t}"));
-    let parsed = keys::parse_index_entry(&name, Some(&format!("{T0},90"))).unwrap();
-    assert_eq!(
-        (parsed.ttl, parsed.created_at, parsed.token.as_str()),
-        (90, T0, t.as_str())
-    );
-}
-
-#[test]
 fn urls_split_into_path_and_query() {
     assert_eq!(
         split_url("http://127.0.0.1:8787/upload-tokens?pageSize=10"),
@@ -867,25 +833,19 @@ fn a_bad_query_costs_no_kv_operation() {
 }
 
 #[test]
-fn a_limited_listing_costs_at_most_one_list_call() {
-    let h = Harness::with(MemoryLimiter::new(1), MemoryKv::with_page_limit(T0, 10));
-    // 35 tokens written straight into the store: four list pages of 10.
-    let project = ProjectId::parse("alpha").unwrap();
-    for _ in 0..35 {
-        let record = TokenRecord {
-            project: project.clone(),
-            token: UploadToken {
-                token: TokenId::generate(&mut SystemEntropy),
-                ttl: 0,
-                created_at: T0,
-            },
-        };
-        block_on(h.store.save(&record)).unwrap();
+fn a_limited_call_changes_nothing() {
+    let h = Harness::with(MemoryLimiter::new(2), MemoryKv::new(T0));
+    let t = create(&h, KEY_A, 0);
+    assert_eq!(listed(&h, KEY_A, ""), vec![t.clone()]);
+    for (method, path, body) in [
+        ("POST", "/upload-tokens".to_owned(), "{}"),
+        ("DELETE", format!("/upload-tokens/{t}"), ""),
+    ] {
+        let (r, ops) = h.ops(|h| h.call(method, &path, Some(&basic(KEY_A)), body));
+        assert_eq!(r.status, 429, "{method}");
+        assert_eq!((ops.writes, ops.deletes), (0, 0), "{method}");
     }
-    let (r, ops) = h.ops(|h| h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), ""));
-    assert_eq!(r.status, 200);
-    assert_eq!(ops.lists, 4);
-    let (r, ops) = h.ops(|h| h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), ""));
-    assert_eq!(r.status, 429);
-    assert!(ops.lists <= 1, "{ops:?}");
+    h.limiter.reset();
+    assert_eq!(listed(&h, KEY_A, ""), vec![t.clone()]);
+    assert_eq!(index_status(&h, &t), TokenStatus::Active);
 }

@@ -1,0 +1,79 @@
+//! Moving a project's index out of KV: earlier versions kept it as KV entries
+//! `idx:{project}:{createdAt:010}:{token}` (see [`crate::store::legacy`]). On a project's first
+//! use of its index, those entries are copied into it, a KV `list` page at a time.
+//!
+//! Safe to interrupt and to run again: every row is inserted only if absent, and the cursor of
+//! the next page is saved after each page, so an interrupted import resumes where it stopped.
+//! Nothing is deleted from KV: the old entries expire with their tokens (and a never-expiring
+//! one stays, unread, costing only its storage).
+
+use super::{Sql, SqlIndex};
+use crate::kv::{Kv, StoreError};
+use crate::project::ProjectId;
+use crate::store::legacy;
+use crate::time::UnixSeconds;
+
+/// The `meta` key holding the import's progress: `done`, or the cursor of the next page.
+const PROGRESS: &str = "legacyKvImport";
+const DONE: &str = "done";
+
+/// Most KV pages one call imports, so a call stays well within the runtime's 1,000 KV
+/// operations per invocation; a larger index takes several calls.
+pub const MAX_PAGES_PER_CALL: usize = 500;
+
+/// What a call of [`import_legacy_index`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegacyImport {
+    /// Finished before this call: nothing was read.
+    AlreadyDone,
+    /// Finished by this call, after importing this many entries.
+    Finished(usize),
+    /// Not finished: this many entries were imported, and the next call goes on.
+    Partial(usize),
+}
+
+/// Whether the import is finished (one SQL read, no KV operation).
+pub fn legacy_import_done<S: Sql>(index: &SqlIndex<S>) -> Result<bool, StoreError> {
+    Ok(index.meta(PROGRESS)?.as_deref() == Some(DONE))
+}
+
+/// Copies `project`'s legacy KV index entries into `index`, at most
+/// [`MAX_PAGES_PER_CALL`] pages per call.
+pub async fn import_legacy_index<S: Sql, K: Kv>(
+    index: &SqlIndex<S>,
+    kv: &K,
+    project: &ProjectId,
+    now: UnixSeconds,
+) -> Result<LegacyImport, StoreError> {
+    let mut cursor = match index.meta(PROGRESS)? {
+        Some(done) if done == DONE => return Ok(LegacyImport::AlreadyDone),
+        Some(cursor) if !cursor.is_empty() => Some(cursor),
+        _ => None,
+    };
+    let prefix = legacy::index_prefix(project);
+    let mut imported = 0;
+    for _ in 0..MAX_PAGES_PER_CALL {
+        let chunk = kv.list(&prefix, cursor.as_deref()).await?;
+        for key in &chunk.keys {
+            let token =
+                legacy::parse_index_entry(&key.name, key.metadata.as_deref()).ok_or_else(|| {
+                    StoreError(format!(
+                        "unreadable legacy index entry under project {project}"
+                    ))
+                })?;
+            index.insert(token.token.as_str(), token.created_at, token.ttl, now)?;
+            imported += 1;
+        }
+        match chunk.cursor {
+            Some(next) if !chunk.complete => {
+                index.set_meta(PROGRESS, &next)?;
+                cursor = Some(next);
+            }
+            _ => {
+                index.set_meta(PROGRESS, DONE)?;
+                return Ok(LegacyImport::Finished(imported));
+            }
+        }
+    }
+    Ok(LegacyImport::Partial(imported))
+}

@@ -1,0 +1,318 @@
+//! The project's token index: the authority on which of a project's tokens exist, the order
+//! and pages of its listing, and whether a token may still upload.
+//!
+//! Each project has one index (in the Worker, a SQLite-backed Durable Object named after the
+//! project). Handlers see only [`TokenIndex`]; the Worker reaches the object through
+//! [`CommandIndex`], which sends an [`IndexCommand`] as JSON and reads an [`IndexReply`]; the
+//! object answers with [`SqlIndex::apply`] over its own SQLite. Host tests run the very same
+//! path over SQLite in memory ([`crate::testing`]).
+
+mod legacy;
+mod sql;
+
+pub use legacy::{import_legacy_index, legacy_import_done, LegacyImport, MAX_PAGES_PER_CALL};
+pub use sql::{CommandError, Sql, SqlIndex, SqlRows, SqlValue, NEVER, SCHEMA};
+
+use crate::ids::TokenId;
+use crate::kv::{Kv, StoreError};
+use crate::project::ProjectId;
+use crate::request::{ListQuery, SortBy, SortOrder};
+use crate::time::UnixSeconds;
+use crate::token::UploadToken;
+use serde::{Deserialize, Serialize};
+
+/// What the index knows of a token, judged at a given second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenStatus {
+    /// Listed, and may upload.
+    Active,
+    /// Past its `expiresAt` but not deleted: it may only finish an upload it opened, for as
+    /// long as the index keeps expired tokens (the uploads' stale time).
+    Expired,
+    /// Deleted, never created, or expired long ago: it may not upload at all.
+    Absent,
+}
+
+/// One page of a listing, with the number of active tokens it was cut from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexPage {
+    pub tokens: Vec<UploadToken>,
+    pub items_total: usize,
+}
+
+/// Where a listing page starts and how long it is, in the order of `sort_by`/`sort_order`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageRequest {
+    pub sort_by: SortKey,
+    pub descending: bool,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+/// [`SortBy`] on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SortKey {
+    CreatedAt,
+    Ttl,
+}
+
+impl PageRequest {
+    /// The rows page `query.current_page` asks for.
+    pub fn of(query: &ListQuery) -> Self {
+        Self {
+            sort_by: match query.sort_by {
+                SortBy::CreatedAt => SortKey::CreatedAt,
+                SortBy::Ttl => SortKey::Ttl,
+            },
+            descending: query.sort_order == SortOrder::Desc,
+            offset: u64::from(query.current_page - 1) * u64::from(query.page_size),
+            limit: query.page_size,
+        }
+    }
+}
+
+/// A project's token index.
+#[allow(async_fn_in_trait)]
+pub trait TokenIndex {
+    /// Adds a new token (idempotent: adding it again changes nothing).
+    async fn insert(&self, project: &ProjectId, token: &UploadToken) -> Result<(), StoreError>;
+    /// Removes `token` if it is active at `now`; whether it was. An expired token is left as
+    /// it is (it is not the caller's to delete any more).
+    async fn remove(
+        &self,
+        project: &ProjectId,
+        token: &TokenId,
+        now: UnixSeconds,
+    ) -> Result<bool, StoreError>;
+    /// One page of the tokens active at `now`, and how many there are.
+    async fn page(
+        &self,
+        project: &ProjectId,
+        page: PageRequest,
+        now: UnixSeconds,
+    ) -> Result<IndexPage, StoreError>;
+    /// What the index knows of `token` at `now`.
+    async fn status(
+        &self,
+        project: &ProjectId,
+        token: &TokenId,
+        now: UnixSeconds,
+    ) -> Result<TokenStatus, StoreError>;
+}
+
+/// A request to a project's index object, as JSON. Times are the caller's clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "camelCase")]
+pub enum IndexCommand {
+    #[serde(rename_all = "camelCase")]
+    Insert {
+        token: String,
+        created_at: UnixSeconds,
+        ttl: u32,
+        now: UnixSeconds,
+    },
+    Remove {
+        token: String,
+        now: UnixSeconds,
+    },
+    Page {
+        page: PageRequest,
+        now: UnixSeconds,
+    },
+    Status {
+        token: String,
+        now: UnixSeconds,
+    },
+}
+
+/// The index object's answer to an [`IndexCommand`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "camelCase")]
+pub enum IndexReply {
+    Inserted,
+    Removed {
+        removed: bool,
+    },
+    /// Rows as `[token, createdAt, ttl]`.
+    #[serde(rename_all = "camelCase")]
+    Page {
+        rows: Vec<(String, UnixSeconds, u32)>,
+        items_total: usize,
+    },
+    Status {
+        status: TokenStatus,
+    },
+}
+
+/// How a [`CommandIndex`] reaches a project's index object: sends a command's JSON, returns the
+/// reply's JSON.
+#[allow(async_fn_in_trait)]
+pub trait IndexTransport {
+    async fn send(&self, project: &ProjectId, command: String) -> Result<String, StoreError>;
+}
+
+/// A [`TokenIndex`] that sends each operation as an [`IndexCommand`] over a transport, and
+/// counts the round trips it made.
+pub struct CommandIndex<T> {
+    transport: T,
+    calls: std::cell::Cell<usize>,
+}
+
+impl<T: IndexTransport> CommandIndex<T> {
+    pub fn new(transport: T) -> Self {
+        Self {
+            transport,
+            calls: std::cell::Cell::new(0),
+        }
+    }
+
+    /// The transport, for inspection.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// Round trips made so far.
+    pub fn calls(&self) -> usize {
+        self.calls.get()
+    }
+
+    async fn call(
+        &self,
+        project: &ProjectId,
+        command: &IndexCommand,
+    ) -> Result<IndexReply, StoreError> {
+        self.calls.set(self.calls.get() + 1);
+        let json = serde_json::to_string(command).expect("a command always serialises");
+        let reply = self.transport.send(project, json).await?;
+        serde_json::from_str(&reply)
+            .map_err(|e| StoreError(format!("unreadable answer of the project index: {e}")))
+    }
+}
+
+fn unexpected(reply: &IndexReply) -> StoreError {
+    StoreError(format!("unexpected answer of the project index: {reply:?}"))
+}
+
+impl<T: IndexTransport> TokenIndex for CommandIndex<T> {
+    async fn insert(&self, project: &ProjectId, token: &UploadToken) -> Result<(), StoreError> {
+        let command = IndexCommand::Insert {
+            token: token.token.to_string(),
+            created_at: token.created_at,
+            ttl: token.ttl,
+            now: token.created_at,
+        };
+        match self.call(project, &command).await? {
+            IndexReply::Inserted => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn remove(
+        &self,
+        project: &ProjectId,
+        token: &TokenId,
+        now: UnixSeconds,
+    ) -> Result<bool, StoreError> {
+        let command = IndexCommand::Remove {
+            token: token.to_string(),
+            now,
+        };
+        match self.call(project, &command).await? {
+            IndexReply::Removed { removed } => Ok(removed),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn page(
+        &self,
+        project: &ProjectId,
+        page: PageRequest,
+        now: UnixSeconds,
+    ) -> Result<IndexPage, StoreError> {
+        match self
+            .call(project, &IndexCommand::Page { page, now })
+            .await?
+        {
+            IndexReply::Page { rows, items_total } => {
+                let tokens = rows
+                    .into_iter()
+                    .map(|(token, created_at, ttl)| {
+                        Ok(UploadToken {
+                            token: TokenId::parse(&token).ok_or_else(|| {
+                                StoreError("the project index holds a malformed token".into())
+                            })?,
+                            created_at,
+                            ttl,
+                        })
+                    })
+                    .collect::<Result<_, StoreError>>()?;
+                Ok(IndexPage {
+                    tokens,
+                    items_total,
+                })
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn status(
+        &self,
+        project: &ProjectId,
+        token: &TokenId,
+        now: UnixSeconds,
+    ) -> Result<TokenStatus, StoreError> {
+        let command = IndexCommand::Status {
+            token: token.to_string(),
+            now,
+        };
+        match self.call(project, &command).await? {
+            IndexReply::Status { status } => Ok(status),
+            other => Err(unexpected(&other)),
+        }
+    }
+}
+
+/// What a project's index object does with one command: on its first use, imports the
+/// project's legacy KV index ([`import_legacy_index`]); then carries out the command. A
+/// command that arrives while a large import is not finished yet fails (and the next goes on
+/// with the import).
+pub async fn serve<S: Sql, K: Kv>(
+    index: &SqlIndex<S>,
+    legacy_kv: &K,
+    project: &ProjectId,
+    command: &str,
+) -> Result<String, CommandError> {
+    let parsed: IndexCommand =
+        serde_json::from_str(command).map_err(|e| CommandError::Malformed(e.to_string()))?;
+    if !legacy_import_done(index).map_err(CommandError::Storage)? {
+        let now = parsed.now();
+        match import_legacy_index(index, legacy_kv, project, now)
+            .await
+            .map_err(CommandError::Storage)?
+        {
+            LegacyImport::Partial(n) => {
+                return Err(CommandError::Storage(StoreError(format!(
+                    "importing the legacy KV index of project {project}: {n} entries so far, not finished"
+                ))))
+            }
+            LegacyImport::AlreadyDone | LegacyImport::Finished(_) => {}
+        }
+    }
+    let reply = index.apply(parsed).map_err(CommandError::Storage)?;
+    Ok(serde_json::to_string(&reply).expect("a reply always serialises"))
+}
+
+impl IndexCommand {
+    /// The caller's clock.
+    pub fn now(&self) -> UnixSeconds {
+        match *self {
+            IndexCommand::Insert { now, .. }
+            | IndexCommand::Remove { now, .. }
+            | IndexCommand::Page { now, .. }
+            | IndexCommand::Status { now, .. } => now,
+        }
+    }
+}
