@@ -1,6 +1,7 @@
 //! The Worker: adapts a request to the core's contract, supplies KV, the rate limiter, the
 //! clock and randomness, and turns the core's answer (or any failure) into a response.
 
+mod index;
 mod kv;
 mod upload;
 
@@ -13,6 +14,7 @@ use upload_tokens_core::api::{
 };
 use upload_tokens_core::config::Config;
 use upload_tokens_core::ids::SystemEntropy;
+use upload_tokens_core::index::CommandIndex;
 use upload_tokens_core::kv::StoreError;
 use upload_tokens_core::problem::ApiError;
 use upload_tokens_core::store::TokenStore;
@@ -206,10 +208,12 @@ async fn serve(req: &Request, env: &Env) -> Result<Answer> {
         client_addr: &client_addr,
     };
     let store = TokenStore::new(kv::WorkersKv::new(env, KV_BINDING)?);
+    let index = CommandIndex::new(index::DurableObjectTransport::new(env));
     let mut entropy = SystemEntropy;
     let mut ctx = ApiContext {
         config: &config,
         store: &store,
+        index: &index,
         limiter: &limiter,
         now: now(),
         entropy: &mut entropy,
@@ -220,13 +224,18 @@ async fn serve(req: &Request, env: &Env) -> Result<Answer> {
     };
     let mut answer = handle(endpoint, &api_req, body, &mut ctx).await;
     if server_timing_enabled(env) {
-        // Only when enabled (the benchmark): how many KV operations this request made.
+        // Only when enabled (the benchmark): how many KV operations and project-index round
+        // trips this request made.
         let c = store.kv().counts();
         answer.headers.push((
             "Server-Timing",
             format!(
-                "kv;desc=\"reads={} writes={} deletes={} lists={}\"",
-                c.reads, c.writes, c.deletes, c.lists
+                "kv;desc=\"reads={} writes={} deletes={} lists={}\", index;desc=\"calls={}\"",
+                c.reads,
+                c.writes,
+                c.deletes,
+                c.lists,
+                index.calls()
             ),
         ));
     }

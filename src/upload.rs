@@ -6,6 +6,7 @@
 //! once the chunk is accepted, the staged object is piped to its place (and assembly pipes
 //! stored chunks into one object), all on the JavaScript side.
 
+use crate::index::DurableObjectTransport;
 use crate::kv::WorkersKv;
 use js_sys::{BigInt, Object, Reflect};
 use std::collections::HashMap;
@@ -14,6 +15,7 @@ use upload_tokens_core::api::{
 };
 use upload_tokens_core::config::Config;
 use upload_tokens_core::ids::{SystemEntropy, TokenId, VideoId};
+use upload_tokens_core::index::{CommandIndex, TokenIndex, TokenStatus};
 use upload_tokens_core::problem::ApiError;
 use upload_tokens_core::project::ProjectId;
 use upload_tokens_core::store::TokenStore;
@@ -474,9 +476,26 @@ async fn try_upload<L: Limiter>(
         .load(&token)
         .await
         .map_err(|e| ApiError::internal(format!("reading a token: {e}")))?;
+    // The project's index is the authority on whether the token may upload: KV may still hold
+    // the record of a token deleted elsewhere a moment ago, and an expired token looks the same
+    // in KV whether it was deleted or not.
+    let index = CommandIndex::new(DurableObjectTransport::new(env));
+    let status = match &record {
+        Some(r) => Some(
+            index
+                .status(&r.project, &token, now)
+                .await
+                .map_err(|e| ApiError::internal(format!("asking the project index: {e}")))?,
+        ),
+        None => None,
+    };
+    if status == Some(TokenStatus::Absent) {
+        // Deleted: refused before a byte of the body is read.
+        return Err(invalid_token(false));
+    }
     let active = record
         .as_ref()
-        .filter(|r| r.token.is_active(now))
+        .filter(|r| status == Some(TokenStatus::Active) && r.token.is_active(now))
         .map(|r| &r.project);
 
     let bucket = env.bucket(BUCKET_BINDING).map_err(internal("binding R2"))?;
@@ -542,6 +561,20 @@ async fn try_upload<L: Limiter>(
         (None, _) => (None, None),
     };
     let project = chunk_project(&token, active, video.as_ref(), now)?;
+    if active.is_none() {
+        // An expired token finishing its upload: only if the index has not forgotten it (it
+        // forgets a deleted token at once, an expired one after the uploads' stale time).
+        let known = match (&record, status) {
+            (Some(r), Some(s)) if r.project == project => s,
+            _ => index
+                .status(&project, &token, now)
+                .await
+                .map_err(|e| ApiError::internal(format!("asking the project index: {e}")))?,
+        };
+        if known == TokenStatus::Absent {
+            return Err(invalid_token(false));
+        }
+    }
     check_rate_limit(
         limiter,
         LimitScope::Api,

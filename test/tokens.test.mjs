@@ -22,10 +22,12 @@ import {
 
 // A project of its own for tests that count a whole listing.
 const DELTA_KEY = "delta-test-key-000000000001";
+// A project whose index is first used by the test that writes the earlier KV layout by hand.
+const EPSILON_KEY = "epsilon-test-key-00000000001";
 let w;
 before(async () => {
   w = await startWorker({
-    vars: { API_KEYS: `alpha:${KEYS.alpha},alpha:${KEYS.alpha2},beta:${KEYS.beta},delta:${DELTA_KEY}` },
+    vars: { API_KEYS: `alpha:${KEYS.alpha},alpha:${KEYS.alpha2},beta:${KEYS.beta},delta:${DELTA_KEY},epsilon:${EPSILON_KEY}` },
   });
 });
 after(() => w?.dispose());
@@ -41,7 +43,7 @@ async function listedTokens(auth = "alpha") {
   }
 }
 
-test("POST /upload-tokens answers 200 with the token, its dates and stores record and index", async () => {
+test("POST /upload-tokens answers 200 with the token, its dates and stores its record (no KV index entry)", async () => {
   const before = Math.floor(Date.now() / 1000);
   const res = await w.call("POST", "/upload-tokens", { body: { ttl: 3600 } });
   const afterSec = Math.ceil(Date.now() / 1000);
@@ -57,11 +59,10 @@ test("POST /upload-tokens answers 200 with the token, its dates and stores recor
   const keys = kvKeysOf("alpha", t);
   const record = await w.kv.getWithMetadata(keys.record);
   assert.deepEqual(JSON.parse(record.value), { project: "alpha", ttl: 3600, createdAt: created });
-  const index = await w.kv.getWithMetadata(keys.index);
-  assert.equal(index.value, "");
-  assert.equal(index.metadata, `${created},3600`);
   const snap = await kvSnapshot(w.kv);
-  for (const name of [keys.record, keys.index]) {
+  assert.deepEqual(snap.filter((e) => e.name.startsWith("idx:")), [], "the index lives in the project's object, not KV");
+  assert.ok((await listedTokens()).includes(t.token), "listed at once");
+  for (const name of [keys.record]) {
     const entry = snap.find((e) => e.name === name);
     assert.ok(entry, `${name} stored`);
     assert.ok(
@@ -99,12 +100,10 @@ test("an empty body, {}, a null ttl or unknown fields mean ttl 0: never expires,
     assert.equal(res.json.expiresAt, null);
     const keys = kvKeysOf("alpha", res.json);
     const snap = await kvSnapshot(w.kv);
-    for (const name of [keys.record, keys.index]) {
-      const entry = snap.find((e) => e.name === name);
-      assert.ok(entry, `${v.what}: ${name} stored`);
-      assert.equal(entry.expiration, undefined, `${v.what}: ${name} has no expiration`);
-    }
-    assert.equal(snap.find((e) => e.name === keys.index).metadata, `${secs(res.json.createdAt)},0`);
+    const entry = snap.find((e) => e.name === keys.record);
+    assert.ok(entry, `${v.what}: ${keys.record} stored`);
+    assert.equal(entry.expiration, undefined, `${v.what}: ${keys.record} has no expiration`);
+    assert.deepEqual(JSON.parse(await w.kv.get(keys.record)), { project: "alpha", ttl: 0, createdAt: secs(res.json.createdAt) });
   }
 });
 
@@ -128,7 +127,7 @@ test("ttl bounds: 0 and 2147483647 are accepted; ttl under 60 is stored with a 6
     const created = secs(t.createdAt);
     const snap = await kvSnapshot(w.kv);
     const keys = kvKeysOf("alpha", t);
-    for (const name of [keys.record, keys.index]) {
+    for (const name of [keys.record]) {
       const entry = snap.find((e) => e.name === name);
       const want = created + Math.max(ttl, 60);
       assert.ok(
@@ -186,7 +185,6 @@ test("DELETE answers 204 without a body; then get, list and delete all say it is
   const t = await create(w, 3600);
   const keys = kvKeysOf("alpha", t);
   assert.notEqual(await w.kv.get(keys.record), null);
-  assert.notEqual(await w.kv.get(keys.index), null);
   assert.ok((await listedTokens()).includes(t.token));
 
   const del = await w.call("DELETE", `/upload-tokens/${t.token}`);
@@ -207,30 +205,36 @@ test("DELETE answers 204 without a body; then get, list and delete all say it is
 
   const names = (await kvSnapshot(w.kv)).map((e) => e.name);
   assert.ok(!names.includes(keys.record), "record removed");
-  assert.ok(!names.includes(keys.index), "index entry removed");
-  assert.ok(names.some((n) => n.endsWith(keep.token)), "other token's keys kept");
+  assert.ok(names.includes(`tok:${keep.token}`), "other token's record kept");
 });
 
-test("a record whose index entry was removed by hand is still gettable and deletable, not listed", async () => {
+test("a record the project index does not know (an interrupted create) is gettable and deletable, never listed, and cannot upload", async () => {
   const auth = DELTA_KEY;
   const other = await create(w, 3600, auth);
-  const t = await create(w, 3600, auth);
-  const keys = kvKeysOf("delta", t);
-  assert.deepEqual((await listedTokens(auth)).sort(), [other.token, t.token].sort());
-  await w.kv.delete(keys.index);
+  // What a create leaves when it stops after its first step: the record, written as the
+  // service writes it, and nothing in the project's index.
+  const token = "to" + "Half0".repeat(4) + "Cr";
+  const created = Math.floor(Date.now() / 1000);
+  const t = { token, ttl: 3600, createdAt: new Date(created * 1000).toISOString().replace(".000Z", "+00:00"), expiresAt: new Date((created + 3600) * 1000).toISOString().replace(".000Z", "+00:00") };
+  await w.kv.put(`tok:${token}`, JSON.stringify({ project: "delta", ttl: 3600, createdAt: created }), { expirationTtl: 3600 });
 
-  const get = await w.call("GET", `/upload-tokens/${t.token}`, { auth: authOf(auth) });
+  const get = await w.call("GET", `/upload-tokens/${token}`, { auth: authOf(auth) });
   assert.equal(get.status, 200, get.text);
   assert.deepEqual(get.json, t);
-  assert.deepEqual(await listedTokens(auth), [other.token], "not listed without its index entry");
+  assert.deepEqual(await listedTokens(auth), [other.token], "not listed");
   assert.equal((await list(w, "", auth)).json.pagination.itemsTotal, 1);
+  const form = new FormData();
+  form.append("file", new Blob(["x"]), "x.mp4");
+  const upload = await w.mf.dispatchFetch(`http://localhost/upload?token=${token}`, { method: "POST", body: form });
+  assert.equal(upload.status, 401, "what is not listed cannot upload");
+  await upload.arrayBuffer();
 
-  const del = await w.call("DELETE", `/upload-tokens/${t.token}`, { auth: authOf(auth) });
+  const del = await w.call("DELETE", `/upload-tokens/${token}`, { auth: authOf(auth) });
   assert.equal(del.status, 204, del.text);
   assert.equal(del.text, "");
-  assert.equal(await w.kv.get(keys.record), null, "record removed");
-  assertProblem(await w.call("GET", `/upload-tokens/${t.token}`, { auth: authOf(auth) }), 404, NOT_FOUND, "get after delete");
-  assertProblem(await w.call("DELETE", `/upload-tokens/${t.token}`, { auth: authOf(auth) }), 404, NOT_FOUND, "delete again");
+  assert.equal(await w.kv.get(`tok:${token}`), null, "record removed");
+  assertProblem(await w.call("GET", `/upload-tokens/${token}`, { auth: authOf(auth) }), 404, NOT_FOUND, "get after delete");
+  assertProblem(await w.call("DELETE", `/upload-tokens/${token}`, { auth: authOf(auth) }), 404, NOT_FOUND, "delete again");
   assert.deepEqual(await listedTokens(auth), [other.token]);
   assert.equal((await w.call("GET", `/upload-tokens/${other.token}`, { auth: authOf(auth) })).status, 200);
 });
@@ -256,33 +260,36 @@ test("a ttl 1 token is active at first, then 404 on get and delete and gone from
   assert.equal((await w.call("GET", `/upload-tokens/${short.token}`)).status, 200);
 });
 
-test("a stored record past its expiry (KV not yet expired) is neither gettable, deletable nor listed", async () => {
-  // Written by hand as the service writes it, but created 100 s ago with a ttl of 10.
+test("records and KV index entries of the earlier layout past their expiry (KV not yet expired) are neither gettable, deletable nor listed", async () => {
+  // Written by hand as earlier versions wrote them, before the project's index is first used,
+  // but created 100 s ago with a ttl of 10.
+  const auth = { auth: authOf(EPSILON_KEY) };
   const token = "to" + "Past0".repeat(4) + "Ab";
   const created = Math.floor(Date.now() / 1000) - 100;
-  const indexKey = `idx:alpha:${String(created).padStart(10, "0")}:${token}`;
-  await w.kv.put(`tok:${token}`, JSON.stringify({ project: "alpha", ttl: 10, createdAt: created }), {
+  const indexKey = `idx:epsilon:${String(created).padStart(10, "0")}:${token}`;
+  await w.kv.put(`tok:${token}`, JSON.stringify({ project: "epsilon", ttl: 10, createdAt: created }), {
     expirationTtl: 60,
   });
   await w.kv.put(indexKey, "", { expirationTtl: 60, metadata: `${created},10` });
   // Control: the same, still active (ttl 1000).
   const live = "to" + "Live0".repeat(4) + "Ab";
-  const liveIndex = `idx:alpha:${String(created).padStart(10, "0")}:${live}`;
-  await w.kv.put(`tok:${live}`, JSON.stringify({ project: "alpha", ttl: 1000, createdAt: created }), {
+  const liveIndex = `idx:epsilon:${String(created).padStart(10, "0")}:${live}`;
+  await w.kv.put(`tok:${live}`, JSON.stringify({ project: "epsilon", ttl: 1000, createdAt: created }), {
     expirationTtl: 1000,
   });
   await w.kv.put(liveIndex, "", { expirationTtl: 1000, metadata: `${created},1000` });
 
-  const liveGet = await w.call("GET", `/upload-tokens/${live}`);
+  const liveGet = await w.call("GET", `/upload-tokens/${live}`, auth);
   assert.equal(liveGet.status, 200, liveGet.text);
   assert.equal(liveGet.json.ttl, 1000);
   assert.equal(secs(liveGet.json.createdAt), created);
-  assert.ok((await listedTokens()).includes(live));
+  assert.deepEqual(await listedTokens(EPSILON_KEY), [live], "imported on first use, the expired one not listed");
 
-  assertProblem(await w.call("GET", `/upload-tokens/${token}`), 404, NOT_FOUND, "get expired");
-  assert.ok(!(await listedTokens()).includes(token), "expired record not listed");
-  assertProblem(await w.call("DELETE", `/upload-tokens/${token}`), 404, NOT_FOUND, "delete expired");
-  assert.equal((await w.call("DELETE", `/upload-tokens/${live}`)).status, 204);
+  assertProblem(await w.call("GET", `/upload-tokens/${token}`, auth), 404, NOT_FOUND, "get expired");
+  assertProblem(await w.call("DELETE", `/upload-tokens/${token}`, auth), 404, NOT_FOUND, "delete expired");
+  assert.equal((await w.call("DELETE", `/upload-tokens/${live}`, auth)).status, 204);
+  assert.deepEqual(await listedTokens(EPSILON_KEY), []);
+  assert.equal(await w.kv.get(`tok:${live}`), null);
 });
 
 test("GET and DELETE sent with a JSON Content-Type and no body are answered as usual", async () => {

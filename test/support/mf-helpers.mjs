@@ -104,12 +104,18 @@ export async function kvSnapshot(kv) {
   return all.map(({ name, metadata, expiration }) => ({ name, metadata, expiration }));
 }
 
-/** The record and index keys of `token` (created at `createdAt` by `project`). */
+/** The KV record key of `token`. */
 export function kvKeysOf(project, t) {
-  return {
-    record: `tok:${t.token}`,
-    index: `idx:${project}:${String(secs(t.createdAt)).padStart(10, "0")}:${t.token}`,
-  };
+  return { record: `tok:${t.token}` };
+}
+
+/**
+ * The KV index entry earlier versions wrote for `token` of `project` (created at `createdAt`),
+ * for tests of the import into the project index: key and metadata.
+ */
+export function legacyIndexEntry(project, t) {
+  const created = secs(t.createdAt);
+  return { key: `idx:${project}:${String(created).padStart(10, "0")}:${t.token}`, metadata: `${created},${t.ttl}` };
 }
 
 /** The Authorization header of a key name of KEYS, or a raw key. */

@@ -40,6 +40,7 @@ export async function startWorker({ vars = {}, limits = {} } = {}) {
     compatibilityDate: "2026-04-01",
     kvNamespaces: ["UPLOAD_TOKENS"],
     r2Buckets: ["VIDEOS"],
+    durableObjects: { PROJECT_INDEX: { className: "ProjectIndex", useSQLite: true } },
     ratelimits: {
       API_RATE_LIMITER: { simple: { limit: limits.api?.limit ?? 100000, period: limits.api?.period ?? 60 } },
       AUTH_RATE_LIMITER: { simple: { limit: limits.auth?.limit ?? 100000, period: limits.auth?.period ?? 60 } },

@@ -11,7 +11,7 @@ mod legacy;
 mod sql;
 
 pub use legacy::{import_legacy_index, legacy_import_done, LegacyImport, MAX_PAGES_PER_CALL};
-pub use sql::{CommandError, Sql, SqlIndex, SqlRows, SqlValue, NEVER, SCHEMA};
+pub use sql::{CommandError, Sql, SqlIndex, SqlRows, SqlValue, TokenRow, NEVER, SCHEMA};
 
 use crate::ids::TokenId;
 use crate::kv::{Kv, StoreError};
@@ -139,7 +139,7 @@ pub enum IndexReply {
     /// Rows as `[token, createdAt, ttl]`.
     #[serde(rename_all = "camelCase")]
     Page {
-        rows: Vec<(String, UnixSeconds, u32)>,
+        rows: Vec<TokenRow>,
         items_total: usize,
     },
     Status {

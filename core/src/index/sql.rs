@@ -67,6 +67,9 @@ impl SqlValue {
     }
 }
 
+/// A listed token as stored: `(token, createdAt, ttl)`.
+pub type TokenRow = (String, UnixSeconds, u32);
+
 /// Rows a statement returned, each a list of column values.
 pub type SqlRows = Vec<Vec<SqlValue>>;
 
@@ -91,7 +94,7 @@ fn expires_at(created_at: UnixSeconds, ttl: u32) -> i64 {
     }
 }
 
-fn read_token_row(row: Vec<SqlValue>) -> Result<(String, UnixSeconds, u32), StoreError> {
+fn read_token_row(row: Vec<SqlValue>) -> Result<TokenRow, StoreError> {
     let mut it = row.into_iter();
     let mut next = || {
         it.next()
@@ -190,7 +193,7 @@ impl<S: Sql> SqlIndex<S> {
         &self,
         page: PageRequest,
         now: UnixSeconds,
-    ) -> Result<(Vec<(String, UnixSeconds, u32)>, usize), StoreError> {
+    ) -> Result<(Vec<TokenRow>, usize), StoreError> {
         let total = self.count(now)?;
         if page.offset >= total as u64 {
             return Ok((Vec::new(), total));
