@@ -351,6 +351,6 @@ fn the_first_command_to_a_project_imports_then_answers_and_projects_stay_apart()
             .items_total,
         0
     );
-    assert!(block_on(indexes.remove(&acme2, &old.token, T0)).unwrap() == false);
+    assert!(!block_on(indexes.remove(&acme2, &old.token, T0)).unwrap());
     assert!(block_on(indexes.remove(&acme, &old.token, T0)).unwrap());
 }
