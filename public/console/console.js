@@ -247,7 +247,7 @@ function renderRows(tokens) {
     code.id = id;
     code.textContent = t.token;
     cell(row, code, "Token");
-    cell(row, t.ttl === 0 ? "0 (never expires)" : `${bytes.format(t.ttl)} s`, "TTL");
+    cell(row, t.ttl === 0 ? "0 (never)" : `${bytes.format(t.ttl)} s`, "TTL");
     cell(row, timeElement(t.createdAt), "Created");
     cell(row, t.expiresAt ? timeElement(t.expiresAt) : "never", "Expires");
     const left = cell(row, "", "Expires in");
@@ -586,6 +586,12 @@ ui.videoSource.addEventListener("click", async (event) => {
 
 // ---------------------------------------------------------------------------------------------
 // Start
+
+// Over http, say at once whether uploads can be sent from this page.
+if (location.protocol !== "https:" && typeof window.VideoUploader === "function") {
+  const probe = new window.VideoUploader({ file: new File([], "probe"), uploadToken: `to${"0".repeat(22)}`, apiHost: location.host });
+  if (!sendToThisOrigin(probe, "probe")) httpsNote();
+}
 
 if (signedIn()) {
   showSignedIn();
