@@ -137,6 +137,7 @@ function showSignedOut(problem) {
   showProblem(ui.uploadProblem, null);
   showProblem(ui.signInProblem, problem ?? null);
   links = {};
+  loads++;
 }
 
 ui.signInForm.addEventListener("submit", async (event) => {
@@ -168,6 +169,8 @@ ui.signOut.addEventListener("click", () => {
 
 /** The answer's links by `rel` (self, first, previous, next, last). */
 let links = {};
+/** Numbers the listing requests: only the answer to the latest one is shown. */
+let loads = 0;
 
 /** The listing query from the listing form: every named control with a value is a parameter. */
 function listQuery(currentPage = 1) {
@@ -185,8 +188,18 @@ function loadFirstPage() {
 
 /** Loads one page of the listing from `uri` (a query built here or a link of the last answer). */
 async function loadPage(uri) {
-  const answer = await guarded(ui.tokensProblem, () => call(uri));
-  if (!answer) return;
+  const load = ++loads;
+  let answer;
+  try {
+    answer = await call(uri);
+  } catch (e) {
+    if (load !== loads) return;
+    if (e instanceof SessionEnded) showSignedOut(e);
+    else showProblem(ui.tokensProblem, e);
+    return;
+  }
+  if (load !== loads) return;
+  showProblem(ui.tokensProblem, null);
   const { data, pagination } = answer;
   if (data.length === 0 && pagination.currentPage > 1) {
     // The page emptied (a deletion, an expiry): show the last page there is.
@@ -418,6 +431,7 @@ ui.deleteDialog.addEventListener("close", async () => {
 // ---------------------------------------------------------------------------------------------
 // Upload
 
+/** The upload in progress: its uploader, and whether it was cancelled. */
 let running = null;
 
 /**
@@ -457,7 +471,9 @@ function showProgress(done, total, chunk, chunks) {
 }
 
 function cancelUpload() {
-  running?.cancel();
+  if (!running) return;
+  running.cancelled = true;
+  running.uploader.cancel();
 }
 
 ui.uploadCancel.addEventListener("click", cancelUpload);
@@ -504,11 +520,17 @@ ui.uploadForm.addEventListener("submit", async (event) => {
     showProgress(done, e.totalBytes, e.currentChunk, e.chunksCount);
   });
 
-  running = uploader;
+  const run = { uploader, cancelled: false };
+  running = run;
   ui.uploadStart.disabled = true;
   ui.uploadCancel.hidden = false;
   try {
     const video = await uploader.upload();
+    if (run.cancelled) {
+      // Cancelled between two chunks, the uploader ends early with the answer to the last one.
+      ui.uploadStatus.textContent += ": cancelled";
+      return;
+    }
     while (current <= chunks) chunkLine(current, chunks, sizeOf(current++));
     showProgress(file.size, file.size, chunks, chunks);
     ui.uploadStatus.textContent += ": uploaded";
