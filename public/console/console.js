@@ -490,6 +490,10 @@ ui.uploadForm.addEventListener("submit", async (event) => {
     return;
   }
   const file = ui.uploadFile.files[0];
+  if (file.size === 0) {
+    showProblem(ui.uploadProblem, { message: `${file.name} is empty: there is nothing to upload.` });
+    return;
+  }
   const token = ui.uploadToken.value.trim();
   const chunkSize = Number(ui.uploadChunkSize.value) * MiB;
   let uploader;
