@@ -57,7 +57,7 @@ impl Sql for DoSql {
 }
 
 /// One project's token index.
-#[durable_object]
+#[durable_object(fetch)]
 pub struct ProjectIndex {
     state: State,
     env: Env,
@@ -83,9 +83,10 @@ impl DurableObject for ProjectIndex {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let url = req.url()?;
-        let project = url
-            .path()
+        // The raw URL: parsing it with the `url` crate would add its tables to the wasm.
+        let url = req.inner().url();
+        let (path, _) = upload_tokens_core::api::split_url(&url);
+        let project = path
             .strip_prefix('/')
             .and_then(ProjectId::parse)
             .ok_or_else(|| worker::Error::RustError("index request without a project".into()))?;
