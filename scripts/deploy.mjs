@@ -7,7 +7,7 @@
 // 2. `wrangler secret list`: which secrets the Worker has (none if it does not exist yet).
 // 3. `wrangler secret put` of AUTH_SIGNING_KEY and of a first API_KEYS entry, each only if it is
 //    missing, with strong random values from the OS passed on stdin. A new API key is printed
-//    once, at the end, and written nowhere else. Existing secrets are left alone.
+//    once, as soon as it exists, and written nowhere else. Existing secrets are left alone.
 // 4. `wrangler deploy`: builds, creates the KV namespace and R2 bucket on the first deploy,
 //    applies the Durable Object migrations of wrangler.toml that the deployed Worker lacks,
 //    deploys. Its URL is read from wrangler's structured output (WRANGLER_OUTPUT_FILE_PATH).
@@ -189,15 +189,6 @@ async function deploy() {
 
 async function main(opts) {
   let newKey = null;
-  const printKey = () => {
-    if (!newKey) return;
-    console.log(
-      `\nNew API key of project "${newKey.project}". It is shown this once and kept nowhere else ` +
-        "(the Worker holds only the API_KEYS secret); store it now:\n\n" +
-        `    ${newKey.key}\n\n` +
-        "Send it as the user name of HTTP Basic auth (`curl -u KEY: …`), or trade it for a bearer token at POST /auth/api-key.",
-    );
-  };
   try {
     if (opts.account) env.CLOUDFLARE_ACCOUNT_ID = opts.account;
     await checkLogin(opts);
@@ -216,6 +207,14 @@ async function main(opts) {
       const key = randomBytes(32).toString("base64url");
       await putSecret("API_KEYS", `${opts.project}:${key}`);
       newKey = { project: opts.project, key };
+      // Shown at once, so that nothing that happens later (a failed deploy, an interrupt) loses
+      // a key that now exists; it is kept nowhere else.
+      console.log(
+        `\nNew API key of project "${opts.project}", shown this once and stored nowhere else ` +
+          "(the Worker holds only the API_KEYS secret). Keep it now:\n\n" +
+          `    ${key}\n\n` +
+          "Send it as the user name of HTTP Basic auth (`curl -u KEY: …`), or trade it for a bearer token at POST /auth/api-key.",
+      );
     } else {
       console.log(
         `API_KEYS exists: left as it is${opts.projectGiven ? ` (so --project ${opts.project} is not used)` : ""}.`,
@@ -254,7 +253,9 @@ async function main(opts) {
     const { ok } = await runSmoke({ url, apiKey, waitMs: 120000 });
     return ok ? 0 : 1;
   } finally {
-    printKey();
+    if (newKey) {
+      console.log(`\nThe new API key of project "${newKey.project}" is printed above, after "Creating secret API_KEYS".`);
+    }
   }
 }
 

@@ -126,6 +126,11 @@ describe("deploy script", { timeout: 240000 }, () => {
       assert.equal(count(first.stdout, newKey), 1, "printed exactly once");
       assert.equal(count(first.stderr, newKey), 0);
       assert.match(first.stdout, /New API key of project "default"/);
+      assert.ok(
+        first.stdout.indexOf(newKey) < first.stdout.indexOf("Deploying with wrangler"),
+        "shown as soon as it exists, before anything else can fail",
+      );
+      assert.match(first.stdout, /The new API key of project "default" is printed above/);
       const signing = first.calls.find((c) => c.argv.join(" ") === "secret put AUTH_SIGNING_KEY").stdin;
       assert.equal(count(first.stdout + first.stderr, signing), 0, "the signing key is never shown");
       // Every file the run wrote: in its HOME and TMPDIR, and anywhere in the checkout. The
@@ -136,6 +141,10 @@ describe("deploy script", { timeout: 240000 }, () => {
         ...filesWrittenSince(root, first.started, [".git", "target", "node_modules", "build", ".tools", ".venv"].map((d) => `${root}${d}`)),
         ...filesWrittenSince(`${root}node_modules/.cache`, first.started),
       ];
+      // The scan does find a file holding the key: the stand-in's record, in its own directory.
+      assert.ok(
+        filesWrittenSince(s.dir, first.started).some((f) => f.endsWith("calls.jsonl") && readFileSync(f, "utf8").includes(newKey)),
+      );
       for (const f of written) {
         let text;
         try {
