@@ -171,6 +171,15 @@ describe("deploy script", { timeout: 240000 }, () => {
       assert.deepEqual(s.state().secrets.sort(), ["API_KEYS", "AUTH_SIGNING_KEY"]);
       assert.equal(s.state().deploys, 3);
     });
+
+    test("a run that made no key checks with SMOKE_API_KEY when given one", { timeout: 60000 }, async () => {
+      s.setState({ deployUrl: worker.base });
+      const r = await s.run([], { env: { SMOKE_API_KEY: DEV_KEY } });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.deepEqual(names(r.calls), ["whoami --json", "secret list --format json", "deploy"]);
+      assert.match(r.stdout, /Smoke check passed: 9 steps/);
+      assert.equal(count(r.stdout, DEV_KEY), 0, "a key it did not make is never printed");
+    });
   });
 
   test("secrets present: none is put, the deploy still runs", { timeout: 30000 }, async () => {
