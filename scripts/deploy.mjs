@@ -73,11 +73,14 @@ const env = { ...process.env, PATH: [process.env.PATH, join(root, "node_modules"
 
 /**
  * Runs wrangler with `args`. `input`: text for its stdin (else it gets none). `show`: its output
- * goes straight to the terminal (stdin too, so its own prompts work) instead of being captured.
+ * goes straight to the terminal instead of being captured. wrangler never gets the terminal's
+ * input, so it never stops to ask: it takes its non-interactive answers, and in particular does
+ * not write the ids of the resources it creates into wrangler.toml.
  */
 function wrangler(args, { input, show = false, extraEnv = {} } = {}) {
   return new Promise((resolve, reject) => {
-    const stdio = show ? "inherit" : [input === undefined ? "ignore" : "pipe", "pipe", "pipe"];
+    const stdin = input === undefined ? "ignore" : "pipe";
+    const stdio = show ? [stdin, "inherit", "inherit"] : [stdin, "pipe", "pipe"];
     const child = spawn("wrangler", args, { cwd: root, env: { ...env, ...extraEnv }, stdio });
     let stdout = "";
     let stderr = "";
@@ -91,7 +94,7 @@ function wrangler(args, { input, show = false, extraEnv = {} } = {}) {
       ),
     );
     child.on("close", (code) => resolve({ code, stdout, stderr }));
-    if (input !== undefined && !show) {
+    if (input !== undefined) {
       child.stdin.on("error", () => {}); // it may exit before reading; its exit status says why
       child.stdin.end(input);
     }
@@ -164,7 +167,7 @@ async function putSecret(name, value) {
   console.log("done");
 }
 
-/** Runs `wrangler deploy` in the open and returns the URL it deployed to, if any. */
+/** Runs `wrangler deploy`, its output shown, and returns the URL it deployed to, if any. */
 async function deploy() {
   const out = mkdtempSync(join(tmpdir(), "uts-deploy-"));
   const record = join(out, "wrangler-output.jsonl");
