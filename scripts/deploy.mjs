@@ -55,10 +55,12 @@ function parseArgs(argv) {
       if (v === undefined || v.startsWith("--")) throw new Stop(`${a} needs a value\n\n${USAGE}`, 2);
       return v;
     };
-    if (a === "-h" || a === "--help") opts.help = true;
-    else if (a === "--project") (opts.project = value()), (opts.projectGiven = true);
-    else if (a.startsWith("--project=")) (opts.project = a.slice(10)), (opts.projectGiven = true);
-    else if (a === "--account") opts.account = value();
+    if (a === "-h" || a === "--help") {
+      opts.help = true;
+    } else if (a === "--project" || a.startsWith("--project=")) {
+      opts.project = a === "--project" ? value() : a.slice(10);
+      opts.projectGiven = true;
+    } else if (a === "--account") opts.account = value();
     else if (a.startsWith("--account=")) opts.account = a.slice(10);
     else if (a === "--no-smoke") opts.smoke = false;
     else throw new Stop(`unknown argument ${a}\n\n${USAGE}`, 2);
