@@ -185,7 +185,7 @@ python3 "$bench/lib/config.py" service "$work/service.json" "$root" "$work/servi
 for b in "${baselines[@]}"; do
   python3 "$bench/lib/config.py" baseline "$work/$b.json" "$root" "baseline-$b" "$work/$b/index.js"
 done
-namespace_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kv_namespaces"][0]["id"])' "$work/const-json.json")
+namespace_id=$(python3 -c 'import json,sys; ns = json.load(open(sys.argv[1]))["kv_namespaces"][0]; print(ns.get("id", ns["binding"]))' "$work/const-json.json")
 
 # --- data ----------------------------------------------------------------------------------------
 # One project per N for the listings; others for reads, deletes (service and baseline (e),
