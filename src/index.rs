@@ -5,11 +5,11 @@
 
 use crate::kv::WorkersKv;
 use std::rc::Rc;
-use upload_tokens_core::index::{
+use upload_tokens_core::project::ProjectId;
+use upload_tokens_core::storage::index::{
     legacy_import_done, serve, CommandError, IndexTransport, Sql, SqlIndex, SqlRows, SqlValue,
 };
-use upload_tokens_core::kv::StoreError;
-use upload_tokens_core::project::ProjectId;
+use upload_tokens_core::storage::kv::StoreError;
 use worker::{
     console_error, durable_object, wasm_bindgen, DurableObject, Env, Method, Request, RequestInit,
     Response, Result, SqlStorage, SqlStorageValue, State,
@@ -85,7 +85,7 @@ impl DurableObject for ProjectIndex {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         // The raw URL: parsing it with the `url` crate would add its tables to the wasm.
         let url = req.inner().url();
-        let (path, _) = upload_tokens_core::api::split_url(&url);
+        let (path, _) = upload_tokens_core::http::split_url(&url);
         let project = path
             .strip_prefix('/')
             .and_then(ProjectId::parse)

@@ -1,7 +1,7 @@
 //! The storage interface over a Workers KV namespace.
 
 use std::cell::Cell;
-use upload_tokens_core::kv::{
+use upload_tokens_core::storage::kv::{
     unpack_listed_keys, Kv, ListChunk, Op, OpCounts, PutOptions, StoreError,
 };
 use wasm_bindgen::prelude::wasm_bindgen;

@@ -8,17 +8,17 @@ mod upload;
 use futures_util::StreamExt;
 use std::cell::OnceCell;
 use std::rc::Rc;
-use upload_tokens_core::api::{
+use upload_tokens_core::config::Config;
+use upload_tokens_core::http::problem::ApiError;
+use upload_tokens_core::http::{
     handle, resolve, Body, BodyError, Context as ApiContext, Endpoint, LimitScope, Limiter,
     Request as ApiRequest, Response as ApiResponse,
 };
-use upload_tokens_core::config::Config;
 use upload_tokens_core::ids::SystemEntropy;
-use upload_tokens_core::index::CommandIndex;
-use upload_tokens_core::kv::StoreError;
-use upload_tokens_core::problem::ApiError;
-use upload_tokens_core::store::TokenStore;
+use upload_tokens_core::storage::index::CommandIndex;
+use upload_tokens_core::storage::kv::StoreError;
 use upload_tokens_core::time::{from_millis, UnixSeconds};
+use upload_tokens_core::tokens::store::TokenStore;
 use worker::web_sys::Request;
 use worker::{
     console_error, console_log, event, ByteStream, Context, Date, Env, Response, Result,
@@ -147,7 +147,7 @@ async fn discard_unread_body(req: &Request) {
 
 async fn serve(req: &Request, env: &Env) -> Result<Answer> {
     let url = req.url();
-    let (path, query) = upload_tokens_core::api::split_url(&url);
+    let (path, query) = upload_tokens_core::http::split_url(&url);
     // The raw method: the `worker` crate maps methods it does not know (QUERY, say) to GET.
     let method = req.method();
     let endpoint = match resolve(&method, path) {
@@ -159,7 +159,7 @@ async fn serve(req: &Request, env: &Env) -> Result<Answer> {
         Endpoint::OpenApi => {
             return Ok(Answer::Api(ApiResponse::json(
                 200,
-                upload_tokens_core::api::OPENAPI_JSON.to_owned(),
+                upload_tokens_core::http::OPENAPI_JSON.to_owned(),
             )))
         }
         Endpoint::UploadPreflight => return Ok(Answer::Api(upload::preflight())),

@@ -10,19 +10,19 @@ use crate::index::DurableObjectTransport;
 use crate::kv::WorkersKv;
 use js_sys::{BigInt, Object, Reflect};
 use std::collections::HashMap;
-use upload_tokens_core::api::{
+use upload_tokens_core::config::Config;
+use upload_tokens_core::http::problem::ApiError;
+use upload_tokens_core::http::{
     authenticate, check_rate_limit, project_limit_key, LimitScope, Limiter, Response,
 };
-use upload_tokens_core::config::Config;
 use upload_tokens_core::ids::{SystemEntropy, TokenId, VideoId};
-use upload_tokens_core::index::{CommandIndex, TokenIndex, TokenStatus};
-use upload_tokens_core::problem::ApiError;
 use upload_tokens_core::project::ProjectId;
-use upload_tokens_core::store::TokenStore;
+use upload_tokens_core::storage::index::{CommandIndex, TokenIndex, TokenStatus};
 use upload_tokens_core::time::{from_millis, UnixSeconds};
-use upload_tokens_core::upload::{
-    self, completion, invalid_token, objects, plan_chunk, video_not_found, ChunkPlan, ContentRange,
-    Ingest, StoredChunk, UploadMode, VideoRecord,
+use upload_tokens_core::tokens::store::TokenStore;
+use upload_tokens_core::videos::rules::{
+    self as upload, completion, invalid_token, objects, plan_chunk, video_not_found, ChunkPlan,
+    ContentRange, Ingest, StoredChunk, UploadMode, VideoRecord,
 };
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -465,8 +465,8 @@ async fn try_upload<L: Limiter>(
     staged: &mut Vec<String>,
 ) -> Result<Response, ApiError> {
     let url = req.url();
-    let (_, query) = upload_tokens_core::api::split_url(&url);
-    let raw_token = upload_tokens_core::api::query_param(query, "token")
+    let (_, query) = upload_tokens_core::http::split_url(&url);
+    let raw_token = upload_tokens_core::http::query_param(query, "token")
         .filter(|v| !v.is_empty())
         .ok_or_else(|| invalid_token(true))?;
     let token = TokenId::parse(&raw_token).ok_or_else(|| invalid_token(false))?;

@@ -7,13 +7,13 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::time::Instant;
-use upload_tokens_core::api::{handle, resolve, Context, Request, Response};
 use upload_tokens_core::config::Config;
+use upload_tokens_core::http::{handle, resolve, Context, Request, Response};
 use upload_tokens_core::ids::SystemEntropy;
-use upload_tokens_core::index::CommandIndex;
-use upload_tokens_core::kv::MemoryKv;
-use upload_tokens_core::store::TokenStore;
+use upload_tokens_core::storage::index::CommandIndex;
+use upload_tokens_core::storage::kv::MemoryKv;
 use upload_tokens_core::testing::{block_on, LocalIndexes, MemoryLimiter};
+use upload_tokens_core::tokens::store::TokenStore;
 
 const NOW: i64 = 1_800_000_000;
 const KEY: &str = "cost-key-000000000001";

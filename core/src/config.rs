@@ -2,7 +2,7 @@
 //! within one).
 
 use crate::auth::{ApiKeys, Lifetimes, Signer};
-use crate::problem::ApiError;
+use crate::http::problem::ApiError;
 
 /// A rate limit as configured on a `[[ratelimits]]` binding: `limit` requests per `period`
 /// seconds (10 or 60). The binding cannot be read back, so the same figures are given as vars

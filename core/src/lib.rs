@@ -1,22 +1,24 @@
-//! The pure core of the upload-token service: the api.video-compatible contract, validation,
-//! listing, token ids, expiry, bearer-token signing and the storage interface. Nothing here
-//! depends on the Workers runtime; time and randomness come in as arguments.
+//! The pure core of the upload-token service: the api.video-compatible contract, every rule of
+//! tokens, auth, uploads and videos, and the storage interfaces they need (KV, R2, the project
+//! index). Nothing here depends on the Workers runtime; time and randomness come in as
+//! arguments, storage through small traits with in-memory implementations ([`testing`]).
+//!
+//! - [`http`]: requests and answers, routing, problem JSON, the one dispatcher.
+//! - [`tokens`]: upload tokens, their validation, listing order and pages, their handlers.
+//! - [`auth`]: API keys and bearer tokens.
+//! - [`videos`]: upload rules, video records, the upload and video handlers, the cleanup.
+//! - [`storage`]: the KV, object (R2) and project-index interfaces and key layouts.
 
-pub mod api;
 pub mod auth;
 pub mod config;
+pub mod http;
 pub mod ids;
-pub mod index;
-pub mod kv;
-pub mod list;
-pub mod problem;
 pub mod project;
 pub mod redact;
-pub mod request;
-pub mod store;
+pub mod storage;
 pub mod time;
-pub mod token;
-pub mod upload;
+pub mod tokens;
+pub mod videos;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -5,17 +5,17 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::Value;
 use std::rc::Rc;
-use upload_tokens_core::api::{
+use upload_tokens_core::config::Config;
+use upload_tokens_core::http::{
     handle, query_param, resolve, split_url, Context, Request, Response,
 };
-use upload_tokens_core::config::Config;
 use upload_tokens_core::ids::SystemEntropy;
 use upload_tokens_core::ids::TokenId;
-use upload_tokens_core::index::{CommandIndex, TokenIndex, TokenStatus};
-use upload_tokens_core::kv::{MemoryKv, Op, OpCounts};
 use upload_tokens_core::project::ProjectId;
-use upload_tokens_core::store::TokenStore;
+use upload_tokens_core::storage::index::{CommandIndex, TokenIndex, TokenStatus};
+use upload_tokens_core::storage::kv::{MemoryKv, Op, OpCounts};
 use upload_tokens_core::testing::{block_on, IndexFault, LocalIndexes, MemoryIndex, MemoryLimiter};
+use upload_tokens_core::tokens::store::TokenStore;
 
 const T0: i64 = 1_800_000_000;
 const KEY_A: &str = "alpha-key-0000000001";

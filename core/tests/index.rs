@@ -5,17 +5,17 @@
 use proptest::prelude::*;
 use std::rc::Rc;
 use upload_tokens_core::ids::TokenId;
-use upload_tokens_core::index::{
+use upload_tokens_core::project::ProjectId;
+use upload_tokens_core::storage::index::{
     import_legacy_index, CommandIndex, LegacyImport, PageRequest, SqlIndex, TokenIndex,
     TokenStatus, MAX_PAGES_PER_CALL,
 };
-use upload_tokens_core::kv::{Kv, MemoryKv, Op, PutOptions};
-use upload_tokens_core::list::{paginate, sort_active};
-use upload_tokens_core::project::ProjectId;
-use upload_tokens_core::request::{ListQuery, SortBy, SortOrder};
-use upload_tokens_core::store::{keys, legacy, TokenRecord, TokenStore};
+use upload_tokens_core::storage::kv::{Kv, MemoryKv, Op, PutOptions};
 use upload_tokens_core::testing::{block_on, LocalIndexes, MemorySql};
-use upload_tokens_core::token::UploadToken;
+use upload_tokens_core::tokens::list::{paginate, sort_active};
+use upload_tokens_core::tokens::query::{ListQuery, SortBy, SortOrder};
+use upload_tokens_core::tokens::store::{keys, legacy, TokenRecord, TokenStore};
+use upload_tokens_core::tokens::token::UploadToken;
 
 const T0: i64 = 1_800_000_000;
 
@@ -127,7 +127,7 @@ fn a_fixed_set_lists_in_the_order_written_down_by_hand() {
             .map(|(t, _, _)| t[2..].parse().unwrap())
             .collect()
     };
-    use upload_tokens_core::index::SortKey::{CreatedAt, Ttl};
+    use upload_tokens_core::storage::index::SortKey::{CreatedAt, Ttl};
     assert_eq!(ids(CreatedAt, false), [3, 1, 2, 7, 4, 5]);
     assert_eq!(ids(CreatedAt, true), [5, 4, 7, 2, 1, 3]);
     assert_eq!(ids(Ttl, false), [4, 3, 2, 1, 7, 5]);
@@ -201,7 +201,7 @@ trait CountRows {
 
 impl CountRows for MemorySql {
     fn exec_count(&self, statement: &str) -> i64 {
-        use upload_tokens_core::index::{Sql, SqlValue};
+        use upload_tokens_core::storage::index::{Sql, SqlValue};
         match self.exec(statement, &[]).unwrap()[0][0] {
             SqlValue::Integer(n) => n,
             ref other => panic!("{other:?}"),
@@ -263,7 +263,7 @@ fn the_legacy_kv_index_is_imported_once_resumably_and_without_its_neighbours() {
     assert_eq!(kv.counts().lists, 2, "resumed from the saved cursor");
     // Every token, exactly as written, and nothing of acme2.
     let everything = PageRequest {
-        sort_by: upload_tokens_core::index::SortKey::CreatedAt,
+        sort_by: upload_tokens_core::storage::index::SortKey::CreatedAt,
         descending: false,
         offset: 0,
         limit: 100,

@@ -22,10 +22,10 @@ use std::process::ExitCode;
 use std::task::{Context, Poll, Waker};
 
 use upload_tokens_core::ids::{Entropy, TokenId};
-use upload_tokens_core::kv::{Kv, ListChunk, PutOptions, StoreError};
+use upload_tokens_core::storage::kv::{Kv, ListChunk, PutOptions, StoreError};
 use upload_tokens_core::project::ProjectId;
-use upload_tokens_core::store::{keys, TokenRecord, TokenStore};
-use upload_tokens_core::token::UploadToken;
+use upload_tokens_core::tokens::store::{keys, TokenRecord, TokenStore};
+use upload_tokens_core::tokens::token::UploadToken;
 
 /// One recorded KV put.
 struct Put {

@@ -8,10 +8,10 @@
 //! business ([`crate::index`]); earlier versions kept that index in KV too ([`legacy`]).
 
 use crate::ids::TokenId;
-use crate::kv::{Kv, PutOptions, StoreError};
 use crate::project::ProjectId;
+use crate::storage::kv::{Kv, PutOptions, StoreError};
 use crate::time::UnixSeconds;
-use crate::token::UploadToken;
+use crate::tokens::token::UploadToken;
 use serde::{Deserialize, Serialize};
 
 const RECORD_PREFIX: &str = "tok:";
@@ -55,7 +55,7 @@ pub mod keys {
 /// The per-project index earlier versions kept in KV: one entry
 /// `idx:{project}:{createdAt:010}:{token}` per token, empty value, metadata
 /// `"{createdAt},{ttl}"`, expiring with the token. Read once per project, by the import into
-/// the project index ([`crate::index::import_legacy_index`]); never written any more.
+/// the project index ([`crate::storage::index::import_legacy_index`]); never written any more.
 pub mod legacy {
     use super::*;
 

@@ -1,9 +1,9 @@
 //! Listing: order, page arithmetic and links of `GET /upload-tokens`.
 
-use crate::index::IndexPage;
-use crate::request::{ListQuery, SortBy, SortOrder};
+use crate::storage::index::IndexPage;
 use crate::time::UnixSeconds;
-use crate::token::{UploadToken, UploadTokenView};
+use crate::tokens::query::{ListQuery, SortBy, SortOrder};
+use crate::tokens::token::{UploadToken, UploadTokenView};
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::ops::Range;

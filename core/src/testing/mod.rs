@@ -2,11 +2,13 @@
 //! entropy, an in-memory rate limiter, and the project indexes over SQLite in memory. None of
 //! this is part of the Worker.
 
-use crate::api::{LimitScope, Limiter};
+use crate::http::{LimitScope, Limiter};
 use crate::ids::Entropy;
-use crate::index::{serve, CommandIndex, IndexTransport, Sql, SqlIndex, SqlRows, SqlValue};
-use crate::kv::{Kv, StoreError};
 use crate::project::ProjectId;
+use crate::storage::index::{
+    serve, CommandIndex, IndexTransport, Sql, SqlIndex, SqlRows, SqlValue,
+};
+use crate::storage::kv::{Kv, StoreError};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
@@ -22,7 +24,7 @@ impl Wake for NoopWaker {
 }
 
 /// Runs a future that never waits on anything outside itself (all of the core's futures over
-/// [`crate::kv::MemoryKv`] are such) to completion.
+/// [`crate::storage::kv::MemoryKv`] are such) to completion.
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let waker = Waker::from(Arc::new(NoopWaker));
     let mut cx = Context::from_waker(&waker);
@@ -161,7 +163,7 @@ pub enum IndexFault {
 }
 
 /// Every project's index object, each over its own SQLite in memory, reached as the Worker
-/// reaches the Durable Objects: a command as JSON through [`crate::index::serve`], which also
+/// reaches the Durable Objects: a command as JSON through [`crate::storage::index::serve`], which also
 /// imports a project's legacy KV index on first use (from `legacy_kv`).
 pub struct LocalIndexes<K> {
     objects: RefCell<HashMap<String, Rc<SqlIndex<MemorySql>>>>,

@@ -1,7 +1,7 @@
 //! Validation of what callers send: the create body and the list query.
 
-use crate::problem::ApiError;
-use crate::token::MAX_TTL;
+use crate::http::problem::ApiError;
+use crate::tokens::token::MAX_TTL;
 use serde_json::Value;
 
 /// Largest JSON body accepted on any endpoint; larger bodies are refused before parsing.

@@ -14,11 +14,11 @@ pub use legacy::{import_legacy_index, legacy_import_done, LegacyImport, MAX_PAGE
 pub use sql::{CommandError, Sql, SqlIndex, SqlRows, SqlValue, TokenRow, NEVER, SCHEMA};
 
 use crate::ids::TokenId;
-use crate::kv::{Kv, StoreError};
 use crate::project::ProjectId;
-use crate::request::{ListQuery, SortBy, SortOrder};
+use crate::storage::kv::{Kv, StoreError};
 use crate::time::UnixSeconds;
-use crate::token::UploadToken;
+use crate::tokens::query::{ListQuery, SortBy, SortOrder};
+use crate::tokens::token::UploadToken;
 use serde::{Deserialize, Serialize};
 
 /// What the index knows of a token, judged at a given second.

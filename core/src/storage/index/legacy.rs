@@ -1,5 +1,5 @@
 //! Moving a project's index out of KV: earlier versions kept it as KV entries
-//! `idx:{project}:{createdAt:010}:{token}` (see [`crate::store::legacy`]). On a project's first
+//! `idx:{project}:{createdAt:010}:{token}` (see [`crate::tokens::store::legacy`]). On a project's first
 //! use of its index, those entries are copied into it, a KV `list` page at a time.
 //!
 //! Safe to interrupt and to run again: every row is inserted only if absent, and the cursor of
@@ -8,10 +8,10 @@
 //! one stays, unread, costing only its storage).
 
 use super::{Sql, SqlIndex};
-use crate::kv::{Kv, StoreError};
 use crate::project::ProjectId;
-use crate::store::legacy;
+use crate::storage::kv::{Kv, StoreError};
 use crate::time::UnixSeconds;
+use crate::tokens::store::legacy;
 
 /// The `meta` key holding the import's progress: `done`, or the cursor of the next page.
 const PROGRESS: &str = "legacyKvImport";

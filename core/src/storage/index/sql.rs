@@ -3,7 +3,7 @@
 //! Durable Object runs them over its SQLite storage; host tests over SQLite in memory.
 
 use super::{IndexCommand, IndexReply, PageRequest, SortKey, TokenStatus};
-use crate::kv::StoreError;
+use crate::storage::kv::StoreError;
 use crate::time::UnixSeconds;
 
 /// `expires_at` of a token that never expires: later than any real expiry, and still exact as

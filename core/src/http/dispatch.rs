@@ -4,23 +4,23 @@
 
 use crate::auth::{parse_authorization, Credentials};
 use crate::config::{Config, RateLimit};
+use crate::http::problem::ApiError;
 use crate::ids::{Entropy, TokenId};
-use crate::index::{PageRequest, TokenIndex};
-use crate::kv::{Kv, StoreError};
-use crate::list::render_page;
-use crate::problem::ApiError;
 use crate::project::ProjectId;
-use crate::request::{
+use crate::storage::index::{PageRequest, TokenIndex};
+use crate::storage::kv::{Kv, StoreError};
+use crate::time::UnixSeconds;
+use crate::tokens::list::render_page;
+use crate::tokens::query::{
     check_json_content_type, parse_create_body, parse_json_object, ListQuery, MAX_JSON_BODY,
 };
-use crate::store::{TokenRecord, TokenStore};
-use crate::time::UnixSeconds;
-use crate::token::UploadToken;
+use crate::tokens::store::{TokenRecord, TokenStore};
+use crate::tokens::token::UploadToken;
 use futures_util::future::join;
 use serde_json::Value;
 
 /// The service's own OpenAPI document, served at `GET /openapi.json`.
-pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
+pub const OPENAPI_JSON: &str = include_str!("../../../openapi.json");
 
 /// Every operation the service answers.
 #[derive(Debug, Clone, PartialEq, Eq)]

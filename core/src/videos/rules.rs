@@ -5,8 +5,8 @@
 //! its first chunk: a whole file (no `Content-Range`), numbered parts (`part n/N`, or
 //! `part n/*` until the last says `part n/n`), or byte ranges (`bytes a-b/total`).
 
+use crate::http::problem::ApiError;
 use crate::ids::{TokenId, VideoId};
-use crate::problem::ApiError;
 use crate::project::ProjectId;
 use crate::time::{format_atom, UnixSeconds};
 use serde::{Deserialize, Serialize};
@@ -699,6 +699,3 @@ pub mod objects {
         value.and_then(|v| v.parse().ok())
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,4 +1,7 @@
-use super::*;
+use super::rules::*;
+use crate::http::problem::ApiError;
+use crate::ids::{TokenId, VideoId};
+use crate::project::ProjectId;
 
 const MIB: u64 = 1024 * 1024;
 

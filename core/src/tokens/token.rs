@@ -11,7 +11,7 @@ pub const MAX_TTL: u32 = 2_147_483_647;
 pub const KV_MIN_EXPIRATION_TTL: u32 = 60;
 
 /// A delegated upload token, as the API shows it. The project it belongs to is kept beside it
-/// by the store ([`crate::store::TokenRecord`]).
+/// by the store ([`crate::tokens::store::TokenRecord`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadToken {
     pub token: TokenId,

@@ -1,0 +1,5 @@
+//! What the core needs from storage, as small interfaces: Workers KV ([`kv`]) and each
+//! project's token index ([`index`]).
+
+pub mod index;
+pub mod kv;
