@@ -30,8 +30,6 @@ pub struct WorkersKv {
     store: KvStore,
     /// The namespace binding itself, for `list`.
     namespace: JsValue,
-    /// `cacheTtl` for reads, when they should be fresher than KV's default.
-    cache_ttl: Option<u64>,
     counts: Cell<OpCounts>,
 }
 
@@ -43,15 +41,8 @@ impl WorkersKv {
         Ok(Self {
             store: env.kv(binding)?,
             namespace,
-            cache_ttl: None,
             counts: Cell::new(OpCounts::default()),
         })
-    }
-
-    /// Reads through this store are cached at the edge for at most `seconds`.
-    pub fn with_cache_ttl(mut self, seconds: u64) -> Self {
-        self.cache_ttl = Some(seconds);
-        self
     }
 
     /// Operations this store has performed, for the `Server-Timing` figures the benchmark reads.
@@ -78,10 +69,12 @@ fn store_error(op: &str) -> impl Fn(KvError) -> StoreError + '_ {
 impl Kv for WorkersKv {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.count(Op::Read);
-        let mut get = self.store.get(key);
-        if let Some(ttl) = self.cache_ttl {
-            get = get.cache_ttl(ttl);
-        }
+        self.store.get(key).text().await.map_err(store_error("GET"))
+    }
+
+    async fn get_cached(&self, key: &str, cache_ttl: u32) -> Result<Option<String>, StoreError> {
+        self.count(Op::Read);
+        let get = self.store.get(key).cache_ttl(u64::from(cache_ttl));
         get.text().await.map_err(store_error("GET"))
     }
 

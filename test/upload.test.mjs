@@ -529,8 +529,9 @@ group("refusals, tokens and projects", () => {
     }
 
     // Expired: one upload resumed with videoId, one without (Node, Python, Go).
-    await freshSecond();
-    const token = await newToken(3);
+    // Several seconds of room: three 5 MiB chunks must go in before it expires, on a loaded
+    // machine too.
+    const token = await newToken(8);
     const other = await newToken();
     const t = (await w.call("GET", `/upload-tokens/${token}`)).json;
     const a = random(MIN_PART + 300);

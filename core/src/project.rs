@@ -32,6 +32,19 @@ impl fmt::Display for ProjectId {
     }
 }
 
+impl serde::Serialize for ProjectId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ProjectId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::custom("not a well-formed project id"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

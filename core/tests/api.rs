@@ -1,148 +1,21 @@
 //! The token and auth endpoints end to end on the host: real handlers, real store logic, over
 //! the in-memory KV with an injected clock.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use serde_json::Value;
-use std::rc::Rc;
-use upload_tokens_core::config::Config;
-use upload_tokens_core::http::{
-    handle, query_param, resolve, split_url, Context, Request, Response,
-};
-use upload_tokens_core::ids::SystemEntropy;
+use upload_tokens_core::http::{query_param, split_url};
 use upload_tokens_core::ids::TokenId;
 use upload_tokens_core::project::ProjectId;
-use upload_tokens_core::storage::index::{CommandIndex, TokenIndex, TokenStatus};
-use upload_tokens_core::storage::kv::{MemoryKv, Op, OpCounts};
-use upload_tokens_core::testing::{block_on, IndexFault, LocalIndexes, MemoryIndex, MemoryLimiter};
-use upload_tokens_core::tokens::store::TokenStore;
-
-const T0: i64 = 1_800_000_000;
-const KEY_A: &str = "alpha-key-0000000001";
-const KEY_A2: &str = "alpha-key-0000000002";
-const KEY_B: &str = "beta-key-00000000001";
-
-struct Harness {
-    config: Config,
-    store: TokenStore<Rc<MemoryKv>>,
-    index: MemoryIndex<Rc<MemoryKv>>,
-    limiter: MemoryLimiter,
-    now: i64,
-}
-
-impl Harness {
-    fn new() -> Self {
-        Self::with(MemoryLimiter::new(1_000_000), MemoryKv::new(T0))
-    }
-
-    fn with(limiter: MemoryLimiter, kv: MemoryKv) -> Self {
-        let vars = [
-            (
-                "API_KEYS",
-                format!("alpha:{KEY_A},alpha:{KEY_A2},beta:{KEY_B}"),
-            ),
-            (
-                "AUTH_SIGNING_KEY",
-                "test-signing-key-0123456789abcdef".to_owned(),
-            ),
-            ("RATE_LIMIT", "5".to_owned()),
-            ("RATE_LIMIT_PERIOD", "10".to_owned()),
-        ];
-        let config =
-            Config::from_vars(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
-                .unwrap_or_else(|_| panic!("test configuration is valid"));
-        let kv = Rc::new(kv);
-        Self {
-            config,
-            store: TokenStore::new(kv.clone()),
-            index: CommandIndex::new(LocalIndexes::new(kv, 86_400)),
-            limiter,
-            now: T0,
-        }
-    }
-
-    fn kv(&self) -> &MemoryKv {
-        self.store.kv()
-    }
-
-    fn set_now(&mut self, now: i64) {
-        self.now = now;
-        self.kv().set_now(now);
-    }
-
-    fn call(&self, method: &str, target: &str, auth: Option<&str>, body: &str) -> Response {
-        let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let req = Request {
-            method,
-            path,
-            query,
-            authorization: auth,
-            content_type: Some("application/json"),
-            client_addr: "192.0.2.1",
-        };
-        let endpoint = match resolve(method, path) {
-            Ok(e) => e,
-            Err(e) => return Response::error(e),
-        };
-        let mut entropy = SystemEntropy;
-        let mut ctx = Context {
-            config: &self.config,
-            store: &self.store,
-            index: &self.index,
-            limiter: &self.limiter,
-            now: self.now,
-            entropy: &mut entropy,
-        };
-        block_on(handle(endpoint, &req, body.as_bytes(), &mut ctx))
-    }
-
-    /// The answer, the KV operations it cost, and the round trips to the project index.
-    fn ops(&self, f: impl FnOnce(&Self) -> Response) -> (Response, OpCounts) {
-        let (r, kv, _) = self.cost(f);
-        (r, kv)
-    }
-
-    fn cost(&self, f: impl FnOnce(&Self) -> Response) -> (Response, OpCounts, usize) {
-        self.kv().reset_counts();
-        let calls = self.index.calls();
-        let r = f(self);
-        (r, self.kv().counts(), self.index.calls() - calls)
-    }
-}
-
-fn basic(key: &str) -> String {
-    format!("Basic {}", STANDARD.encode(format!("{key}:")))
-}
-
-fn json(r: &Response) -> Value {
-    serde_json::from_str(r.body.as_deref().expect("a body")).expect("JSON body")
-}
+use upload_tokens_core::storage::index::{TokenIndex, TokenStatus};
+use upload_tokens_core::storage::kv::{Op, OpCounts};
+use upload_tokens_core::testing::harness::{basic, json, Harness, KEY_A, KEY_A2, KEY_B, T0};
+use upload_tokens_core::testing::{block_on, IndexFault, MemoryKv, MemoryLimiter};
 
 fn create(h: &Harness, key: &str, ttl: u32) -> String {
-    let r = h.call(
-        "POST",
-        "/upload-tokens",
-        Some(&basic(key)),
-        &format!(r#"{{"ttl":{ttl}}}"#),
-    );
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    json(&r)["token"].as_str().unwrap().to_owned()
+    h.create(key, ttl)
 }
 
 fn listed(h: &Harness, key: &str, query: &str) -> Vec<String> {
-    let r = h.call(
-        "GET",
-        &format!("/upload-tokens?{query}"),
-        Some(&basic(key)),
-        "",
-    );
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    json(&r)["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["token"].as_str().unwrap().to_owned())
-        .collect()
+    h.listed(key, query)
 }
 
 #[test]

@@ -10,8 +10,8 @@ use upload_tokens_core::storage::index::{
     import_legacy_index, CommandIndex, LegacyImport, PageRequest, SqlIndex, TokenIndex,
     TokenStatus, MAX_PAGES_PER_CALL,
 };
-use upload_tokens_core::storage::kv::{Kv, MemoryKv, Op, PutOptions};
-use upload_tokens_core::testing::{block_on, LocalIndexes, MemorySql};
+use upload_tokens_core::storage::kv::{Kv, Op, PutOptions};
+use upload_tokens_core::testing::{block_on, LocalIndexes, MemoryKv, MemorySql};
 use upload_tokens_core::tokens::list::{paginate, sort_active};
 use upload_tokens_core::tokens::query::{ListQuery, SortBy, SortOrder};
 use upload_tokens_core::tokens::store::{keys, legacy, TokenRecord, TokenStore};

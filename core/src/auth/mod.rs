@@ -1,5 +1,7 @@
-//! Who is calling: API keys, and the bearer tokens made from them.
+//! Who is calling: API keys, the bearer tokens made from them, and the endpoints that issue
+//! those.
 
 mod bearer;
+pub mod handlers;
 
 pub use bearer::*;

@@ -107,7 +107,25 @@ impl<K: Kv> TokenStore<K> {
 
     /// The record of `token`, expired or not (callers judge expiry). One KV read.
     pub async fn load(&self, token: &TokenId) -> Result<Option<TokenRecord>, StoreError> {
-        let Some(raw) = self.kv.get(&keys::record(token)).await? else {
+        let raw = self.kv.get(&keys::record(token)).await?;
+        Self::read_record(token, raw)
+    }
+
+    /// The same, answered by the edge from a copy at most `cache_ttl` seconds old.
+    pub async fn load_cached(
+        &self,
+        token: &TokenId,
+        cache_ttl: u32,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        let raw = self.kv.get_cached(&keys::record(token), cache_ttl).await?;
+        Self::read_record(token, raw)
+    }
+
+    fn read_record(
+        token: &TokenId,
+        raw: Option<String>,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        let Some(raw) = raw else {
             return Ok(None);
         };
         let stored: StoredRecord<'_> = serde_json::from_str(&raw)

@@ -6,9 +6,6 @@
 //! `part n/*` until the last says `part n/n`), or byte ranges (`bytes a-b/total`).
 
 use crate::http::problem::ApiError;
-use crate::ids::{TokenId, VideoId};
-use crate::project::ProjectId;
-use crate::time::{format_atom, UnixSeconds};
 use serde::{Deserialize, Serialize};
 
 /// Smallest chunk other than the last one (R2's and api.video's minimum part size).
@@ -19,8 +16,6 @@ pub const MAX_CHUNK: u64 = 200 * 1024 * 1024;
 pub const MAX_PARTS: u64 = 10_000;
 /// Largest assembled video: what one R2 `put` accepts (5 GiB less 5 MiB).
 pub const MAX_TOTAL_BYTES: u64 = 5 * 1024 * 1024 * 1024 - MIN_CHUNK;
-/// Longest title kept (the file name of the first chunk).
-pub const MAX_TITLE_CHARS: usize = 256;
 
 fn error(slug: &str, title: &'static str) -> ApiError {
     ApiError::new(400, slug, title)
@@ -254,6 +249,22 @@ pub enum UploadMode {
     Bytes,
 }
 
+impl UploadMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadMode::Whole => "whole",
+            UploadMode::Part => "part",
+            UploadMode::Bytes => "bytes",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [UploadMode::Whole, UploadMode::Part, UploadMode::Bytes]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+}
+
 /// A chunk already stored, as read back from storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredChunk {
@@ -403,299 +414,5 @@ pub fn completion(mode: UploadMode, chunks: &[StoredChunk]) -> Option<Vec<Stored
             }
             (next == total).then_some(sorted)
         }
-    }
-}
-
-/// What is kept about a video: who owns it, which token opened it, and how it is uploaded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VideoRecord {
-    pub video_id: String,
-    pub project: String,
-    /// The token that opened the upload, and when it expires (`None`: never).
-    pub token: String,
-    pub token_expires_at: Option<UnixSeconds>,
-    pub title: String,
-    /// Media type of the assembled file, from the first chunk or the file name.
-    pub content_type: String,
-    pub created_at: UnixSeconds,
-    pub mode: UploadMode,
-}
-
-impl VideoRecord {
-    /// A new video opened by `token` of `project`.
-    pub fn new(
-        video_id: &VideoId,
-        project: &ProjectId,
-        token: &TokenId,
-        token_expires_at: Option<UnixSeconds>,
-        file_name: &str,
-        mode: UploadMode,
-        now: UnixSeconds,
-    ) -> Self {
-        Self {
-            video_id: video_id.to_string(),
-            project: project.to_string(),
-            token: token.to_string(),
-            token_expires_at,
-            title: file_name.chars().take(MAX_TITLE_CHARS).collect(),
-            content_type: String::from("application/octet-stream"),
-            created_at: now,
-            mode,
-        }
-    }
-
-    /// Sets the media type from what the client declared for the file when it is a video type,
-    /// or else from the file name's extension. Browsers send chunks as
-    /// `application/octet-stream`, which says nothing; anything but `video/*` (say `text/html`)
-    /// is not trusted, since the file is served back from the API's own origin.
-    #[must_use]
-    pub fn with_content_type(mut self, declared: &str) -> Self {
-        let declared = declared.trim().to_ascii_lowercase();
-        let is_video = declared.strip_prefix("video/").is_some_and(|sub| {
-            !sub.is_empty()
-                && sub
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-+.".contains(&b))
-        });
-        self.content_type = if is_video {
-            declared
-        } else {
-            let ext = self
-                .title
-                .rsplit_once('.')
-                .map(|(_, e)| e.to_ascii_lowercase());
-            match ext.as_deref() {
-                Some("mp4" | "m4v") => "video/mp4",
-                Some("mov") => "video/quicktime",
-                Some("webm") => "video/webm",
-                Some("mkv") => "video/x-matroska",
-                Some("avi") => "video/x-msvideo",
-                Some("ts") => "video/mp2t",
-                _ => "application/octet-stream",
-            }
-            .to_owned()
-        };
-        self
-    }
-
-    /// Whether `token` (absent from the store, i.e. deleted or expired and dropped by KV) may
-    /// still send chunks: only the token that opened the upload, and only if it has expired
-    /// rather than been deleted. A token that never expires and is gone was deleted.
-    pub fn accepts_vanished_token(&self, token: &TokenId, now: UnixSeconds) -> bool {
-        self.token == token.as_str() && self.token_expires_at.is_some_and(|at| now >= at)
-    }
-}
-
-/// The upload status `GET /videos/{videoId}` adds to the Video.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Ingest {
-    /// `uploading` until every chunk is in, then `uploaded`.
-    pub status: &'static str,
-    pub mode: UploadMode,
-    /// Bytes received so far.
-    pub received_bytes_total: u64,
-    /// The size of the assembled file, once uploaded.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub filesize: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub received_parts: Option<ReceivedParts>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub received_bytes: Option<Vec<ByteRange>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReceivedParts {
-    pub parts: Vec<u64>,
-    /// Left out until a part has said how many there are.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ByteRange {
-    pub from: u64,
-    pub to: u64,
-    pub total: u64,
-}
-
-impl Ingest {
-    /// The status of a finished upload: its chunks are gone, assembled into `filesize` bytes.
-    pub fn uploaded(mode: UploadMode, filesize: u64, chunk_count: u64) -> Self {
-        Self {
-            status: "uploaded",
-            mode,
-            received_bytes_total: filesize,
-            filesize: Some(filesize),
-            received_parts: (mode == UploadMode::Part).then(|| ReceivedParts {
-                parts: (1..=chunk_count).collect(),
-                total: Some(chunk_count),
-            }),
-            received_bytes: (mode == UploadMode::Bytes).then(|| {
-                vec![ByteRange {
-                    from: 0,
-                    to: filesize.saturating_sub(1),
-                    total: filesize,
-                }]
-            }),
-        }
-    }
-
-    /// The status of an unfinished upload from its stored chunks.
-    pub fn uploading(mode: UploadMode, chunks: &[StoredChunk]) -> Self {
-        let mut sorted = chunks.to_vec();
-        sorted.sort_by_key(|c| c.start);
-        let received: u64 = sorted.iter().map(|c| c.size).sum();
-        Self {
-            status: "uploading",
-            mode,
-            received_bytes_total: received,
-            filesize: None,
-            received_parts: (mode == UploadMode::Part).then(|| ReceivedParts {
-                parts: sorted.iter().map(|c| c.start).collect(),
-                total: sorted.iter().find_map(|c| c.total),
-            }),
-            received_bytes: (mode == UploadMode::Bytes).then(|| {
-                sorted
-                    .iter()
-                    .map(|c| ByteRange {
-                        from: c.start,
-                        to: c.start + c.size - 1,
-                        total: c.total.unwrap_or_default(),
-                    })
-                    .collect()
-            }),
-        }
-    }
-}
-
-/// The Video object every accepted chunk answers with. Fields api.video would send as `null`
-/// are left out (one official client refuses `null` in most of them).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VideoView<'a> {
-    pub video_id: &'a str,
-    pub title: &'a str,
-    pub description: &'static str,
-    pub public: bool,
-    pub panoramic: bool,
-    pub mp4_support: bool,
-    pub tags: [&'static str; 0],
-    pub metadata: [&'static str; 0],
-    pub discarded: bool,
-    pub created_at: String,
-    pub updated_at: String,
-    pub published_at: String,
-    pub source: VideoSource,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ingest: Option<Ingest>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct VideoSource {
-    pub uri: String,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-}
-
-impl VideoRecord {
-    /// The Video object of this record, last changed at `updated_at`.
-    pub fn view(&self, updated_at: UnixSeconds, ingest: Option<Ingest>) -> VideoView<'_> {
-        VideoView {
-            video_id: &self.video_id,
-            title: &self.title,
-            description: "",
-            public: true,
-            panoramic: false,
-            mp4_support: true,
-            tags: [],
-            metadata: [],
-            discarded: false,
-            created_at: format_atom(self.created_at),
-            updated_at: format_atom(updated_at),
-            published_at: format_atom(self.created_at),
-            source: VideoSource {
-                uri: format!("/videos/{}/source", self.video_id),
-                kind: "upload",
-            },
-            ingest,
-        }
-    }
-}
-
-/// Where an upload's pieces live in R2, in one place.
-///
-/// - `videos/{videoId}/meta.json`: the [`VideoRecord`].
-/// - `videos/{videoId}/chunks/{start:020}`: one object per chunk, custom metadata `total`
-///   (`*` while unknown); deleted once assembled.
-/// - `videos/{videoId}/source`: the assembled file.
-/// - `open/{token}/{mode}/{total}/{name hash}`: the video an unfinished upload of that token,
-///   total and file name goes to, for clients that send later chunks without `videoId`.
-/// - `pending/{videoId}`: present while an upload is unfinished; the cleanup walks these.
-pub mod objects {
-    use super::UploadMode;
-    use sha2::{Digest, Sha256};
-
-    pub fn meta(video: &str) -> String {
-        format!("videos/{video}/meta.json")
-    }
-
-    pub fn chunk_prefix(video: &str) -> String {
-        format!("videos/{video}/chunks/")
-    }
-
-    pub fn chunk(video: &str, start: u64) -> String {
-        format!("videos/{video}/chunks/{start:020}")
-    }
-
-    /// The start of a chunk from its object key.
-    pub fn chunk_start(key: &str) -> Option<u64> {
-        key.rsplit('/').next()?.parse().ok()
-    }
-
-    pub fn source(video: &str) -> String {
-        format!("videos/{video}/source")
-    }
-
-    pub const PENDING_PREFIX: &str = "pending/";
-
-    /// Where a request's file parts are staged while its body is read; a staged object is
-    /// deleted by the request that made it, or by the cleanup if that request died.
-    pub const STAGING_PREFIX: &str = "incoming/";
-
-    /// The prefix of every correlation entry of `token`.
-    pub fn open_prefix(token: &str) -> String {
-        format!("open/{token}/")
-    }
-
-    pub fn pending(video: &str) -> String {
-        format!("{PENDING_PREFIX}{video}")
-    }
-
-    /// The correlation entry of an unfinished upload.
-    pub fn open(token: &str, mode: UploadMode, total: Option<u64>, file_name: &str) -> String {
-        let digest = Sha256::digest(file_name.as_bytes());
-        let hash: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        let mode = match mode {
-            UploadMode::Whole => "whole",
-            UploadMode::Part => "part",
-            UploadMode::Bytes => "bytes",
-        };
-        let prefix = open_prefix(token);
-        match total {
-            Some(t) => format!("{prefix}{mode}/{t}/{hash}"),
-            None => format!("{prefix}{mode}/*/{hash}"),
-        }
-    }
-
-    /// The custom metadata value of a chunk's total.
-    pub fn total_value(total: Option<u64>) -> String {
-        total.map_or_else(|| "*".to_owned(), |t| t.to_string())
-    }
-
-    /// Reads [`total_value`] back.
-    pub fn parse_total(value: Option<&str>) -> Option<u64> {
-        value.and_then(|v| v.parse().ok())
     }
 }

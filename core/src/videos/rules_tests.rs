@@ -1,3 +1,4 @@
+use super::record::*;
 use super::rules::*;
 use crate::http::problem::ApiError;
 use crate::ids::{TokenId, VideoId};
@@ -508,25 +509,6 @@ fn content_type_comes_from_the_client_or_the_file_name() {
     assert_eq!(mk("page.html", "text/html"), "application/octet-stream");
     assert_eq!(mk("a.bin", "video/<script>"), "application/octet-stream");
     assert_eq!(mk("blob", ""), "application/octet-stream");
-}
-
-#[test]
-fn object_keys_round_trip_and_correlation_keys_differ_by_total_and_name() {
-    let key = objects::chunk("vi0000000000000000000001", 42);
-    assert!(key.starts_with(&objects::chunk_prefix("vi0000000000000000000001")));
-    assert_eq!(objects::chunk_start(&key), Some(42));
-    let a = objects::open("to1", UploadMode::Part, Some(3), "a.mp4");
-    assert_ne!(a, objects::open("to1", UploadMode::Part, Some(4), "a.mp4"));
-    assert_ne!(a, objects::open("to1", UploadMode::Part, Some(3), "b.mp4"));
-    assert_ne!(a, objects::open("to1", UploadMode::Part, None, "a.mp4"));
-    assert_eq!(
-        objects::parse_total(Some(&objects::total_value(None))),
-        None
-    );
-    assert_eq!(
-        objects::parse_total(Some(&objects::total_value(Some(7)))),
-        Some(7)
-    );
 }
 
 #[test]

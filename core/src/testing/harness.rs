@@ -1,0 +1,220 @@
+//! A request harness for host tests: the real dispatcher over the in-memory KV, R2 and project
+//! indexes, with an injected clock, three projects' keys, and short helpers for the calls tests
+//! make most.
+
+use super::{
+    block_on, FormBody, LocalIndexes, MemoryIndex, MemoryKv, MemoryLimiter, MemoryObjects,
+    SeqEntropy,
+};
+use crate::config::Config;
+use crate::http::{handle, resolve, Answer, Context, Request, Response};
+use crate::ids::{Entropy, SystemEntropy};
+use crate::storage::index::CommandIndex;
+use crate::storage::kv::OpCounts;
+use crate::time::UnixSeconds;
+use crate::tokens::store::TokenStore;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::Value;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// The harness's clock at the start.
+pub const T0: UnixSeconds = 1_800_000_000;
+/// Two keys of project `alpha`, one of `beta`, one of `alpha2` (whose id extends `alpha`'s).
+pub const KEY_A: &str = "alpha-key-0000000001";
+pub const KEY_A2: &str = "alpha-key-0000000002";
+pub const KEY_B: &str = "beta-key-00000000001";
+pub const KEY_PREFIXED: &str = "alpha2-key-000000001";
+/// How long expired tokens are kept by the index, and uploads wait before they are stale.
+pub const STALE_AFTER: u32 = 86_400;
+
+/// `Authorization: Basic` of an API key.
+pub fn basic(key: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{key}:")))
+}
+
+/// The JSON body of an answer.
+pub fn json(r: &Response) -> Value {
+    serde_json::from_str(r.body.as_deref().expect("a body")).expect("JSON body")
+}
+
+/// The service on the host.
+pub struct Harness {
+    pub config: Config,
+    pub store: TokenStore<Rc<MemoryKv>>,
+    pub index: MemoryIndex<Rc<MemoryKv>>,
+    pub objects: MemoryObjects,
+    pub limiter: MemoryLimiter,
+    pub now: UnixSeconds,
+    /// Scripted randomness, when set; the system's otherwise.
+    pub entropy: RefCell<Option<SeqEntropy>>,
+}
+
+impl Default for Harness {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Harness {
+    pub fn new() -> Self {
+        Self::with(MemoryLimiter::new(1_000_000), MemoryKv::new(T0))
+    }
+
+    /// A harness with this limiter and KV (whose clock should read [`T0`]).
+    pub fn with(limiter: MemoryLimiter, kv: MemoryKv) -> Self {
+        let vars = [
+            (
+                "API_KEYS",
+                format!("alpha:{KEY_A},alpha:{KEY_A2},beta:{KEY_B},alpha2:{KEY_PREFIXED}"),
+            ),
+            (
+                "AUTH_SIGNING_KEY",
+                "test-signing-key-0123456789abcdef".to_owned(),
+            ),
+            ("RATE_LIMIT", "5".to_owned()),
+            ("RATE_LIMIT_PERIOD", "10".to_owned()),
+        ];
+        let config =
+            Config::from_vars(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
+                .unwrap_or_else(|_| panic!("test configuration is valid"));
+        let kv = Rc::new(kv);
+        Self {
+            config,
+            store: TokenStore::new(kv.clone()),
+            index: CommandIndex::new(LocalIndexes::new(kv, STALE_AFTER)),
+            objects: MemoryObjects::new(T0),
+            limiter,
+            now: T0,
+            entropy: RefCell::new(None),
+        }
+    }
+
+    pub fn kv(&self) -> &MemoryKv {
+        self.store.kv()
+    }
+
+    /// The answer of `f`, the KV operations it cost, and its round trips to the project index.
+    pub fn cost(&self, f: impl FnOnce(&Self) -> Response) -> (Response, OpCounts, usize) {
+        self.kv().reset_counts();
+        let calls = self.index.calls();
+        let r = f(self);
+        (r, self.kv().counts(), self.index.calls() - calls)
+    }
+
+    /// The answer of `f` and the KV operations it cost.
+    pub fn ops(&self, f: impl FnOnce(&Self) -> Response) -> (Response, OpCounts) {
+        let (r, kv, _) = self.cost(f);
+        (r, kv)
+    }
+
+    /// Moves every clock.
+    pub fn set_now(&mut self, now: UnixSeconds) {
+        self.now = now;
+        self.kv().set_now(now);
+        self.objects.set_now(now);
+    }
+
+    /// Sends a request through the dispatcher; a streamed answer comes back with its bytes
+    /// as a lossy UTF-8 body.
+    pub fn send<B: crate::http::Body>(&self, req: &Request<'_>, body: B) -> Response {
+        let endpoint = match resolve(req.method, req.path) {
+            Ok(e) => e,
+            Err(e) => return Response::error(e),
+        };
+        let mut system = SystemEntropy;
+        let mut scripted = self.entropy.borrow_mut();
+        let entropy: &mut dyn Entropy = match scripted.as_mut() {
+            Some(e) => e,
+            None => &mut system,
+        };
+        let mut ctx = Context {
+            config: &self.config,
+            store: &self.store,
+            index: &self.index,
+            objects: &self.objects,
+            limiter: &self.limiter,
+            now: self.now,
+            entropy,
+        };
+        match block_on(handle(endpoint, req, body, &mut ctx)) {
+            Answer::Api(r) => r,
+            Answer::Stream { headers, body } => Response {
+                status: 200,
+                headers,
+                body: Some(String::from_utf8_lossy(&body).into_owned()),
+                log: None,
+            },
+        }
+    }
+
+    /// A call with a JSON body (or none) and `Authorization` of `auth`.
+    pub fn call(&self, method: &str, target: &str, auth: Option<&str>, body: &str) -> Response {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let req = Request {
+            method,
+            path,
+            query,
+            authorization: auth,
+            content_type: Some("application/json"),
+            client_addr: "192.0.2.1",
+            ..Request::default()
+        };
+        self.send(&req, body.as_bytes())
+    }
+
+    /// A call with an API key's Basic credentials.
+    pub fn call_as(&self, key: &str, method: &str, target: &str, body: &str) -> Response {
+        self.call(method, target, Some(&basic(key)), body)
+    }
+
+    /// The status of `method /upload-tokens/{token}` for `key`.
+    pub fn token_status(&self, key: &str, method: &str, token: &str) -> u16 {
+        self.call_as(key, method, &format!("/upload-tokens/{token}"), "")
+            .status
+    }
+
+    /// Creates a token with `ttl`; its id.
+    pub fn create(&self, key: &str, ttl: u32) -> String {
+        let r = self.call_as(
+            key,
+            "POST",
+            "/upload-tokens",
+            &format!(r#"{{"ttl":{ttl}}}"#),
+        );
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        json(&r)["token"].as_str().unwrap().to_owned()
+    }
+
+    /// The tokens of one listing page for `key`.
+    pub fn listed(&self, key: &str, query: &str) -> Vec<String> {
+        let r = self.call_as(key, "GET", &format!("/upload-tokens?{query}"), "");
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        json(&r)["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["token"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// `POST /upload?token=` with `Content-Range` and a form.
+    pub fn upload(&self, token: &str, range: Option<&str>, form: FormBody<'_>) -> Response {
+        let query = format!("token={token}");
+        let req = Request {
+            method: "POST",
+            path: "/upload",
+            query: &query,
+            content_range: range,
+            client_addr: "192.0.2.1",
+            ..Request::default()
+        };
+        self.send(&req, form)
+    }
+
+    /// A form holding one file, staged into this harness's R2.
+    pub fn file(&self, name: &str, bytes: &[u8]) -> FormBody<'_> {
+        FormBody::new(&self.objects).file(name, "application/octet-stream", bytes)
+    }
+}

@@ -1,0 +1,313 @@
+//! An in-memory R2: strongly consistent, keys listed in order at most [`PAGE_LIMIT`] per call
+//! with a cursor, custom metadata, multipart uploads with R2's part rules, a settable clock,
+//! operation counts and injected failures.
+
+use crate::storage::kv::StoreError;
+use crate::storage::objects::{ObjectInfo, ObjectMeta, ObjectPage, Objects, PAGE_LIMIT};
+use crate::time::UnixSeconds;
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+
+/// Smallest multipart part but the last (R2's rule).
+pub const MIN_PART: usize = 5 * 1024 * 1024;
+
+/// Kinds of operation, for counting and failure injection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ObjectOp {
+    Get,
+    Put,
+    Head,
+    List,
+    Delete,
+    Concat,
+    Multipart,
+}
+
+#[derive(Debug, Clone)]
+struct Stored {
+    bytes: Vec<u8>,
+    uploaded: UnixSeconds,
+    content_type: Option<String>,
+    custom: BTreeMap<String, String>,
+}
+
+/// A multipart upload in progress: its key and the parts sent so far.
+type Multipart = (String, Vec<Vec<u8>>);
+
+/// An in-memory bucket.
+#[derive(Default)]
+pub struct MemoryObjects {
+    objects: RefCell<BTreeMap<String, Stored>>,
+    uploads: RefCell<HashMap<u64, Multipart>>,
+    next_upload: Cell<u64>,
+    now: Cell<UnixSeconds>,
+    counts: RefCell<HashMap<ObjectOp, usize>>,
+    /// Fail the n-th next operation of any kind (0 = the very next), or of one kind.
+    failure: Cell<Option<(Option<ObjectOp>, usize)>>,
+    /// Operations left before every later one fails (a crash at that point).
+    crash_after: Cell<Option<usize>>,
+}
+
+impl MemoryObjects {
+    pub fn new(now: UnixSeconds) -> Self {
+        let b = Self::default();
+        b.now.set(now);
+        b
+    }
+
+    /// Moves the clock that dates writes.
+    pub fn set_now(&self, now: UnixSeconds) {
+        self.now.set(now);
+    }
+
+    /// Makes the `nth` next operation of kind `op` (any kind if `None`) fail.
+    pub fn fail(&self, op: Option<ObjectOp>, nth: usize) {
+        self.failure.set(Some((op, nth)));
+    }
+
+    /// Lets `n` more operations through, then fails every later one until [`Self::recover`].
+    pub fn crash_after(&self, n: usize) {
+        self.crash_after.set(Some(n));
+    }
+
+    /// Ends a crash.
+    pub fn recover(&self) {
+        self.crash_after.set(None);
+        self.failure.set(None);
+    }
+
+    /// Operations performed so far, of one kind.
+    pub fn count(&self, op: ObjectOp) -> usize {
+        self.counts.borrow().get(&op).copied().unwrap_or(0)
+    }
+
+    /// Operations performed so far, of every kind.
+    pub fn total_ops(&self) -> usize {
+        self.counts.borrow().values().sum()
+    }
+
+    /// Every key, in order, for inspection.
+    pub fn keys(&self) -> Vec<String> {
+        self.objects.borrow().keys().cloned().collect()
+    }
+
+    /// The bytes of an object, for inspection.
+    pub fn bytes(&self, key: &str) -> Option<Vec<u8>> {
+        self.objects.borrow().get(key).map(|o| o.bytes.clone())
+    }
+
+    /// The media type an object was written with.
+    pub fn content_type(&self, key: &str) -> Option<String> {
+        self.objects
+            .borrow()
+            .get(key)
+            .and_then(|o| o.content_type.clone())
+    }
+
+    /// Writes an object directly, bypassing counts and failures (to set up a state).
+    pub fn insert_raw(&self, key: &str, bytes: &[u8]) {
+        self.store(key, bytes.to_vec(), ObjectMeta::default());
+    }
+
+    /// Multipart uploads started and neither completed nor aborted.
+    pub fn open_multipart_uploads(&self) -> usize {
+        self.uploads.borrow().len()
+    }
+
+    fn record(&self, op: ObjectOp, key: &str) -> Result<(), StoreError> {
+        *self.counts.borrow_mut().entry(op).or_insert(0) += 1;
+        if let Some(left) = self.crash_after.get() {
+            if left == 0 {
+                return Err(StoreError(format!("injected crash: {op:?} on {key}")));
+            }
+            self.crash_after.set(Some(left - 1));
+        }
+        match self.failure.get() {
+            Some((kind, n)) if kind.is_none_or(|k| k == op) => {
+                if n == 0 {
+                    self.failure.set(None);
+                    return Err(StoreError(format!("injected {op:?} failure on {key}")));
+                }
+                self.failure.set(Some((kind, n - 1)));
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn store(&self, key: &str, bytes: Vec<u8>, meta: ObjectMeta<'_>) {
+        let stored = Stored {
+            bytes,
+            uploaded: self.now.get(),
+            content_type: meta.content_type.map(str::to_owned),
+            custom: meta
+                .custom
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        };
+        self.objects.borrow_mut().insert(key.to_owned(), stored);
+    }
+
+    fn info(key: &str, o: &Stored) -> ObjectInfo {
+        ObjectInfo {
+            key: key.to_owned(),
+            size: o.bytes.len() as u64,
+            uploaded: o.uploaded,
+            custom: o.custom.clone(),
+        }
+    }
+
+    /// Writes `bytes` as one object (a plain put).
+    pub fn put_bytes(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.record(ObjectOp::Put, key)?;
+        self.store(key, bytes.to_vec(), ObjectMeta::default());
+        Ok(())
+    }
+
+    /// Starts a multipart upload of `key`; its id.
+    pub fn create_multipart(&self, key: &str) -> Result<u64, StoreError> {
+        self.record(ObjectOp::Multipart, key)?;
+        let id = self.next_upload.get() + 1;
+        self.next_upload.set(id);
+        self.uploads
+            .borrow_mut()
+            .insert(id, (key.to_owned(), Vec::new()));
+        Ok(id)
+    }
+
+    /// Adds the next part of upload `id`.
+    pub fn upload_part(&self, id: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        self.record(ObjectOp::Multipart, "part")?;
+        let mut uploads = self.uploads.borrow_mut();
+        let (_, parts) = uploads
+            .get_mut(&id)
+            .ok_or_else(|| StoreError("R2: no such multipart upload".into()))?;
+        parts.push(bytes.to_vec());
+        Ok(())
+    }
+
+    /// Completes upload `id`: every part but the last must hold at least [`MIN_PART`] bytes and
+    /// all but the last the same size, as R2 requires.
+    pub fn complete_multipart(&self, id: u64) -> Result<(), StoreError> {
+        self.record(ObjectOp::Multipart, "complete")?;
+        let (key, parts) = self
+            .uploads
+            .borrow_mut()
+            .remove(&id)
+            .ok_or_else(|| StoreError("R2: no such multipart upload".into()))?;
+        if let Some((_, init)) = parts.split_last() {
+            let first = init.first().map(Vec::len);
+            if init
+                .iter()
+                .any(|p| p.len() < MIN_PART || Some(p.len()) != first)
+            {
+                return Err(StoreError("R2: parts of unequal or too small size".into()));
+            }
+        }
+        self.store(&key, parts.concat(), ObjectMeta::default());
+        Ok(())
+    }
+
+    /// Abandons upload `id`.
+    pub fn abort_multipart(&self, id: u64) {
+        self.uploads.borrow_mut().remove(&id);
+    }
+}
+
+impl Objects for MemoryObjects {
+    /// The object's bytes.
+    type Body = Vec<u8>;
+
+    async fn get_text(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.record(ObjectOp::Get, key)?;
+        Ok(self
+            .objects
+            .borrow()
+            .get(key)
+            .map(|o| String::from_utf8_lossy(&o.bytes).into_owned()))
+    }
+
+    async fn put_text(&self, key: &str, text: &str) -> Result<(), StoreError> {
+        self.record(ObjectOp::Put, key)?;
+        self.store(key, text.as_bytes().to_vec(), ObjectMeta::default());
+        Ok(())
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
+        self.record(ObjectOp::Head, key)?;
+        Ok(self.objects.borrow().get(key).map(|o| Self::info(key, o)))
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<ObjectPage, StoreError> {
+        self.record(ObjectOp::List, prefix)?;
+        let limit = limit.clamp(1, PAGE_LIMIT);
+        let objects = self.objects.borrow();
+        let mut page = ObjectPage::default();
+        let after = |k: &String| cursor.is_none_or(|c| k.as_str() > c);
+        let mut matching = objects
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .filter(|(k, _)| after(k));
+        for (k, o) in matching.by_ref().take(limit) {
+            page.objects.push(Self::info(k, o));
+        }
+        if matching.next().is_some() {
+            page.cursor = page.objects.last().map(|o| o.key.clone());
+        }
+        Ok(page)
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
+        self.record(ObjectOp::Delete, keys.first().map_or("", String::as_str))?;
+        if keys.len() > PAGE_LIMIT {
+            return Err(StoreError("R2: more than 1000 keys in one delete".into()));
+        }
+        let mut objects = self.objects.borrow_mut();
+        for k in keys {
+            objects.remove(k);
+        }
+        Ok(())
+    }
+
+    async fn concat(
+        &self,
+        sources: &[String],
+        total: u64,
+        dest: &str,
+        meta: ObjectMeta<'_>,
+    ) -> Result<(), StoreError> {
+        self.record(ObjectOp::Concat, dest)?;
+        let mut bytes = Vec::with_capacity(total as usize);
+        {
+            let objects = self.objects.borrow();
+            for s in sources {
+                let o = objects
+                    .get(s)
+                    .ok_or_else(|| StoreError(format!("R2: {s} vanished while being piped")))?;
+                bytes.extend_from_slice(&o.bytes);
+            }
+        }
+        if bytes.len() as u64 != total {
+            return Err(StoreError(
+                "R2: the stream's length differs from the declared".into(),
+            ));
+        }
+        self.store(dest, bytes, meta);
+        Ok(())
+    }
+
+    async fn open(&self, key: &str) -> Result<Option<(ObjectInfo, Self::Body)>, StoreError> {
+        self.record(ObjectOp::Get, key)?;
+        Ok(self
+            .objects
+            .borrow()
+            .get(key)
+            .map(|o| (Self::info(key, o), o.bytes.clone())))
+    }
+}

@@ -1,0 +1,495 @@
+//! `POST /upload?token=`: which project and video a chunk belongs to, whether it may join it,
+//! and what is written where. Chunk bytes never pass through here: the body is staged in object
+//! storage as it arrives ([`Body::stage`]) and moved into place with [`Objects::concat`].
+//!
+//! What an interruption leaves, step by step (the cleanup removes what an unfinished upload
+//! left once it is stale):
+//! 1. a new video writes its pending marker, then its record, then its correlation key: a
+//!    marker alone, or marker and record, are an unfinished upload the cleanup finds;
+//! 2. a chunk is copied from its staging object to its place: before that, nothing changed
+//!    (the staging object is deleted by the request, or by the cleanup if the request died);
+//! 3. the last chunk assembles the source, then removes chunks, marker and correlation key:
+//!    stopped before the source is written, the chunks are all there and the client's retry of
+//!    the last chunk assembles again; stopped after, the source stands and the retry is
+//!    answered as already stored.
+
+use super::keys::{chunk_total, ObjectKey, OpenUpload, SOURCE_CHUNKS, STAGING_PREFIX};
+use super::record::VideoRecord;
+use super::rules::{
+    self, completion, decode_file_name, invalid_token, plan_chunk, video_not_found, ChunkPlan,
+    ContentRange, StoredChunk, UploadMode,
+};
+use crate::http::problem::ApiError;
+use crate::http::{
+    check_rate_limit, project_limit_key, query_param, Body, Context, FormError, LimitScope,
+    Limiter, Request, Response, StagedForm,
+};
+use crate::ids::{TokenId, VideoId};
+use crate::project::ProjectId;
+use crate::storage::index::{TokenIndex, TokenStatus};
+use crate::storage::kv::{Kv, StoreError};
+use crate::storage::objects::{delete_all, list_all, ObjectInfo, ObjectMeta, Objects};
+use crate::time::UnixSeconds;
+
+/// Smallest `cacheTtl` KV accepts: the upload path reads tokens as freshly as KV allows.
+const TOKEN_CACHE_TTL: u32 = 30;
+
+pub(crate) fn internal(what: &'static str) -> impl Fn(StoreError) -> ApiError {
+    move |e| ApiError::internal(format!("{what}: {e}"))
+}
+
+/// A video's record and the state of its upload, read from object storage.
+pub(crate) struct VideoState {
+    pub record: VideoRecord,
+    pub chunks: Vec<StoredChunk>,
+    /// Size and chunk count of the assembled file, once there is one.
+    pub assembled: Option<(u64, u64)>,
+    /// Latest write of any of its objects.
+    pub updated_at: UnixSeconds,
+}
+
+pub(crate) async fn load_record<O: Objects>(
+    objects: &O,
+    video: &VideoId,
+) -> Result<Option<VideoRecord>, ApiError> {
+    let key = ObjectKey::Meta(video.clone()).to_string();
+    let Some(body) = objects
+        .get_text(&key)
+        .await
+        .map_err(internal("reading upload state"))?
+    else {
+        return Ok(None);
+    };
+    serde_json::from_str(&body)
+        .map(Some)
+        .map_err(|e| ApiError::internal(format!("a video record is unreadable: {e}")))
+}
+
+fn chunk_of(info: &ObjectInfo) -> Option<StoredChunk> {
+    let Some(ObjectKey::Chunk(_, start)) = ObjectKey::parse(&info.key) else {
+        return None;
+    };
+    Some(StoredChunk {
+        start,
+        size: info.size,
+        total: chunk_total::parse(info.custom.get(chunk_total::NAME).map(String::as_str)),
+    })
+}
+
+/// The chunks stored for `video`, and the latest time one was written (or `since`).
+pub(crate) async fn list_chunks<O: Objects>(
+    objects: &O,
+    video: &VideoId,
+    since: UnixSeconds,
+) -> Result<(Vec<StoredChunk>, UnixSeconds), ApiError> {
+    let listed = list_all(objects, &ObjectKey::chunks_of(video))
+        .await
+        .map_err(internal("listing chunks"))?;
+    let updated_at = listed.iter().map(|o| o.uploaded).fold(since, i64::max);
+    Ok((listed.iter().filter_map(chunk_of).collect(), updated_at))
+}
+
+pub(crate) async fn load_state<O: Objects>(
+    objects: &O,
+    record: VideoRecord,
+) -> Result<VideoState, ApiError> {
+    let video = record.video_id.clone();
+    let (mut chunks, mut updated_at) = list_chunks(objects, &video, record.created_at).await?;
+    let source = objects
+        .head(&ObjectKey::Source(video).to_string())
+        .await
+        .map_err(internal("reading a video source"))?;
+    let mut assembled = None;
+    if let Some(source) = &source {
+        updated_at = updated_at.max(source.uploaded);
+        let count = source
+            .custom
+            .get(SOURCE_CHUNKS)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1);
+        assembled = Some((source.size, count));
+        if record.mode == UploadMode::Whole {
+            chunks.push(StoredChunk {
+                start: 0,
+                size: source.size,
+                total: Some(source.size),
+            });
+        }
+    }
+    Ok(VideoState {
+        record,
+        chunks,
+        assembled,
+        updated_at,
+    })
+}
+
+/// Who may send this chunk: the project, if the token is active, or the video's own project
+/// if the token that opened it has since expired (never if it was deleted).
+pub fn chunk_project(
+    token: &TokenId,
+    active: Option<&ProjectId>,
+    video: Option<&VideoRecord>,
+    now: UnixSeconds,
+) -> Result<ProjectId, ApiError> {
+    match (active, video) {
+        (Some(project), Some(v)) if &v.project != project => Err(video_not_found()),
+        (Some(project), _) => Ok(project.clone()),
+        (None, Some(v)) if v.accepts_vanished_token(token, now) => Ok(v.project.clone()),
+        (None, _) => Err(invalid_token(false)),
+    }
+}
+
+/// Handles `POST /upload?token=`. Staged files are removed whatever became of the request; a
+/// failure to remove one is logged (the cleanup removes it later), and the answer stands.
+pub async fn upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
+    ctx: &mut Context<'_, K, L, I, O>,
+    req: &Request<'_>,
+    body: B,
+    log: &mut Option<String>,
+) -> Result<Response, ApiError> {
+    let mut staged = Vec::new();
+    let answer = try_upload(ctx, req, body, log, &mut staged).await;
+    if let Err(e) = delete_all(ctx.objects, &staged).await {
+        *log = log
+            .take()
+            .or_else(|| Some(format!("removing a staged file: {e}")));
+    }
+    answer
+}
+
+/// Stages the body; a bad body from a token that cannot upload at all is still a 401.
+async fn stage<B: Body>(
+    body: B,
+    active: bool,
+    staged: &mut Vec<String>,
+) -> Result<StagedForm, ApiError> {
+    let form = match body.stage(STAGING_PREFIX, rules::MAX_CHUNK).await {
+        Ok(form) => form,
+        Err(_) if !active => return Err(invalid_token(false)),
+        Err(FormError::TooLarge) => return Err(rules::too_large()),
+        Err(FormError::NotMultipart | FormError::Malformed) => return Err(rules::not_multipart()),
+        Err(FormError::Failed(e)) => {
+            return Err(ApiError::internal(format!("reading the upload body: {e}")))
+        }
+    };
+    staged.extend(form.files.iter().map(|f| f.key.clone()));
+    match form.files.len() {
+        1 => Ok(form),
+        _ if !active => Err(invalid_token(false)),
+        0 => Err(rules::no_file()),
+        _ => Err(rules::multiple_files()),
+    }
+}
+
+async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
+    ctx: &mut Context<'_, K, L, I, O>,
+    req: &Request<'_>,
+    body: B,
+    log: &mut Option<String>,
+    staged: &mut Vec<String>,
+) -> Result<Response, ApiError> {
+    let now = ctx.now;
+    let raw_token = query_param(req.query, "token")
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| invalid_token(true))?;
+    let token = TokenId::parse(&raw_token).ok_or_else(|| invalid_token(false))?;
+    let record = ctx
+        .store
+        .load_cached(&token, TOKEN_CACHE_TTL)
+        .await
+        .map_err(internal("reading a token"))?;
+    // The project's index is the authority on whether the token may upload: KV may still hold
+    // the record of a token deleted elsewhere a moment ago, and an expired token looks the same
+    // in KV whether it was deleted or not.
+    let status = match &record {
+        Some(r) => Some(
+            ctx.index
+                .status(&r.project, &token, now)
+                .await
+                .map_err(internal("asking the project index"))?,
+        ),
+        None => None,
+    };
+    if status == Some(TokenStatus::Absent) {
+        // Deleted: refused before a byte of the body is read.
+        return Err(invalid_token(false));
+    }
+    let active = record
+        .as_ref()
+        .filter(|r| status == Some(TokenStatus::Active) && r.token.is_active(now))
+        .map(|r| &r.project);
+
+    // A token that is gone may only finish an upload it opened: without one, it is refused
+    // before a byte of the body is read.
+    if active.is_none() && !has_open_upload(ctx.objects, &token).await? {
+        return Err(invalid_token(false));
+    }
+    let range = ContentRange::parse(req.content_range);
+    if let (Some(_), Err(e)) = (active, &range) {
+        return Err(e.clone());
+    }
+    let form = stage(body, active.is_some(), staged).await?;
+    let file = &form.files[0];
+    let file_name = decode_file_name(&file.name);
+    let size = file.size;
+
+    // Which video this chunk joins: the one named, or the token's open upload of the same
+    // total and file name, or none (a new video).
+    let video_id = form
+        .video_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let named = match video_id {
+        Some(raw) => {
+            // Without a usable token, say so rather than anything about the video.
+            let missing = || {
+                if active.is_some() {
+                    video_not_found()
+                } else {
+                    invalid_token(false)
+                }
+            };
+            let id = VideoId::parse(raw).ok_or_else(missing)?;
+            Some(load_record(ctx.objects, &id).await?.ok_or_else(missing)?)
+        }
+        None => None,
+    };
+    let chunked = range.as_ref().ok().and_then(ContentRange::chunked);
+    let (video, open_key) = match (named, chunked) {
+        (Some(v), _) => (Some(v), None),
+        (None, Some((mode, total))) => {
+            find_open_upload(ctx.objects, &token, mode, total, &file_name).await?
+        }
+        (None, None) => (None, None),
+    };
+    let project = chunk_project(&token, active, video.as_ref(), now)?;
+    if active.is_none() {
+        // An expired token finishing its upload: only if the index has not forgotten it (it
+        // forgets a deleted token at once, an expired one after the uploads' stale time).
+        let known = match (&record, status) {
+            (Some(r), Some(s)) if r.project == project => s,
+            _ => ctx
+                .index
+                .status(&project, &token, now)
+                .await
+                .map_err(internal("asking the project index"))?,
+        };
+        if known == TokenStatus::Absent {
+            return Err(invalid_token(false));
+        }
+    }
+    let limit = ctx.config.api_limit;
+    let key = project_limit_key(&project);
+    check_rate_limit(ctx.limiter, LimitScope::Api, limit, &key, log).await?;
+    let range = range?;
+
+    let state = match video {
+        Some(record) => Some(load_state(ctx.objects, record).await?),
+        None => None,
+    };
+    let plan = plan_chunk(
+        state.as_ref().map(|s| (s.record.mode, s.chunks.as_slice())),
+        state.as_ref().and_then(|s| s.assembled),
+        &range,
+        size,
+    )?;
+    let mut state = match state {
+        Some(s) => s,
+        None => {
+            let expires_at = record.as_ref().and_then(|r| r.token.expires_at());
+            let record = VideoRecord::new(
+                &VideoId::generate(ctx.entropy),
+                &project,
+                &token,
+                expires_at,
+                &file_name,
+                range.mode(),
+                now,
+            )
+            .with_content_type(&file.content_type);
+            open_video(ctx.objects, &record, open_key.as_ref()).await?;
+            VideoState {
+                record,
+                chunks: Vec::new(),
+                assembled: None,
+                updated_at: now,
+            }
+        }
+    };
+    let video = state.record.video_id.clone();
+    if let ChunkPlan::Store { start, total } = plan {
+        let from = std::slice::from_ref(&file.key);
+        if range.mode() == UploadMode::Whole {
+            let meta = ObjectMeta {
+                content_type: Some(&state.record.content_type),
+                custom: &[],
+            };
+            ctx.objects
+                .concat(
+                    from,
+                    size,
+                    &ObjectKey::Source(video.clone()).to_string(),
+                    meta,
+                )
+                .await
+                .map_err(internal("storing a file"))?;
+            remove_upload_state(ctx.objects, &video, &[], None).await?;
+            state.assembled = Some((size, 1));
+        } else {
+            let total = chunk_total::format(total);
+            let meta = ObjectMeta {
+                content_type: None,
+                custom: &[(chunk_total::NAME, &total)],
+            };
+            let dest = ObjectKey::Chunk(video.clone(), start).to_string();
+            ctx.objects
+                .concat(from, size, &dest, meta)
+                .await
+                .map_err(internal("storing a chunk"))?;
+        }
+        state.updated_at = now;
+    }
+    if state.assembled.is_none() && state.record.mode != UploadMode::Whole {
+        // Listed afresh: chunks sent at the same time by other requests count too (listings are
+        // strongly consistent), so whichever request stores the last one sees it complete.
+        let (chunks, _) = list_chunks(ctx.objects, &video, now).await?;
+        if let Some(order) = completion(state.record.mode, &chunks) {
+            finish_upload(ctx.objects, &state.record, &order).await?;
+        }
+    }
+    let body = serde_json::to_string(&state.record.view(state.updated_at, None))
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Response::json(201, body))
+}
+
+/// The token's unfinished upload of this mode, total and file name, if there is one, and the
+/// correlation key a new one would register.
+async fn find_open_upload<O: Objects>(
+    objects: &O,
+    token: &TokenId,
+    mode: UploadMode,
+    total: Option<u64>,
+    file_name: &str,
+) -> Result<(Option<VideoRecord>, Option<OpenUpload>), ApiError> {
+    let mut candidates = vec![OpenUpload::new(token, mode, total, file_name)];
+    if mode == UploadMode::Part && total.is_some() {
+        // A progressive upload's last part names the total its earlier parts did not.
+        candidates.push(OpenUpload::new(token, mode, None, file_name));
+    }
+    for open in &candidates {
+        let key = ObjectKey::Open(open.clone()).to_string();
+        let id = objects
+            .get_text(&key)
+            .await
+            .map_err(internal("reading upload state"))?;
+        if let Some(id) = id.as_deref().map(str::trim).and_then(VideoId::parse) {
+            if let Some(v) = load_record(objects, &id).await? {
+                return Ok((Some(v), Some(open.clone())));
+            }
+        }
+    }
+    Ok((None, candidates.into_iter().next()))
+}
+
+/// Writes a new video's bookkeeping: the pending marker first (so the cleanup can find whatever
+/// follows), then the record, then the correlation key.
+async fn open_video<O: Objects>(
+    objects: &O,
+    record: &VideoRecord,
+    open: Option<&OpenUpload>,
+) -> Result<(), ApiError> {
+    let video = &record.video_id;
+    let open_key = open.map(|o| ObjectKey::Open(o.clone()).to_string());
+    let json = serde_json::to_string(record).map_err(|e| ApiError::internal(e.to_string()))?;
+    let write = internal("writing upload state");
+    let pending = ObjectKey::Pending(video.clone()).to_string();
+    objects
+        .put_text(&pending, open_key.as_deref().unwrap_or_default())
+        .await
+        .map_err(&write)?;
+    objects
+        .put_text(&ObjectKey::Meta(video.clone()).to_string(), &json)
+        .await
+        .map_err(&write)?;
+    if let Some(key) = &open_key {
+        objects
+            .put_text(key, video.as_str())
+            .await
+            .map_err(&write)?;
+    }
+    Ok(())
+}
+
+/// Removes an upload's chunks and bookkeeping once its source is assembled.
+async fn remove_upload_state<O: Objects>(
+    objects: &O,
+    video: &VideoId,
+    chunks: &[StoredChunk],
+    open_key: Option<&str>,
+) -> Result<(), ApiError> {
+    let mut keys: Vec<String> = chunks
+        .iter()
+        .map(|c| ObjectKey::Chunk(video.clone(), c.start).to_string())
+        .collect();
+    keys.push(ObjectKey::Pending(video.clone()).to_string());
+    keys.extend(open_key.map(str::to_owned));
+    delete_all(objects, &keys)
+        .await
+        .map_err(internal("removing upload state"))
+}
+
+/// Assembles a complete upload and removes its chunks. Two requests may find the same upload
+/// complete at once: both assemble the same bytes, and one that loses its chunks to the other's
+/// clean-up midway is fine as long as the other's source is there.
+async fn finish_upload<O: Objects>(
+    objects: &O,
+    record: &VideoRecord,
+    order: &[StoredChunk],
+) -> Result<(), ApiError> {
+    let video = &record.video_id;
+    let total: u64 = order.iter().map(|c| c.size).sum();
+    let count = order.len().to_string();
+    let sources: Vec<String> = order
+        .iter()
+        .map(|c| ObjectKey::Chunk(video.clone(), c.start).to_string())
+        .collect();
+    let meta = ObjectMeta {
+        content_type: Some(&record.content_type),
+        custom: &[(SOURCE_CHUNKS, &count)],
+    };
+    let source = ObjectKey::Source(video.clone()).to_string();
+    if let Err(e) = objects.concat(&sources, total, &source, meta).await {
+        let assembled = objects
+            .head(&source)
+            .await
+            .map_err(internal("reading a video source"))?;
+        if assembled.is_none() {
+            return Err(internal("assembling a video")(e));
+        }
+    }
+    let open = open_key_of(objects, video).await?;
+    remove_upload_state(objects, video, order, open.as_deref()).await
+}
+
+/// Whether `token` opened an upload that is not finished yet.
+async fn has_open_upload<O: Objects>(objects: &O, token: &TokenId) -> Result<bool, ApiError> {
+    let open = objects
+        .list(&ObjectKey::open_uploads_of(token), None, 1)
+        .await
+        .map_err(internal("listing open uploads"))?;
+    Ok(!open.objects.is_empty())
+}
+
+/// The correlation key an unfinished upload registered, kept in its pending marker.
+pub(crate) async fn open_key_of<O: Objects>(
+    objects: &O,
+    video: &VideoId,
+) -> Result<Option<String>, ApiError> {
+    let text = objects
+        .get_text(&ObjectKey::Pending(video.clone()).to_string())
+        .await
+        .map_err(internal("reading upload state"))?;
+    Ok(text.filter(|t| !t.is_empty()))
+}
