@@ -543,9 +543,9 @@ test("secured operations document 401, the others need no credentials", () => {
   }
 });
 
-/** The (method, path) rows of `resolve()` in core/src/api.rs, path parameters as `{}`. */
+/** The (method, path) rows of `resolve()` in core/src/http/request.rs, path parameters as `{}`. */
 function routedOperations() {
-  const source = readFileSync(`${root}core/src/api.rs`, "utf8");
+  const source = readFileSync(`${root}core/src/http/request.rs`, "utf8");
   const body = source.slice(source.indexOf("pub fn resolve("));
   const fnEnd = body.indexOf("\n}\n");
   const rows = [...body.slice(0, fnEnd).matchAll(/\(\s*"([A-Z]+)"\s*,\s*\[([^\]]*)\]\s*\)/g)];
