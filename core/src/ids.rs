@@ -104,6 +104,17 @@ macro_rules! prefixed_id {
     };
 }
 
+/// A request id: a random (version 4) UUID, in log lines and the `X-Request-Id` answer header,
+/// and part of the names of the objects the request stages. Drawn from `entropy`.
+pub fn request_id(entropy: &mut dyn Entropy) -> String {
+    let mut bytes = [0u8; 16];
+    entropy.fill(&mut bytes);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
+}
+
 prefixed_id!(TokenId, "to", "upload token");
 prefixed_id!(VideoId, "vi", "video");
 
@@ -177,5 +188,22 @@ mod tests {
         ] {
             assert!(TokenId::parse(bad).is_none(), "{bad:?}");
         }
+    }
+
+    /// Entropy that hands out the given bytes.
+    struct Bytes(Vec<u8>);
+
+    impl Entropy for Bytes {
+        fn fill(&mut self, buf: &mut [u8]) {
+            buf.copy_from_slice(&self.0[..buf.len()]);
+        }
+    }
+
+    #[test]
+    fn request_ids_are_version_4_uuids_of_the_given_bytes() {
+        let mut e = Bytes(vec![0xff; 16]);
+        assert_eq!(request_id(&mut e), "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        let mut e = Bytes((0..16).collect());
+        assert_eq!(request_id(&mut e), "00010203-0405-4607-8809-0a0b0c0d0e0f");
     }
 }

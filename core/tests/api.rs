@@ -495,7 +495,10 @@ fn store_failures_are_generic_500s_with_the_detail_logged() {
         json(&r),
         serde_json::json!({"type":"https://docs.api.video/reference/internal-error","title":"An internal error occurred.","status":500})
     );
-    assert!(r.log.unwrap().starts_with("listing tokens: injected"));
+    // The log line names the request, as the answer's X-Request-Id does.
+    let id = r.header("X-Request-Id").expect("a request id").to_owned();
+    let prefix = format!("request {id}: listing tokens: injected failure: command to the index");
+    assert!(r.log.unwrap().starts_with(&prefix));
 }
 
 #[test]

@@ -13,7 +13,7 @@ pub fn with_cors(mut r: Response) -> Response {
         .push(("Access-Control-Allow-Origin", "*".to_owned()));
     r.headers.push((
         "Access-Control-Expose-Headers",
-        "X-RateLimit-Limit, X-RateLimit-Retry-After, Retry-After".to_owned(),
+        "X-RateLimit-Limit, X-RateLimit-Retry-After, Retry-After, X-Request-Id".to_owned(),
     ));
     r
 }

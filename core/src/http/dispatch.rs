@@ -7,7 +7,7 @@ use crate::config::{Config, RateLimit};
 use crate::http::cors::{preflight, with_cors};
 use crate::http::problem::ApiError;
 use crate::http::{Answer, Body, Endpoint, LimitScope, Limiter, Request, Response, OPENAPI_JSON};
-use crate::ids::Entropy;
+use crate::ids::{request_id, Entropy};
 use crate::project::ProjectId;
 use crate::storage::index::TokenIndex;
 use crate::storage::kv::Kv;
@@ -136,9 +136,13 @@ pub async fn handle<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     body: B,
     ctx: &mut Context<'_, K, L, I, O>,
 ) -> Answer<O::Body> {
+    let id = request_id(ctx.entropy);
     let mut log = None;
-    let answer = match dispatch(&endpoint, req, body, ctx, &mut log).await {
-        Ok(Answer::Stream { headers, body }) => return Answer::Stream { headers, body },
+    let answer = match dispatch(&endpoint, req, body, ctx, &mut log, &id).await {
+        Ok(Answer::Stream { mut headers, body }) => {
+            headers.push(("X-Request-Id", id));
+            return Answer::Stream { headers, body };
+        }
         Ok(Answer::Api(r)) => r,
         Err(e) => Response::error(e),
     };
@@ -146,6 +150,8 @@ pub async fn handle<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     if answer.log.is_none() {
         answer.log = log;
     }
+    answer.log = answer.log.map(|line| format!("request {id}: {line}"));
+    answer.headers.push(("X-Request-Id", id));
     Answer::Api(answer)
 }
 
@@ -155,13 +161,14 @@ async fn dispatch<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     body: B,
     ctx: &mut Context<'_, K, L, I, O>,
     log: &mut Option<String>,
+    request_id: &str,
 ) -> Result<Answer<O::Body>, ApiError> {
     let api = |r: Result<Response, ApiError>| r.map(Answer::Api);
     if let Some(r) = without_config(endpoint) {
         return Ok(Answer::Api(r));
     }
     match endpoint {
-        Endpoint::Upload => return api(upload::upload(ctx, req, body, log).await),
+        Endpoint::Upload => return api(upload::upload(ctx, req, body, log, request_id).await),
         Endpoint::AuthApiKey | Endpoint::AuthRefresh => {
             let limit = ctx.limit(LimitScope::Auth);
             let key = format!("addr:{}", req.client_addr);

@@ -54,8 +54,17 @@ pub async fn remove_stale_uploads<O: Objects>(
         }
         let open = open_key_of(objects, &video).await?;
         let mut keys: Vec<String> = chunks.into_iter().map(|c| c.key).collect();
-        keys.push(ObjectKey::Meta(video.clone()).to_string());
-        keys.push(ObjectKey::Source(video.clone()).to_string());
+        // A video whose source was assembled was answered 201: it is finished, only its
+        // bookkeeping was left behind (a removal that failed); the video itself stays.
+        let source = ObjectKey::Source(video.clone()).to_string();
+        let finished = objects
+            .head(&source)
+            .await
+            .map_err(internal("reading a video source"))?
+            .is_some();
+        if !finished {
+            keys.push(ObjectKey::Meta(video.clone()).to_string());
+        }
         keys.extend(open);
         // The marker last: if anything above fails, the next run tries again.
         keys.push(marker.key.clone());

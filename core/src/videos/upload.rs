@@ -147,9 +147,12 @@ pub async fn upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     req: &Request<'_>,
     body: B,
     log: &mut Option<String>,
+    request_id: &str,
 ) -> Result<Response, ApiError> {
     let mut staged = Vec::new();
-    let answer = try_upload(ctx, req, body, log, &mut staged).await;
+    // The request's staged files are named after it, so a leftover can be traced to its log.
+    let prefix = format!("{STAGING_PREFIX}{request_id}.");
+    let answer = try_upload(ctx, req, body, log, &mut staged, &prefix).await;
     if let Err(e) = delete_all(ctx.objects, &staged).await {
         *log = log
             .take()
@@ -161,10 +164,11 @@ pub async fn upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
 /// Stages the body; a bad body from a token that cannot upload at all is still a 401.
 async fn stage<B: Body>(
     body: B,
+    prefix: &str,
     active: bool,
     staged: &mut Vec<String>,
 ) -> Result<StagedForm, ApiError> {
-    let form = match body.stage(STAGING_PREFIX, rules::MAX_CHUNK).await {
+    let form = match body.stage(prefix, rules::MAX_CHUNK).await {
         Ok(form) => form,
         Err(_) if !active => return Err(invalid_token(false)),
         Err(FormError::TooLarge) => return Err(rules::too_large()),
@@ -188,6 +192,7 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     body: B,
     log: &mut Option<String>,
     staged: &mut Vec<String>,
+    staging_prefix: &str,
 ) -> Result<Response, ApiError> {
     let now = ctx.now;
     let raw_token = query_param(req.query, "token")
@@ -229,7 +234,7 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     if let (Some(_), Err(e)) = (active, &range) {
         return Err(e.clone());
     }
-    let form = stage(body, active.is_some(), staged).await?;
+    let form = stage(body, staging_prefix, active.is_some(), staged).await?;
     let file = &form.files[0];
     let file_name = decode_file_name(&file.name);
     let size = file.size;
@@ -350,6 +355,12 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
                 .map_err(internal("storing a chunk"))?;
         }
         state.updated_at = now;
+    }
+    if let (ChunkPlan::AlreadyStored, Some(_)) = (plan, state.assembled) {
+        // A chunk of a finished video sent again: the client did not see its answer, maybe
+        // because removing the upload's bookkeeping failed after assembly. Finish that.
+        let open = open_key_of(ctx.objects, &video).await?;
+        remove_upload_state(ctx.objects, &video, &state.chunks, open.as_deref()).await?;
     }
     if state.assembled.is_none() && state.record.mode != UploadMode::Whole {
         // Listed afresh: chunks sent at the same time by other requests count too (listings are
