@@ -7,7 +7,8 @@ use crate::kv::WorkersKv;
 use std::rc::Rc;
 use upload_tokens_core::project::ProjectId;
 use upload_tokens_core::storage::index::{
-    legacy_import_done, serve, CommandError, IndexTransport, Sql, SqlIndex, SqlRows, SqlValue,
+    legacy_import_done, serve, CommandError, IndexTransport, Sql, SqlIndex, SqlParam, SqlRows,
+    SqlValue,
 };
 use upload_tokens_core::storage::kv::StoreError;
 use worker::{
@@ -25,16 +26,14 @@ impl Sql for DoSql {
     fn exec(
         &self,
         statement: &str,
-        params: &[SqlValue],
+        params: &[SqlParam<'_>],
     ) -> std::result::Result<SqlRows, StoreError> {
         let failed = |e: worker::Error| StoreError(format!("SQL failed: {e}"));
         let bindings = params
             .iter()
-            .map(|p| match p {
-                SqlValue::Null => SqlStorageValue::Null,
-                SqlValue::Integer(i) => SqlStorageValue::Integer(*i),
-                SqlValue::Real(f) => SqlStorageValue::Float(*f),
-                SqlValue::Text(s) => SqlStorageValue::String(s.clone()),
+            .map(|p| match *p {
+                SqlParam::Integer(i) => SqlStorageValue::Integer(i),
+                SqlParam::Text(s) => SqlStorageValue::String(s.to_owned()),
             })
             .collect::<Vec<_>>();
         let cursor = self.0.exec(statement, bindings).map_err(failed)?;

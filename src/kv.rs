@@ -52,12 +52,7 @@ impl WorkersKv {
 
     fn count(&self, op: Op) {
         let mut c = self.counts.get();
-        match op {
-            Op::Read => c.reads += 1,
-            Op::Write => c.writes += 1,
-            Op::Delete => c.deletes += 1,
-            Op::List => c.lists += 1,
-        }
+        c.add(op);
         self.counts.set(c);
     }
 }

@@ -5,7 +5,7 @@
 use js_sys::{BigInt, Object, Reflect};
 use std::collections::BTreeMap;
 use upload_tokens_core::storage::kv::StoreError;
-use upload_tokens_core::storage::objects::{ObjectInfo, ObjectMeta, ObjectPage, Objects};
+use upload_tokens_core::storage::objects::{Concat, ObjectInfo, ObjectMeta, ObjectPage, Objects};
 use upload_tokens_core::time::from_millis;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -142,40 +142,26 @@ impl Objects for WorkerObjects {
             .map_err(failed("delete"))
     }
 
-    async fn concat(
-        &self,
-        sources: &[String],
-        total: u64,
-        dest: &str,
-        meta: ObjectMeta<'_>,
-    ) -> Result<(), StoreError> {
-        let options = put_options(meta)?;
-        let fixed = worker::worker_sys::FixedLengthStream::new_big_int(BigInt::from(total))
+    async fn concat(&self, job: Concat<'_>) -> Result<(), StoreError> {
+        let options = put_options(job.meta)?;
+        let fixed = worker::worker_sys::FixedLengthStream::new_big_int(BigInt::from(job.total))
             .map_err(js_failed("streaming"))?;
         let transform: &web_sys::TransformStream = fixed.unchecked_ref();
         let (readable, writable) = (transform.readable(), transform.writable());
         let put = JsFuture::from(
             self.js()
-                .put(dest.to_owned(), readable.into(), options.into())
+                .put(job.dest.to_owned(), readable.into(), options.into())
                 .map_err(js_failed("put"))?,
         );
         let pipe_options = web_sys::StreamPipeOptions::new();
         pipe_options.set_prevent_close(true);
         let piped = async {
-            for source in sources {
-                let promise = self
-                    .js()
-                    .get(source.clone(), JsValue::UNDEFINED)
-                    .map_err(js_failed("get"))?;
-                let object = JsFuture::from(promise).await.map_err(js_failed("get"))?;
-                if object.is_null() || object.is_undefined() {
+            for source in job.sources {
+                let Some((_, body)) = self.open(source).await? else {
                     return Err(StoreError(format!(
                         "R2: {source} vanished while being piped"
                     )));
-                }
-                let body: web_sys::ReadableStream = Reflect::get(&object, &"body".into())
-                    .map_err(js_failed("get"))?
-                    .unchecked_into();
+                };
                 JsFuture::from(body.pipe_to_with_options(&writable, &pipe_options))
                     .await
                     .map_err(js_failed("pipe"))?;

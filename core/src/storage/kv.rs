@@ -114,6 +114,18 @@ pub struct OpCounts {
     pub lists: usize,
 }
 
+impl OpCounts {
+    /// Counts one more operation of kind `op`.
+    pub fn add(&mut self, op: Op) {
+        match op {
+            Op::Read => self.reads += 1,
+            Op::Write => self.writes += 1,
+            Op::Delete => self.deletes += 1,
+            Op::List => self.lists += 1,
+        }
+    }
+}
+
 /// Kinds of operation, for counting and failure injection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {

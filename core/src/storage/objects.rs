@@ -36,6 +36,15 @@ pub struct ObjectMeta<'a> {
     pub custom: &'a [(&'a str, &'a str)],
 }
 
+/// A write of `dest` as the objects `sources` (of `total` bytes together), one after the other.
+#[derive(Debug, Clone, Copy)]
+pub struct Concat<'a> {
+    pub sources: &'a [String],
+    pub total: u64,
+    pub dest: &'a str,
+    pub meta: ObjectMeta<'a>,
+}
+
 /// The object operations the service needs. Futures need not be `Send`.
 #[allow(async_fn_in_trait)]
 pub trait Objects {
@@ -57,15 +66,9 @@ pub trait Objects {
     ) -> Result<ObjectPage, StoreError>;
     /// Deletes up to [`PAGE_LIMIT`] objects; missing ones are no error.
     async fn delete(&self, keys: &[String]) -> Result<(), StoreError>;
-    /// Writes `dest` as the objects `sources` (of `total` bytes together) one after the other,
-    /// streamed inside the runtime. Fails, writing nothing, if a source is missing.
-    async fn concat(
-        &self,
-        sources: &[String],
-        total: u64,
-        dest: &str,
-        meta: ObjectMeta<'_>,
-    ) -> Result<(), StoreError>;
+    /// Carries out a [`Concat`], streamed inside the runtime. Fails, writing nothing, if a
+    /// source is missing.
+    async fn concat(&self, job: Concat<'_>) -> Result<(), StoreError>;
     /// The object's description and content, to send as is.
     async fn open(&self, key: &str) -> Result<Option<(ObjectInfo, Self::Body)>, StoreError>;
 }

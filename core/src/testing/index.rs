@@ -1,12 +1,13 @@
 //! The project indexes on the host: each over its own SQLite in memory, reached through the
 //! same JSON commands as the Worker's Durable Objects, with injectable failures.
 
+use super::FailurePlan;
 use crate::project::ProjectId;
 use crate::storage::index::{
-    serve, CommandIndex, IndexTransport, Sql, SqlIndex, SqlRows, SqlValue,
+    serve, CommandIndex, IndexTransport, Sql, SqlIndex, SqlParam, SqlRows, SqlValue,
 };
 use crate::storage::kv::{Kv, StoreError};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -24,19 +25,14 @@ impl Default for MemorySql {
 }
 
 impl Sql for MemorySql {
-    fn exec(&self, statement: &str, params: &[SqlValue]) -> Result<SqlRows, StoreError> {
+    fn exec(&self, statement: &str, params: &[SqlParam<'_>]) -> Result<SqlRows, StoreError> {
         use rusqlite::types::{Value, ValueRef};
         let failed = |e: rusqlite::Error| StoreError(format!("SQL failed: {e}"));
         let mut stmt = self.conn.prepare_cached(statement).map_err(failed)?;
-        let params: Vec<Value> = params
-            .iter()
-            .map(|p| match p {
-                SqlValue::Null => Value::Null,
-                SqlValue::Integer(i) => Value::Integer(*i),
-                SqlValue::Real(f) => Value::Real(*f),
-                SqlValue::Text(s) => Value::Text(s.clone()),
-            })
-            .collect();
+        let params = params.iter().map(|p| match *p {
+            SqlParam::Integer(i) => Value::Integer(i),
+            SqlParam::Text(s) => Value::Text(s.to_owned()),
+        });
         let columns = stmt.column_count();
         let mut rows = stmt
             .query(rusqlite::params_from_iter(params))
@@ -75,7 +71,7 @@ pub struct LocalIndexes<K> {
     objects: RefCell<HashMap<String, Rc<SqlIndex<MemorySql>>>>,
     legacy_kv: K,
     keep_expired: u32,
-    fault: Cell<Option<(IndexFault, usize)>>,
+    fault: FailurePlan<IndexFault>,
 }
 
 impl<K: Kv> LocalIndexes<K> {
@@ -85,13 +81,13 @@ impl<K: Kv> LocalIndexes<K> {
             objects: RefCell::new(HashMap::new()),
             legacy_kv,
             keep_expired,
-            fault: Cell::new(None),
+            fault: FailurePlan::default(),
         }
     }
 
     /// Makes the `nth` next command (0 = the very next) fail at `fault`.
     pub fn fail(&self, fault: IndexFault, nth: usize) {
-        self.fault.set(Some((fault, nth)));
+        self.fault.set(fault, nth);
     }
 
     /// The legacy KV.
@@ -112,26 +108,12 @@ impl<K: Kv> LocalIndexes<K> {
             })
             .clone()
     }
-
-    /// The fault that strikes this command, if any (each command counts once).
-    fn strikes(&self) -> Option<IndexFault> {
-        match self.fault.get() {
-            Some((kind, 0)) => {
-                self.fault.set(None);
-                Some(kind)
-            }
-            Some((kind, n)) => {
-                self.fault.set(Some((kind, n - 1)));
-                None
-            }
-            None => None,
-        }
-    }
 }
 
 impl<K: Kv> IndexTransport for LocalIndexes<K> {
     async fn send(&self, project: &ProjectId, command: String) -> Result<String, StoreError> {
-        let fault = self.strikes();
+        // Each command counts once, whichever fault is planned.
+        let fault = self.fault.strikes(|_| true);
         if fault == Some(IndexFault::Request) {
             return Err(StoreError(format!(
                 "injected failure: command to the index of {project} lost"

@@ -2,6 +2,7 @@
 //! the 60 s minimum `expirationTtl`, key and metadata limits; it counts every operation and
 //! fails one on request.
 
+use super::FailurePlan;
 use crate::storage::kv::{
     Kv, ListChunk, ListedKey, Op, OpCounts, PutOptions, StoreError, LIST_PAGE_LIMIT,
 };
@@ -21,7 +22,7 @@ pub struct MemoryKv {
     now: Cell<UnixSeconds>,
     counts: Cell<OpCounts>,
     /// Fail the n-th (0-based, counted from when it was set) operation of this kind.
-    failure: Cell<Option<(Op, usize)>>,
+    failure: FailurePlan<Op>,
     page_limit: usize,
 }
 
@@ -37,7 +38,7 @@ impl MemoryKv {
             entries: RefCell::new(BTreeMap::new()),
             now: Cell::new(now),
             counts: Cell::new(OpCounts::default()),
-            failure: Cell::new(None),
+            failure: FailurePlan::default(),
             page_limit,
         }
     }
@@ -59,7 +60,7 @@ impl MemoryKv {
 
     /// Makes the `nth` next operation of kind `op` (0 = the very next) fail.
     pub fn fail(&self, op: Op, nth: usize) {
-        self.failure.set(Some((op, nth)));
+        self.failure.set(op, nth);
     }
 
     /// Removes a key directly, bypassing the counters (to set up a damaged state).
@@ -80,23 +81,11 @@ impl MemoryKv {
 
     fn record(&self, op: Op, key: &str) -> Result<(), StoreError> {
         let mut c = self.counts.get();
-        match op {
-            Op::Read => c.reads += 1,
-            Op::Write => c.writes += 1,
-            Op::Delete => c.deletes += 1,
-            Op::List => c.lists += 1,
-        }
+        c.add(op);
         self.counts.set(c);
-        match self.failure.get() {
-            Some((kind, 0)) if kind == op => {
-                self.failure.set(None);
-                Err(StoreError(format!("injected {op:?} failure on {key}")))
-            }
-            Some((kind, n)) if kind == op => {
-                self.failure.set(Some((kind, n - 1)));
-                Ok(())
-            }
-            _ => Ok(()),
+        match self.failure.strikes(|kind| kind == op) {
+            Some(_) => Err(StoreError(format!("injected {op:?} failure on {key}"))),
+            None => Ok(()),
         }
     }
 

@@ -24,6 +24,49 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
+/// A failure planned for the n-th next operation (0 = the very next) that matches, as the
+/// in-memory stores inject them. What is counted, and what matches, is the caller's kind of
+/// operation `T`.
+pub(crate) struct FailurePlan<T> {
+    next: std::cell::Cell<Option<(T, usize)>>,
+}
+
+impl<T: Copy> Default for FailurePlan<T> {
+    fn default() -> Self {
+        Self {
+            next: std::cell::Cell::new(None),
+        }
+    }
+}
+
+impl<T: Copy> FailurePlan<T> {
+    /// Plans a failure of the `nth` next operation that `kind` matches.
+    pub(crate) fn set(&self, kind: T, nth: usize) {
+        self.next.set(Some((kind, nth)));
+    }
+
+    /// Cancels the plan.
+    pub(crate) fn clear(&self) {
+        self.next.set(None);
+    }
+
+    /// Counts one operation; the planned kind if this one is to fail. `matches` says whether
+    /// the planned kind applies to it.
+    pub(crate) fn strikes(&self, matches: impl Fn(T) -> bool) -> Option<T> {
+        match self.next.get() {
+            Some((kind, 0)) if matches(kind) => {
+                self.next.set(None);
+                Some(kind)
+            }
+            Some((kind, n)) if matches(kind) => {
+                self.next.set(Some((kind, n - 1)));
+                None
+            }
+            _ => None,
+        }
+    }
+}
+
 struct NoopWaker;
 
 impl Wake for NoopWaker {

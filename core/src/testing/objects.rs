@@ -2,8 +2,9 @@
 //! with a cursor, custom metadata, multipart uploads with R2's part rules, a settable clock,
 //! operation counts and injected failures.
 
+use super::FailurePlan;
 use crate::storage::kv::StoreError;
-use crate::storage::objects::{ObjectInfo, ObjectMeta, ObjectPage, Objects, PAGE_LIMIT};
+use crate::storage::objects::{Concat, ObjectInfo, ObjectMeta, ObjectPage, Objects, PAGE_LIMIT};
 use crate::time::UnixSeconds;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -43,7 +44,7 @@ pub struct MemoryObjects {
     now: Cell<UnixSeconds>,
     counts: RefCell<HashMap<ObjectOp, usize>>,
     /// Fail the n-th next operation of any kind (0 = the very next), or of one kind.
-    failure: Cell<Option<(Option<ObjectOp>, usize)>>,
+    failure: FailurePlan<Option<ObjectOp>>,
     /// Operations left before every later one fails (a crash at that point).
     crash_after: Cell<Option<usize>>,
 }
@@ -62,7 +63,7 @@ impl MemoryObjects {
 
     /// Makes the `nth` next operation of kind `op` (any kind if `None`) fail.
     pub fn fail(&self, op: Option<ObjectOp>, nth: usize) {
-        self.failure.set(Some((op, nth)));
+        self.failure.set(op, nth);
     }
 
     /// Lets `n` more operations through, then fails every later one until [`Self::recover`].
@@ -73,7 +74,7 @@ impl MemoryObjects {
     /// Ends a crash.
     pub fn recover(&self) {
         self.crash_after.set(None);
-        self.failure.set(None);
+        self.failure.clear();
     }
 
     /// Operations performed so far, of one kind.
@@ -122,16 +123,9 @@ impl MemoryObjects {
             }
             self.crash_after.set(Some(left - 1));
         }
-        match self.failure.get() {
-            Some((kind, n)) if kind.is_none_or(|k| k == op) => {
-                if n == 0 {
-                    self.failure.set(None);
-                    return Err(StoreError(format!("injected {op:?} failure on {key}")));
-                }
-                self.failure.set(Some((kind, n - 1)));
-                Ok(())
-            }
-            _ => Ok(()),
+        match self.failure.strikes(|kind| kind.is_none_or(|k| k == op)) {
+            Some(_) => Err(StoreError(format!("injected {op:?} failure on {key}"))),
+            None => Ok(()),
         }
     }
 
@@ -275,30 +269,24 @@ impl Objects for MemoryObjects {
         Ok(())
     }
 
-    async fn concat(
-        &self,
-        sources: &[String],
-        total: u64,
-        dest: &str,
-        meta: ObjectMeta<'_>,
-    ) -> Result<(), StoreError> {
-        self.record(ObjectOp::Concat, dest)?;
-        let mut bytes = Vec::with_capacity(total as usize);
+    async fn concat(&self, job: Concat<'_>) -> Result<(), StoreError> {
+        self.record(ObjectOp::Concat, job.dest)?;
+        let mut bytes = Vec::with_capacity(job.total as usize);
         {
             let objects = self.objects.borrow();
-            for s in sources {
+            for s in job.sources {
                 let o = objects
                     .get(s)
                     .ok_or_else(|| StoreError(format!("R2: {s} vanished while being piped")))?;
                 bytes.extend_from_slice(&o.bytes);
             }
         }
-        if bytes.len() as u64 != total {
+        if bytes.len() as u64 != job.total {
             return Err(StoreError(
                 "R2: the stream's length differs from the declared".into(),
             ));
         }
-        self.store(dest, bytes, meta);
+        self.store(job.dest, bytes, job.meta);
         Ok(())
     }
 

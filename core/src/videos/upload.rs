@@ -28,7 +28,7 @@ use crate::ids::{TokenId, VideoId};
 use crate::project::ProjectId;
 use crate::storage::index::{TokenIndex, TokenStatus};
 use crate::storage::kv::{Kv, StoreError};
-use crate::storage::objects::{delete_all, list_all, ObjectInfo, ObjectMeta, Objects};
+use crate::storage::objects::{delete_all, list_all, Concat, ObjectInfo, ObjectMeta, Objects};
 use crate::time::UnixSeconds;
 
 /// Smallest `cacheTtl` KV accepts: the upload path reads tokens as freshly as KV allows.
@@ -331,13 +331,15 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
                 content_type: Some(&state.record.content_type),
                 custom: &[],
             };
+            let dest = ObjectKey::Source(video.clone()).to_string();
+            let job = Concat {
+                sources: from,
+                total: size,
+                dest: &dest,
+                meta,
+            };
             ctx.objects
-                .concat(
-                    from,
-                    size,
-                    &ObjectKey::Source(video.clone()).to_string(),
-                    meta,
-                )
+                .concat(job)
                 .await
                 .map_err(internal("storing a file"))?;
             remove_upload_state(ctx.objects, &video, &[], None).await?;
@@ -349,8 +351,14 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
                 custom: &[(chunk_total::NAME, &total)],
             };
             let dest = ObjectKey::Chunk(video.clone(), start).to_string();
+            let job = Concat {
+                sources: from,
+                total: size,
+                dest: &dest,
+                meta,
+            };
             ctx.objects
-                .concat(from, size, &dest, meta)
+                .concat(job)
                 .await
                 .map_err(internal("storing a chunk"))?;
         }
@@ -471,7 +479,13 @@ async fn finish_upload<O: Objects>(
         custom: &[(SOURCE_CHUNKS, &count)],
     };
     let source = ObjectKey::Source(video.clone()).to_string();
-    if let Err(e) = objects.concat(&sources, total, &source, meta).await {
+    let job = Concat {
+        sources: &sources,
+        total,
+        dest: &source,
+        meta,
+    };
+    if let Err(e) = objects.concat(job).await {
         let assembled = objects
             .head(&source)
             .await

@@ -11,7 +11,7 @@ mod legacy;
 mod sql;
 
 pub use legacy::{import_legacy_index, legacy_import_done, LegacyImport, MAX_PAGES_PER_CALL};
-pub use sql::{CommandError, Sql, SqlIndex, SqlRows, SqlValue, TokenRow, NEVER, SCHEMA};
+pub use sql::{CommandError, Sql, SqlIndex, SqlParam, SqlRows, SqlValue, TokenRow, NEVER, SCHEMA};
 
 use crate::ids::TokenId;
 use crate::project::ProjectId;

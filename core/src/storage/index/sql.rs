@@ -42,7 +42,14 @@ fn page_statement(sort_by: SortKey, descending: bool) -> &'static str {
     }
 }
 
-/// A value bound to, or read from, a statement.
+/// A value bound to a statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlParam<'a> {
+    Integer(i64),
+    Text(&'a str),
+}
+
+/// A value read from a statement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SqlValue {
     Null,
@@ -76,7 +83,7 @@ pub type SqlRows = Vec<Vec<SqlValue>>;
 /// A SQLite database that runs one statement at a time. Statements run with no `await`
 /// between them commit together in a Durable Object; that is all the atomicity this needs.
 pub trait Sql {
-    fn exec(&self, statement: &str, params: &[SqlValue]) -> Result<SqlRows, StoreError>;
+    fn exec(&self, statement: &str, params: &[SqlParam<'_>]) -> Result<SqlRows, StoreError>;
 }
 
 /// A project's index over its SQLite database.
@@ -137,31 +144,30 @@ impl<S: Sql> SqlIndex<S> {
         self.sql.exec(
             INSERT,
             &[
-                SqlValue::Text(token.to_owned()),
-                SqlValue::Integer(created_at),
-                SqlValue::Integer(i64::from(ttl)),
-                SqlValue::Integer(expires_at(created_at, ttl)),
+                SqlParam::Text(token),
+                SqlParam::Integer(created_at),
+                SqlParam::Integer(i64::from(ttl)),
+                SqlParam::Integer(expires_at(created_at, ttl)),
             ],
         )?;
         self.sql.exec(
             PURGE,
-            &[SqlValue::Integer(now.saturating_sub(self.keep_expired))],
+            &[SqlParam::Integer(now.saturating_sub(self.keep_expired))],
         )?;
         Ok(())
     }
 
     /// Removes `token` if it is active at `now`; whether it was.
     pub fn remove(&self, token: &str, now: UnixSeconds) -> Result<bool, StoreError> {
-        let rows = self.sql.exec(
-            REMOVE,
-            &[SqlValue::Text(token.to_owned()), SqlValue::Integer(now)],
-        )?;
+        let rows = self
+            .sql
+            .exec(REMOVE, &[SqlParam::Text(token), SqlParam::Integer(now)])?;
         Ok(!rows.is_empty())
     }
 
     /// What the index knows of `token` at `now`.
     pub fn status(&self, token: &str, now: UnixSeconds) -> Result<TokenStatus, StoreError> {
-        let rows = self.sql.exec(STATUS, &[SqlValue::Text(token.to_owned())])?;
+        let rows = self.sql.exec(STATUS, &[SqlParam::Text(token)])?;
         let Some(value) = rows.into_iter().next().and_then(|r| r.into_iter().next()) else {
             return Ok(TokenStatus::Absent);
         };
@@ -177,7 +183,7 @@ impl<S: Sql> SqlIndex<S> {
 
     /// How many tokens are active at `now`.
     pub fn count(&self, now: UnixSeconds) -> Result<usize, StoreError> {
-        let rows = self.sql.exec(COUNT, &[SqlValue::Integer(now)])?;
+        let rows = self.sql.exec(COUNT, &[SqlParam::Integer(now)])?;
         let n = rows
             .into_iter()
             .next()
@@ -201,9 +207,9 @@ impl<S: Sql> SqlIndex<S> {
         let rows = self.sql.exec(
             page_statement(page.sort_by, page.descending),
             &[
-                SqlValue::Integer(now),
-                SqlValue::Integer(i64::from(page.limit)),
-                SqlValue::Integer(page.offset as i64),
+                SqlParam::Integer(now),
+                SqlParam::Integer(i64::from(page.limit)),
+                SqlParam::Integer(page.offset as i64),
             ],
         )?;
         let rows = rows
@@ -240,7 +246,7 @@ impl<S: Sql> SqlIndex<S> {
 
     /// A value of the `meta` table.
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let rows = self.sql.exec(META_GET, &[SqlValue::Text(key.to_owned())])?;
+        let rows = self.sql.exec(META_GET, &[SqlParam::Text(key)])?;
         rows.into_iter()
             .next()
             .and_then(|r| r.into_iter().next())
@@ -250,13 +256,8 @@ impl<S: Sql> SqlIndex<S> {
 
     /// Sets a value of the `meta` table.
     pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.sql.exec(
-            META_SET,
-            &[
-                SqlValue::Text(key.to_owned()),
-                SqlValue::Text(value.to_owned()),
-            ],
-        )?;
+        self.sql
+            .exec(META_SET, &[SqlParam::Text(key), SqlParam::Text(value)])?;
         Ok(())
     }
 }
