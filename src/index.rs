@@ -10,7 +10,7 @@ use upload_tokens_core::storage::index::{
     legacy_import_done, serve, CommandError, IndexTransport, Sql, SqlIndex, SqlParam, SqlRows,
     SqlValue,
 };
-use upload_tokens_core::storage::kv::StoreError;
+use upload_tokens_core::storage::kv::{StoreError, StoreResult};
 use worker::{
     console_error, durable_object, wasm_bindgen, DurableObject, Env, Method, Request, RequestInit,
     Response, Result, SqlStorage, SqlStorageValue, State,
@@ -23,11 +23,7 @@ pub const INDEX_BINDING: &str = "PROJECT_INDEX";
 struct DoSql(SqlStorage);
 
 impl Sql for DoSql {
-    fn exec(
-        &self,
-        statement: &str,
-        params: &[SqlParam<'_>],
-    ) -> std::result::Result<SqlRows, StoreError> {
+    fn exec(&self, statement: &str, params: &[SqlParam<'_>]) -> StoreResult<SqlRows> {
         let failed = |e: worker::Error| StoreError(format!("SQL failed: {e}"));
         let bindings = params
             .iter()
@@ -134,11 +130,7 @@ impl<'e> DurableObjectTransport<'e> {
 }
 
 impl IndexTransport for DurableObjectTransport<'_> {
-    async fn send(
-        &self,
-        project: &ProjectId,
-        command: String,
-    ) -> std::result::Result<String, StoreError> {
+    async fn send(&self, project: &ProjectId, command: String) -> StoreResult<String> {
         let failed = |e: worker::Error| StoreError(format!("project index of {project}: {e}"));
         let stub = self
             .env

@@ -2,7 +2,7 @@
 
 use std::cell::Cell;
 use upload_tokens_core::storage::kv::{
-    unpack_listed_keys, Kv, ListChunk, Op, OpCounts, PutOptions, StoreError,
+    unpack_listed_keys, Kv, ListChunk, Op, OpCounts, PutOptions, StoreError, StoreResult,
 };
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -62,18 +62,18 @@ fn store_error(op: &str) -> impl Fn(KvError) -> StoreError + '_ {
 }
 
 impl Kv for WorkersKv {
-    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+    async fn get(&self, key: &str) -> StoreResult<Option<String>> {
         self.count(Op::Read);
         self.store.get(key).text().await.map_err(store_error("GET"))
     }
 
-    async fn get_cached(&self, key: &str, cache_ttl: u32) -> Result<Option<String>, StoreError> {
+    async fn get_cached(&self, key: &str, cache_ttl: u32) -> StoreResult<Option<String>> {
         self.count(Op::Read);
         let get = self.store.get(key).cache_ttl(u64::from(cache_ttl));
         get.text().await.map_err(store_error("GET"))
     }
 
-    async fn put(&self, key: &str, value: &str, options: PutOptions<'_>) -> Result<(), StoreError> {
+    async fn put(&self, key: &str, value: &str, options: PutOptions<'_>) -> StoreResult<()> {
         self.count(Op::Write);
         let mut put = self.store.put(key, value).map_err(store_error("PUT"))?;
         if let Some(metadata) = options.metadata {
@@ -85,12 +85,12 @@ impl Kv for WorkersKv {
         put.execute().await.map_err(store_error("PUT"))
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+    async fn delete(&self, key: &str) -> StoreResult<()> {
         self.count(Op::Delete);
         self.store.delete(key).await.map_err(store_error("DELETE"))
     }
 
-    async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<ListChunk, StoreError> {
+    async fn list(&self, prefix: &str, cursor: Option<&str>) -> StoreResult<ListChunk> {
         self.count(Op::List);
         let failed = |e: JsValue| StoreError(format!("KV LIST failed: {e:?}"));
         let page = wasm_bindgen_futures::JsFuture::from(list_page(

@@ -4,7 +4,7 @@
 
 use js_sys::{BigInt, Object, Reflect};
 use std::collections::BTreeMap;
-use upload_tokens_core::storage::kv::StoreError;
+use upload_tokens_core::storage::kv::{StoreError, StoreResult};
 use upload_tokens_core::storage::objects::{Concat, ObjectInfo, ObjectMeta, ObjectPage, Objects};
 use upload_tokens_core::time::from_millis;
 use wasm_bindgen::{JsCast, JsValue};
@@ -58,7 +58,7 @@ fn info(object: &worker::Object) -> ObjectInfo {
 }
 
 /// The options object of an R2 `put`: the media type and custom metadata.
-fn put_options(meta: ObjectMeta<'_>) -> Result<Object, StoreError> {
+fn put_options(meta: ObjectMeta<'_>) -> StoreResult<Object> {
     let set = |o: &Object, k: &str, v: &JsValue| Reflect::set(o, &JsValue::from_str(k), v);
     let build = || {
         let options = Object::new();
@@ -80,7 +80,7 @@ fn put_options(meta: ObjectMeta<'_>) -> Result<Object, StoreError> {
 impl Objects for WorkerObjects {
     type Body = web_sys::ReadableStream;
 
-    async fn get_text(&self, key: &str) -> Result<Option<String>, StoreError> {
+    async fn get_text(&self, key: &str) -> StoreResult<Option<String>> {
         let Some(object) = self
             .bucket
             .get(key)
@@ -96,7 +96,7 @@ impl Objects for WorkerObjects {
         body.text().await.map(Some).map_err(failed("get"))
     }
 
-    async fn put_text(&self, key: &str, text: &str) -> Result<(), StoreError> {
+    async fn put_text(&self, key: &str, text: &str) -> StoreResult<()> {
         self.bucket
             .put(key, text.to_owned())
             .execute()
@@ -105,24 +105,19 @@ impl Objects for WorkerObjects {
             .map_err(failed("put"))
     }
 
-    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
+    async fn head(&self, key: &str) -> StoreResult<Option<ObjectInfo>> {
         let object = self.bucket.head(key).await.map_err(failed("head"))?;
         Ok(object.as_ref().map(info))
     }
 
-    async fn list(
-        &self,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<ObjectPage, StoreError> {
+    async fn list(&self, prefix: &str, from: Option<&str>, max: usize) -> StoreResult<ObjectPage> {
         let mut list = self
             .bucket
             .list()
             .prefix(prefix)
-            .limit(limit as u32)
+            .limit(max as u32)
             .include(vec![Include::CustomMetadata]);
-        if let Some(c) = cursor {
+        if let Some(c) = from {
             list = list.cursor(c);
         }
         let page = list.execute().await.map_err(failed("list"))?;
@@ -132,7 +127,7 @@ impl Objects for WorkerObjects {
         })
     }
 
-    async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
+    async fn delete(&self, keys: &[String]) -> StoreResult<()> {
         if keys.is_empty() {
             return Ok(());
         }
@@ -142,7 +137,7 @@ impl Objects for WorkerObjects {
             .map_err(failed("delete"))
     }
 
-    async fn concat(&self, job: Concat<'_>) -> Result<(), StoreError> {
+    async fn concat(&self, job: Concat<'_>) -> StoreResult<()> {
         let options = put_options(job.meta)?;
         let fixed = worker::worker_sys::FixedLengthStream::new_big_int(BigInt::from(job.total))
             .map_err(js_failed("streaming"))?;
@@ -185,7 +180,7 @@ impl Objects for WorkerObjects {
         Ok(())
     }
 
-    async fn open(&self, key: &str) -> Result<Option<(ObjectInfo, Self::Body)>, StoreError> {
+    async fn open(&self, key: &str) -> StoreResult<Option<(ObjectInfo, Self::Body)>> {
         let promise = self
             .js()
             .get(key.to_owned(), JsValue::UNDEFINED)

@@ -17,6 +17,9 @@ impl fmt::Display for StoreError {
     }
 }
 
+/// What a storage operation answers.
+pub type StoreResult<T> = Result<T, StoreError>;
+
 /// One key of a `list` answer, with its metadata (a string, as this service writes it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedKey {
@@ -68,36 +71,36 @@ pub struct PutOptions<'a> {
 /// in memory here. Futures need not be `Send`: a Worker is single-threaded.
 #[allow(async_fn_in_trait)]
 pub trait Kv {
-    async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn get(&self, key: &str) -> StoreResult<Option<String>>;
     /// A read that the edge may answer from a cached copy at most `cache_ttl` seconds old
     /// (the runtime's `cacheTtl`); the same as [`Kv::get`] where nothing is cached.
-    async fn get_cached(&self, key: &str, cache_ttl: u32) -> Result<Option<String>, StoreError> {
+    async fn get_cached(&self, key: &str, cache_ttl: u32) -> StoreResult<Option<String>> {
         let _ = cache_ttl;
         self.get(key).await
     }
-    async fn put(&self, key: &str, value: &str, options: PutOptions<'_>) -> Result<(), StoreError>;
-    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    async fn put(&self, key: &str, value: &str, options: PutOptions<'_>) -> StoreResult<()>;
+    async fn delete(&self, key: &str) -> StoreResult<()>;
     /// Keys starting with `prefix`, in ascending byte order, from `cursor` on.
-    async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<ListChunk, StoreError>;
+    async fn list(&self, prefix: &str, cursor: Option<&str>) -> StoreResult<ListChunk>;
 }
 
 /// A shared or borrowed store is the same store (the Worker's KV binding is shared the same way).
 macro_rules! forward_kv {
     ($($ty:ty),*) => {$(
         impl<K: Kv> Kv for $ty {
-            async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+            async fn get(&self, key: &str) -> StoreResult<Option<String>> {
                 (**self).get(key).await
             }
-            async fn get_cached(&self, key: &str, cache_ttl: u32) -> Result<Option<String>, StoreError> {
+            async fn get_cached(&self, key: &str, cache_ttl: u32) -> StoreResult<Option<String>> {
                 (**self).get_cached(key, cache_ttl).await
             }
-            async fn put(&self, key: &str, value: &str, options: PutOptions<'_>) -> Result<(), StoreError> {
+            async fn put(&self, key: &str, value: &str, options: PutOptions<'_>) -> StoreResult<()> {
                 (**self).put(key, value, options).await
             }
-            async fn delete(&self, key: &str) -> Result<(), StoreError> {
+            async fn delete(&self, key: &str) -> StoreResult<()> {
                 (**self).delete(key).await
             }
-            async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<ListChunk, StoreError> {
+            async fn list(&self, prefix: &str, cursor: Option<&str>) -> StoreResult<ListChunk> {
                 (**self).list(prefix, cursor).await
             }
         }

@@ -3,7 +3,7 @@
 //! (strongly consistent, 1,000-key list pages with a cursor, multipart parts, injected
 //! failures), and in the Worker over the R2 binding.
 
-use crate::storage::kv::StoreError;
+use crate::storage::kv::StoreResult;
 use crate::time::UnixSeconds;
 use std::collections::BTreeMap;
 
@@ -52,32 +52,25 @@ pub trait Objects {
     type Body;
 
     /// The text of a small object (a record or a marker), if it exists.
-    async fn get_text(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn get_text(&self, key: &str) -> StoreResult<Option<String>>;
     /// Writes a small object.
-    async fn put_text(&self, key: &str, text: &str) -> Result<(), StoreError>;
+    async fn put_text(&self, key: &str, text: &str) -> StoreResult<()>;
     /// The object's size, date and custom metadata, if it exists.
-    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError>;
-    /// Objects under `prefix` in key order, at most `limit` (≤ [`PAGE_LIMIT`]) from `cursor` on.
-    async fn list(
-        &self,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<ObjectPage, StoreError>;
+    async fn head(&self, key: &str) -> StoreResult<Option<ObjectInfo>>;
+    /// Objects under `prefix` in key order, at most `max` (≤ [`PAGE_LIMIT`]), from the cursor
+    /// `from` on.
+    async fn list(&self, prefix: &str, from: Option<&str>, max: usize) -> StoreResult<ObjectPage>;
     /// Deletes up to [`PAGE_LIMIT`] objects; missing ones are no error.
-    async fn delete(&self, keys: &[String]) -> Result<(), StoreError>;
+    async fn delete(&self, keys: &[String]) -> StoreResult<()>;
     /// Carries out a [`Concat`], streamed inside the runtime. Fails, writing nothing, if a
     /// source is missing.
-    async fn concat(&self, job: Concat<'_>) -> Result<(), StoreError>;
+    async fn concat(&self, job: Concat<'_>) -> StoreResult<()>;
     /// The object's description and content, to send as is.
-    async fn open(&self, key: &str) -> Result<Option<(ObjectInfo, Self::Body)>, StoreError>;
+    async fn open(&self, key: &str) -> StoreResult<Option<(ObjectInfo, Self::Body)>>;
 }
 
 /// Every object under `prefix`, walking every page.
-pub async fn list_all<O: Objects>(
-    objects: &O,
-    prefix: &str,
-) -> Result<Vec<ObjectInfo>, StoreError> {
+pub async fn list_all<O: Objects>(objects: &O, prefix: &str) -> StoreResult<Vec<ObjectInfo>> {
     let mut all = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -91,7 +84,7 @@ pub async fn list_all<O: Objects>(
 }
 
 /// Deletes `keys`, [`PAGE_LIMIT`] at a time.
-pub async fn delete_all<O: Objects>(objects: &O, keys: &[String]) -> Result<(), StoreError> {
+pub async fn delete_all<O: Objects>(objects: &O, keys: &[String]) -> StoreResult<()> {
     for batch in keys.chunks(PAGE_LIMIT) {
         objects.delete(batch).await?;
     }

@@ -6,7 +6,7 @@ use crate::project::ProjectId;
 use crate::storage::index::{
     serve, CommandIndex, IndexTransport, Sql, SqlIndex, SqlParam, SqlRows, SqlValue,
 };
-use crate::storage::kv::{Kv, StoreError};
+use crate::storage::kv::{Kv, StoreError, StoreResult};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -25,7 +25,7 @@ impl Default for MemorySql {
 }
 
 impl Sql for MemorySql {
-    fn exec(&self, statement: &str, params: &[SqlParam<'_>]) -> Result<SqlRows, StoreError> {
+    fn exec(&self, statement: &str, params: &[SqlParam<'_>]) -> StoreResult<SqlRows> {
         use rusqlite::types::{Value, ValueRef};
         let failed = |e: rusqlite::Error| StoreError(format!("SQL failed: {e}"));
         let mut stmt = self.conn.prepare_cached(statement).map_err(failed)?;
@@ -111,7 +111,7 @@ impl<K: Kv> LocalIndexes<K> {
 }
 
 impl<K: Kv> IndexTransport for LocalIndexes<K> {
-    async fn send(&self, project: &ProjectId, command: String) -> Result<String, StoreError> {
+    async fn send(&self, project: &ProjectId, command: String) -> StoreResult<String> {
         // Each command counts once, whichever fault is planned.
         let fault = self.fault.strikes(|_| true);
         if fault == Some(IndexFault::Request) {

@@ -4,7 +4,7 @@
 
 use super::FailurePlan;
 use crate::storage::kv::{
-    Kv, ListChunk, ListedKey, Op, OpCounts, PutOptions, StoreError, LIST_PAGE_LIMIT,
+    Kv, ListChunk, ListedKey, Op, OpCounts, PutOptions, StoreError, StoreResult, LIST_PAGE_LIMIT,
 };
 use crate::time::UnixSeconds;
 use std::cell::{Cell, RefCell};
@@ -79,7 +79,7 @@ impl MemoryKv {
             .collect()
     }
 
-    fn record(&self, op: Op, key: &str) -> Result<(), StoreError> {
+    fn record(&self, op: Op, key: &str) -> StoreResult<()> {
         let mut c = self.counts.get();
         c.add(op);
         self.counts.set(c);
@@ -95,7 +95,7 @@ impl MemoryKv {
 }
 
 impl Kv for MemoryKv {
-    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+    async fn get(&self, key: &str) -> StoreResult<Option<String>> {
         self.record(Op::Read, key)?;
         Ok(self
             .entries
@@ -105,7 +105,7 @@ impl Kv for MemoryKv {
             .map(|e| e.value.clone()))
     }
 
-    async fn put(&self, key: &str, value: &str, options: PutOptions<'_>) -> Result<(), StoreError> {
+    async fn put(&self, key: &str, value: &str, options: PutOptions<'_>) -> StoreResult<()> {
         self.record(Op::Write, key)?;
         if key.is_empty() || key.len() > 512 {
             return Err(StoreError(format!(
@@ -137,13 +137,13 @@ impl Kv for MemoryKv {
         Ok(())
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+    async fn delete(&self, key: &str) -> StoreResult<()> {
         self.record(Op::Delete, key)?;
         self.entries.borrow_mut().remove(key);
         Ok(())
     }
 
-    async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<ListChunk, StoreError> {
+    async fn list(&self, prefix: &str, cursor: Option<&str>) -> StoreResult<ListChunk> {
         self.record(Op::List, prefix)?;
         let entries = self.entries.borrow();
         let start = cursor.unwrap_or(prefix);

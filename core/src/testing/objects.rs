@@ -3,7 +3,7 @@
 //! operation counts and injected failures.
 
 use super::FailurePlan;
-use crate::storage::kv::StoreError;
+use crate::storage::kv::{StoreError, StoreResult};
 use crate::storage::objects::{Concat, ObjectInfo, ObjectMeta, ObjectPage, Objects, PAGE_LIMIT};
 use crate::time::UnixSeconds;
 use std::cell::{Cell, RefCell};
@@ -115,7 +115,7 @@ impl MemoryObjects {
         self.uploads.borrow().len()
     }
 
-    fn record(&self, op: ObjectOp, key: &str) -> Result<(), StoreError> {
+    fn record(&self, op: ObjectOp, key: &str) -> StoreResult<()> {
         *self.counts.borrow_mut().entry(op).or_insert(0) += 1;
         if let Some(left) = self.crash_after.get() {
             if left == 0 {
@@ -153,14 +153,14 @@ impl MemoryObjects {
     }
 
     /// Writes `bytes` as one object (a plain put).
-    pub fn put_bytes(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    pub fn put_bytes(&self, key: &str, bytes: &[u8]) -> StoreResult<()> {
         self.record(ObjectOp::Put, key)?;
         self.store(key, bytes.to_vec(), ObjectMeta::default());
         Ok(())
     }
 
     /// Starts a multipart upload of `key`; its id.
-    pub fn create_multipart(&self, key: &str) -> Result<u64, StoreError> {
+    pub fn create_multipart(&self, key: &str) -> StoreResult<u64> {
         self.record(ObjectOp::Multipart, key)?;
         let id = self.next_upload.get() + 1;
         self.next_upload.set(id);
@@ -171,7 +171,7 @@ impl MemoryObjects {
     }
 
     /// Adds the next part of upload `id`.
-    pub fn upload_part(&self, id: u64, bytes: &[u8]) -> Result<(), StoreError> {
+    pub fn upload_part(&self, id: u64, bytes: &[u8]) -> StoreResult<()> {
         self.record(ObjectOp::Multipart, "part")?;
         let mut uploads = self.uploads.borrow_mut();
         let (_, parts) = uploads
@@ -183,7 +183,7 @@ impl MemoryObjects {
 
     /// Completes upload `id`: every part but the last must hold at least [`MIN_PART`] bytes and
     /// all but the last the same size, as R2 requires.
-    pub fn complete_multipart(&self, id: u64) -> Result<(), StoreError> {
+    pub fn complete_multipart(&self, id: u64) -> StoreResult<()> {
         self.record(ObjectOp::Multipart, "complete")?;
         let (key, parts) = self
             .uploads
@@ -213,7 +213,7 @@ impl Objects for MemoryObjects {
     /// The object's bytes.
     type Body = Vec<u8>;
 
-    async fn get_text(&self, key: &str) -> Result<Option<String>, StoreError> {
+    async fn get_text(&self, key: &str) -> StoreResult<Option<String>> {
         self.record(ObjectOp::Get, key)?;
         Ok(self
             .objects
@@ -222,28 +222,23 @@ impl Objects for MemoryObjects {
             .map(|o| String::from_utf8_lossy(&o.bytes).into_owned()))
     }
 
-    async fn put_text(&self, key: &str, text: &str) -> Result<(), StoreError> {
+    async fn put_text(&self, key: &str, text: &str) -> StoreResult<()> {
         self.record(ObjectOp::Put, key)?;
         self.store(key, text.as_bytes().to_vec(), ObjectMeta::default());
         Ok(())
     }
 
-    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
+    async fn head(&self, key: &str) -> StoreResult<Option<ObjectInfo>> {
         self.record(ObjectOp::Head, key)?;
         Ok(self.objects.borrow().get(key).map(|o| Self::info(key, o)))
     }
 
-    async fn list(
-        &self,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<ObjectPage, StoreError> {
+    async fn list(&self, prefix: &str, from: Option<&str>, max: usize) -> StoreResult<ObjectPage> {
         self.record(ObjectOp::List, prefix)?;
-        let limit = limit.clamp(1, PAGE_LIMIT);
+        let limit = max.clamp(1, PAGE_LIMIT);
         let objects = self.objects.borrow();
         let mut page = ObjectPage::default();
-        let after = |k: &String| cursor.is_none_or(|c| k.as_str() > c);
+        let after = |k: &String| from.is_none_or(|c| k.as_str() > c);
         let mut matching = objects
             .range(prefix.to_owned()..)
             .take_while(|(k, _)| k.starts_with(prefix))
@@ -257,7 +252,7 @@ impl Objects for MemoryObjects {
         Ok(page)
     }
 
-    async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
+    async fn delete(&self, keys: &[String]) -> StoreResult<()> {
         self.record(ObjectOp::Delete, keys.first().map_or("", String::as_str))?;
         if keys.len() > PAGE_LIMIT {
             return Err(StoreError("R2: more than 1000 keys in one delete".into()));
@@ -269,7 +264,7 @@ impl Objects for MemoryObjects {
         Ok(())
     }
 
-    async fn concat(&self, job: Concat<'_>) -> Result<(), StoreError> {
+    async fn concat(&self, job: Concat<'_>) -> StoreResult<()> {
         self.record(ObjectOp::Concat, job.dest)?;
         let mut bytes = Vec::with_capacity(job.total as usize);
         {
@@ -290,7 +285,7 @@ impl Objects for MemoryObjects {
         Ok(())
     }
 
-    async fn open(&self, key: &str) -> Result<Option<(ObjectInfo, Self::Body)>, StoreError> {
+    async fn open(&self, key: &str) -> StoreResult<Option<(ObjectInfo, Self::Body)>> {
         self.record(ObjectOp::Get, key)?;
         Ok(self
             .objects

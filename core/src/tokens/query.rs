@@ -150,29 +150,19 @@ impl ListQuery {
             }
             match slot {
                 0 => {
-                    q.sort_by = match value.as_ref() {
-                        "createdAt" => SortBy::CreatedAt,
-                        "ttl" => SortBy::Ttl,
-                        _ => {
-                            return Err(ApiError::invalid_query(
-                                name,
-                                "This parameter must be one of: createdAt, ttl.",
-                            ))
-                        }
-                    };
+                    q.sort_by = one_of(
+                        &value,
+                        &[("createdAt", SortBy::CreatedAt), ("ttl", SortBy::Ttl)],
+                        || invalid(name, "This parameter must be one of: createdAt, ttl."),
+                    )?;
                     q.explicit_sort_by = true;
                 }
                 1 => {
-                    q.sort_order = match value.as_ref() {
-                        "asc" => SortOrder::Asc,
-                        "desc" => SortOrder::Desc,
-                        _ => {
-                            return Err(ApiError::invalid_query(
-                                name,
-                                "This parameter must be one of: asc, desc.",
-                            ))
-                        }
-                    };
+                    q.sort_order = one_of(
+                        &value,
+                        &[("asc", SortOrder::Asc), ("desc", SortOrder::Desc)],
+                        || invalid(name, "This parameter must be one of: asc, desc."),
+                    )?;
                     q.explicit_sort_order = true;
                 }
                 2 => {
@@ -195,6 +185,23 @@ impl ListQuery {
         }
         Ok(q)
     }
+}
+
+/// The value named `value` among `choices`, or the error `refuse` makes.
+fn one_of<T: Copy>(
+    value: &str,
+    choices: &[(&str, T)],
+    refuse: impl Fn() -> ApiError,
+) -> Result<T, ApiError> {
+    choices
+        .iter()
+        .find(|(name, _)| *name == value)
+        .map(|(_, v)| *v)
+        .ok_or_else(refuse)
+}
+
+fn invalid(name: &'static str, title: &'static str) -> ApiError {
+    ApiError::invalid_query(name, title)
 }
 
 /// A decimal integer in `1..=max`, digits only (no sign, no fraction, no exponent).

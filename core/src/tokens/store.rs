@@ -9,7 +9,7 @@
 
 use crate::ids::TokenId;
 use crate::project::ProjectId;
-use crate::storage::kv::{Kv, PutOptions, StoreError};
+use crate::storage::kv::{Kv, PutOptions, StoreError, StoreResult};
 use crate::time::UnixSeconds;
 use crate::tokens::token::UploadToken;
 use serde::{Deserialize, Serialize};
@@ -106,7 +106,7 @@ impl<K: Kv> TokenStore<K> {
     }
 
     /// The record of `token`, expired or not (callers judge expiry). One KV read.
-    pub async fn load(&self, token: &TokenId) -> Result<Option<TokenRecord>, StoreError> {
+    pub async fn load(&self, token: &TokenId) -> StoreResult<Option<TokenRecord>> {
         let raw = self.kv.get(&keys::record(token)).await?;
         Self::read_record(token, raw)
     }
@@ -116,15 +116,12 @@ impl<K: Kv> TokenStore<K> {
         &self,
         token: &TokenId,
         cache_ttl: u32,
-    ) -> Result<Option<TokenRecord>, StoreError> {
+    ) -> StoreResult<Option<TokenRecord>> {
         let raw = self.kv.get_cached(&keys::record(token), cache_ttl).await?;
         Self::read_record(token, raw)
     }
 
-    fn read_record(
-        token: &TokenId,
-        raw: Option<String>,
-    ) -> Result<Option<TokenRecord>, StoreError> {
+    fn read_record(token: &TokenId, raw: Option<String>) -> StoreResult<Option<TokenRecord>> {
         let Some(raw) = raw else {
             return Ok(None);
         };
@@ -143,7 +140,7 @@ impl<K: Kv> TokenStore<K> {
     }
 
     /// Writes the record. One KV write.
-    pub async fn save(&self, record: &TokenRecord) -> Result<(), StoreError> {
+    pub async fn save(&self, record: &TokenRecord) -> StoreResult<()> {
         let options = PutOptions {
             metadata: None,
             expiration_ttl: record.token.kv_expiration_ttl(),
@@ -158,7 +155,7 @@ impl<K: Kv> TokenStore<K> {
     }
 
     /// Removes the record. One KV delete.
-    pub async fn remove(&self, token: &TokenId) -> Result<(), StoreError> {
+    pub async fn remove(&self, token: &TokenId) -> StoreResult<()> {
         self.kv.delete(&keys::record(token)).await
     }
 }

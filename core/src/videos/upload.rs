@@ -325,42 +325,37 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     };
     let video = state.record.video_id.clone();
     if let ChunkPlan::Store { start, total } = plan {
-        let from = std::slice::from_ref(&file.key);
-        if range.mode() == UploadMode::Whole {
+        // The whole file is the source; a chunk is stored under its start, with its total.
+        let whole = range.mode() == UploadMode::Whole;
+        let total = chunk_total::format(total);
+        let chunk_meta = [(chunk_total::NAME, total.as_str())];
+        let (dest, meta) = if whole {
             let meta = ObjectMeta {
                 content_type: Some(&state.record.content_type),
                 custom: &[],
             };
-            let dest = ObjectKey::Source(video.clone()).to_string();
-            let job = Concat {
-                sources: from,
-                total: size,
-                dest: &dest,
-                meta,
-            };
-            ctx.objects
-                .concat(job)
-                .await
-                .map_err(internal("storing a file"))?;
-            remove_upload_state(ctx.objects, &video, &[], None).await?;
-            state.assembled = Some((size, 1));
+            (ObjectKey::Source(video.clone()), meta)
         } else {
-            let total = chunk_total::format(total);
             let meta = ObjectMeta {
                 content_type: None,
-                custom: &[(chunk_total::NAME, &total)],
+                custom: &chunk_meta,
             };
-            let dest = ObjectKey::Chunk(video.clone(), start).to_string();
-            let job = Concat {
-                sources: from,
-                total: size,
-                dest: &dest,
-                meta,
-            };
-            ctx.objects
-                .concat(job)
-                .await
-                .map_err(internal("storing a chunk"))?;
+            (ObjectKey::Chunk(video.clone(), start), meta)
+        };
+        let dest = dest.to_string();
+        let job = Concat {
+            sources: std::slice::from_ref(&file.key),
+            total: size,
+            dest: &dest,
+            meta,
+        };
+        ctx.objects
+            .concat(job)
+            .await
+            .map_err(internal("storing a file"))?;
+        if whole {
+            remove_upload_state(ctx.objects, &video, &[], None).await?;
+            state.assembled = Some((size, 1));
         }
         state.updated_at = now;
     }

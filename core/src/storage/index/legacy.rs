@@ -9,7 +9,7 @@
 
 use super::{Sql, SqlIndex};
 use crate::project::ProjectId;
-use crate::storage::kv::{Kv, StoreError};
+use crate::storage::kv::{Kv, StoreError, StoreResult};
 use crate::time::UnixSeconds;
 use crate::tokens::store::legacy;
 
@@ -33,7 +33,7 @@ pub enum LegacyImport {
 }
 
 /// Whether the import is finished (one SQL read, no KV operation).
-pub fn legacy_import_done<S: Sql>(index: &SqlIndex<S>) -> Result<bool, StoreError> {
+pub fn legacy_import_done<S: Sql>(index: &SqlIndex<S>) -> StoreResult<bool> {
     Ok(index.meta(PROGRESS)?.as_deref() == Some(DONE))
 }
 
@@ -44,7 +44,7 @@ pub async fn import_legacy_index<S: Sql, K: Kv>(
     kv: &K,
     project: &ProjectId,
     now: UnixSeconds,
-) -> Result<LegacyImport, StoreError> {
+) -> StoreResult<LegacyImport> {
     let mut cursor = match index.meta(PROGRESS)? {
         Some(done) if done == DONE => return Ok(LegacyImport::AlreadyDone),
         Some(cursor) if !cursor.is_empty() => Some(cursor),

@@ -15,7 +15,7 @@ pub use sql::{CommandError, Sql, SqlIndex, SqlParam, SqlRows, SqlValue, TokenRow
 
 use crate::ids::TokenId;
 use crate::project::ProjectId;
-use crate::storage::kv::{Kv, StoreError};
+use crate::storage::kv::{Kv, StoreError, StoreResult};
 use crate::time::UnixSeconds;
 use crate::tokens::query::{ListQuery, SortBy, SortOrder};
 use crate::tokens::token::UploadToken;
@@ -78,7 +78,7 @@ impl PageRequest {
 #[allow(async_fn_in_trait)]
 pub trait TokenIndex {
     /// Adds a new token (idempotent: adding it again changes nothing).
-    async fn insert(&self, project: &ProjectId, token: &UploadToken) -> Result<(), StoreError>;
+    async fn insert(&self, project: &ProjectId, token: &UploadToken) -> StoreResult<()>;
     /// Removes `token` if it is active at `now`; whether it was. An expired token is left as
     /// it is (it is not the caller's to delete any more).
     async fn remove(
@@ -86,21 +86,21 @@ pub trait TokenIndex {
         project: &ProjectId,
         token: &TokenId,
         now: UnixSeconds,
-    ) -> Result<bool, StoreError>;
+    ) -> StoreResult<bool>;
     /// One page of the tokens active at `now`, and how many there are.
     async fn page(
         &self,
         project: &ProjectId,
         page: PageRequest,
         now: UnixSeconds,
-    ) -> Result<IndexPage, StoreError>;
+    ) -> StoreResult<IndexPage>;
     /// What the index knows of `token` at `now`.
     async fn status(
         &self,
         project: &ProjectId,
         token: &TokenId,
         now: UnixSeconds,
-    ) -> Result<TokenStatus, StoreError>;
+    ) -> StoreResult<TokenStatus>;
 }
 
 /// A request to a project's index object, as JSON. Times are the caller's clock.
@@ -151,7 +151,7 @@ pub enum IndexReply {
 /// reply's JSON.
 #[allow(async_fn_in_trait)]
 pub trait IndexTransport {
-    async fn send(&self, project: &ProjectId, command: String) -> Result<String, StoreError>;
+    async fn send(&self, project: &ProjectId, command: String) -> StoreResult<String>;
 }
 
 /// A [`TokenIndex`] that sends each operation as an [`IndexCommand`] over a transport, and
@@ -179,11 +179,7 @@ impl<T: IndexTransport> CommandIndex<T> {
         self.calls.get()
     }
 
-    async fn call(
-        &self,
-        project: &ProjectId,
-        command: &IndexCommand,
-    ) -> Result<IndexReply, StoreError> {
+    async fn call(&self, project: &ProjectId, command: &IndexCommand) -> StoreResult<IndexReply> {
         self.calls.set(self.calls.get() + 1);
         let json = serde_json::to_string(command).expect("a command always serialises");
         let reply = self.transport.send(project, json).await?;
@@ -197,7 +193,7 @@ fn unexpected(reply: &IndexReply) -> StoreError {
 }
 
 impl<T: IndexTransport> TokenIndex for CommandIndex<T> {
-    async fn insert(&self, project: &ProjectId, token: &UploadToken) -> Result<(), StoreError> {
+    async fn insert(&self, project: &ProjectId, token: &UploadToken) -> StoreResult<()> {
         let command = IndexCommand::Insert {
             token: token.token.to_string(),
             created_at: token.created_at,
@@ -215,7 +211,7 @@ impl<T: IndexTransport> TokenIndex for CommandIndex<T> {
         project: &ProjectId,
         token: &TokenId,
         now: UnixSeconds,
-    ) -> Result<bool, StoreError> {
+    ) -> StoreResult<bool> {
         let command = IndexCommand::Remove {
             token: token.to_string(),
             now,
@@ -231,7 +227,7 @@ impl<T: IndexTransport> TokenIndex for CommandIndex<T> {
         project: &ProjectId,
         page: PageRequest,
         now: UnixSeconds,
-    ) -> Result<IndexPage, StoreError> {
+    ) -> StoreResult<IndexPage> {
         match self
             .call(project, &IndexCommand::Page { page, now })
             .await?
@@ -248,7 +244,7 @@ impl<T: IndexTransport> TokenIndex for CommandIndex<T> {
                             ttl,
                         })
                     })
-                    .collect::<Result<_, StoreError>>()?;
+                    .collect::<StoreResult<_>>()?;
                 Ok(IndexPage {
                     tokens,
                     items_total,
@@ -263,7 +259,7 @@ impl<T: IndexTransport> TokenIndex for CommandIndex<T> {
         project: &ProjectId,
         token: &TokenId,
         now: UnixSeconds,
-    ) -> Result<TokenStatus, StoreError> {
+    ) -> StoreResult<TokenStatus> {
         let command = IndexCommand::Status {
             token: token.to_string(),
             now,

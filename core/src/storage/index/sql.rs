@@ -3,7 +3,7 @@
 //! Durable Object runs them over its SQLite storage; host tests over SQLite in memory.
 
 use super::{IndexCommand, IndexReply, PageRequest, SortKey, TokenStatus};
-use crate::storage::kv::StoreError;
+use crate::storage::kv::{StoreError, StoreResult};
 use crate::time::UnixSeconds;
 
 /// `expires_at` of a token that never expires: later than any real expiry, and still exact as
@@ -59,14 +59,14 @@ pub enum SqlValue {
 }
 
 impl SqlValue {
-    fn integer(&self) -> Result<i64, StoreError> {
+    fn integer(&self) -> StoreResult<i64> {
         match *self {
             SqlValue::Integer(i) => Ok(i),
             _ => Err(StoreError(format!("expected an integer, read {self:?}"))),
         }
     }
 
-    fn text(self) -> Result<String, StoreError> {
+    fn text(self) -> StoreResult<String> {
         match self {
             SqlValue::Text(s) => Ok(s),
             other => Err(StoreError(format!("expected text, read {other:?}"))),
@@ -83,7 +83,7 @@ pub type SqlRows = Vec<Vec<SqlValue>>;
 /// A SQLite database that runs one statement at a time. Statements run with no `await`
 /// between them commit together in a Durable Object; that is all the atomicity this needs.
 pub trait Sql {
-    fn exec(&self, statement: &str, params: &[SqlParam<'_>]) -> Result<SqlRows, StoreError>;
+    fn exec(&self, statement: &str, params: &[SqlParam<'_>]) -> StoreResult<SqlRows>;
 }
 
 /// A project's index over its SQLite database.
@@ -101,7 +101,7 @@ fn expires_at(created_at: UnixSeconds, ttl: u32) -> i64 {
     }
 }
 
-fn read_token_row(row: Vec<SqlValue>) -> Result<TokenRow, StoreError> {
+fn read_token_row(row: Vec<SqlValue>) -> StoreResult<TokenRow> {
     let mut it = row.into_iter();
     let mut next = || {
         it.next()
@@ -117,7 +117,7 @@ fn read_token_row(row: Vec<SqlValue>) -> Result<TokenRow, StoreError> {
 impl<S: Sql> SqlIndex<S> {
     /// Opens the index, creating its tables if needed. Expired tokens are kept for
     /// `keep_expired` seconds (so an upload they opened may finish), then purged.
-    pub fn open(sql: S, keep_expired: u32) -> Result<Self, StoreError> {
+    pub fn open(sql: S, keep_expired: u32) -> StoreResult<Self> {
         for statement in SCHEMA {
             sql.exec(statement, &[])?;
         }
@@ -140,7 +140,7 @@ impl<S: Sql> SqlIndex<S> {
         created_at: UnixSeconds,
         ttl: u32,
         now: UnixSeconds,
-    ) -> Result<(), StoreError> {
+    ) -> StoreResult<()> {
         self.sql.exec(
             INSERT,
             &[
@@ -158,7 +158,7 @@ impl<S: Sql> SqlIndex<S> {
     }
 
     /// Removes `token` if it is active at `now`; whether it was.
-    pub fn remove(&self, token: &str, now: UnixSeconds) -> Result<bool, StoreError> {
+    pub fn remove(&self, token: &str, now: UnixSeconds) -> StoreResult<bool> {
         let rows = self
             .sql
             .exec(REMOVE, &[SqlParam::Text(token), SqlParam::Integer(now)])?;
@@ -166,7 +166,7 @@ impl<S: Sql> SqlIndex<S> {
     }
 
     /// What the index knows of `token` at `now`.
-    pub fn status(&self, token: &str, now: UnixSeconds) -> Result<TokenStatus, StoreError> {
+    pub fn status(&self, token: &str, now: UnixSeconds) -> StoreResult<TokenStatus> {
         let rows = self.sql.exec(STATUS, &[SqlParam::Text(token)])?;
         let Some(value) = rows.into_iter().next().and_then(|r| r.into_iter().next()) else {
             return Ok(TokenStatus::Absent);
@@ -182,7 +182,7 @@ impl<S: Sql> SqlIndex<S> {
     }
 
     /// How many tokens are active at `now`.
-    pub fn count(&self, now: UnixSeconds) -> Result<usize, StoreError> {
+    pub fn count(&self, now: UnixSeconds) -> StoreResult<usize> {
         let rows = self.sql.exec(COUNT, &[SqlParam::Integer(now)])?;
         let n = rows
             .into_iter()
@@ -195,11 +195,7 @@ impl<S: Sql> SqlIndex<S> {
 
     /// One page of the tokens active at `now`, and how many there are. A page past the end
     /// reads no row.
-    pub fn page(
-        &self,
-        page: PageRequest,
-        now: UnixSeconds,
-    ) -> Result<(Vec<TokenRow>, usize), StoreError> {
+    pub fn page(&self, page: PageRequest, now: UnixSeconds) -> StoreResult<(Vec<TokenRow>, usize)> {
         let total = self.count(now)?;
         if page.offset >= total as u64 {
             return Ok((Vec::new(), total));
@@ -220,7 +216,7 @@ impl<S: Sql> SqlIndex<S> {
     }
 
     /// Carries out one command.
-    pub fn apply(&self, command: IndexCommand) -> Result<IndexReply, StoreError> {
+    pub fn apply(&self, command: IndexCommand) -> StoreResult<IndexReply> {
         Ok(match command {
             IndexCommand::Insert {
                 token,
@@ -245,7 +241,7 @@ impl<S: Sql> SqlIndex<S> {
     }
 
     /// A value of the `meta` table.
-    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+    pub fn meta(&self, key: &str) -> StoreResult<Option<String>> {
         let rows = self.sql.exec(META_GET, &[SqlParam::Text(key)])?;
         rows.into_iter()
             .next()
@@ -255,7 +251,7 @@ impl<S: Sql> SqlIndex<S> {
     }
 
     /// Sets a value of the `meta` table.
-    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+    pub fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
         self.sql
             .exec(META_SET, &[SqlParam::Text(key), SqlParam::Text(value)])?;
         Ok(())
