@@ -3,5 +3,7 @@
 
 mod bearer;
 pub mod handlers;
+mod keys;
 
 pub use bearer::*;
+pub use keys::*;

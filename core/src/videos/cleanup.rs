@@ -4,7 +4,7 @@
 //! carries on.
 
 use super::keys::{ObjectKey, PENDING_PREFIX, STAGING_PREFIX};
-use super::upload::{internal, open_key_of};
+use super::state::{internal, open_key_of};
 use crate::http::problem::ApiError;
 use crate::storage::objects::{delete_all, list_all, Objects};
 use crate::time::UnixSeconds;

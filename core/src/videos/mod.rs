@@ -3,10 +3,14 @@
 
 pub mod cleanup;
 pub mod keys;
+pub mod range;
 pub mod read;
 pub mod record;
 pub mod rules;
+mod state;
 pub mod upload;
 
+#[cfg(test)]
+mod range_tests;
 #[cfg(test)]
 mod rules_tests;

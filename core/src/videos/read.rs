@@ -3,7 +3,7 @@
 use super::keys::ObjectKey;
 use super::record::{Ingest, VideoRecord};
 use super::rules::video_not_found;
-use super::upload::{internal, load_record, load_state};
+use super::state::{internal, load_record, load_state};
 use crate::http::problem::ApiError;
 use crate::http::{Answer, Context, Response};
 use crate::ids::VideoId;
