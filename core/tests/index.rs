@@ -14,7 +14,7 @@ use upload_tokens_core::storage::kv::{Kv, Op, PutOptions};
 use upload_tokens_core::testing::{block_on, LocalIndexes, MemoryKv, MemorySql};
 use upload_tokens_core::tokens::list::{paginate, sort_active};
 use upload_tokens_core::tokens::query::{ListQuery, SortBy, SortOrder};
-use upload_tokens_core::tokens::store::{keys, legacy, TokenRecord, TokenStore};
+use upload_tokens_core::tokens::store::{legacy, KvKey, TokenRecord, TokenStore};
 use upload_tokens_core::tokens::token::UploadToken;
 
 const T0: i64 = 1_800_000_000;
@@ -217,12 +217,12 @@ fn write_legacy(kv: &MemoryKv, project: &ProjectId, token: &UploadToken) {
         token: token.clone(),
     };
     block_on(store.save(&record)).unwrap();
-    let metadata = legacy::index_metadata(token);
+    let (key, metadata) = legacy::entry(project, token);
     let options = PutOptions {
         metadata: Some(&metadata),
         expiration_ttl: token.kv_expiration_ttl(),
     };
-    block_on(kv.put(&legacy::index(project, token), "", options)).unwrap();
+    block_on(kv.put(&key.to_string(), "", options)).unwrap();
 }
 
 #[test]
@@ -250,7 +250,9 @@ fn the_legacy_kv_index_is_imported_once_resumably_and_without_its_neighbours() {
             ttl: 0,
         },
     );
-    assert!(kv.keys().contains(&keys::record(&mine[0].token)));
+    assert!(kv
+        .keys()
+        .contains(&KvKey::Record(mine[0].token.clone()).to_string()));
 
     let index = open(86_400);
     // The third list call fails: two pages are in, and the cursor is kept.

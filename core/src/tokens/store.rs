@@ -13,6 +13,7 @@ use crate::storage::kv::{Kv, PutOptions, StoreError, StoreResult};
 use crate::time::UnixSeconds;
 use crate::tokens::token::UploadToken;
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 const RECORD_PREFIX: &str = "tok:";
 const INDEX_PREFIX: &str = "idx:";
@@ -32,30 +33,66 @@ struct StoredRecord<'a> {
     created_at: UnixSeconds,
 }
 
-/// KV keys and values of the token store.
-pub mod keys {
-    use super::*;
+/// A KV key of the token store: each kind formats and parses itself, so no key is glued
+/// together or taken apart anywhere else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvKey {
+    /// `tok:{token}`: a token's record.
+    Record(TokenId),
+    /// `idx:{project}:{createdAt:010}:{token}`: an index entry of earlier versions.
+    LegacyIndex {
+        project: ProjectId,
+        created_at: UnixSeconds,
+        token: TokenId,
+    },
+}
 
-    /// The key of a token's record.
-    pub fn record(token: &TokenId) -> String {
-        format!("{RECORD_PREFIX}{token}")
-    }
-
-    /// The JSON value of a token's record.
-    pub fn record_value(record: &TokenRecord) -> String {
-        serde_json::to_string(&StoredRecord {
-            project: record.project.as_str(),
-            ttl: record.token.ttl,
-            created_at: record.token.created_at,
+impl KvKey {
+    /// Reads a key back; `None` if it is not one of these.
+    pub fn parse(key: &str) -> Option<Self> {
+        if let Some(token) = key.strip_prefix(RECORD_PREFIX) {
+            return TokenId::parse(token).map(KvKey::Record);
+        }
+        let mut parts = key.strip_prefix(INDEX_PREFIX)?.split(':');
+        let (project, created_at, token) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || created_at.len() != 10 {
+            return None;
+        }
+        Some(KvKey::LegacyIndex {
+            project: ProjectId::parse(project)?,
+            created_at: created_at.parse().ok()?,
+            token: TokenId::parse(token)?,
         })
-        .expect("a record always serialises")
     }
 }
 
-/// The per-project index earlier versions kept in KV: one entry
-/// `idx:{project}:{createdAt:010}:{token}` per token, empty value, metadata
-/// `"{createdAt},{ttl}"`, expiring with the token. Read once per project, by the import into
-/// the project index ([`crate::storage::index::import_legacy_index`]); never written any more.
+impl fmt::Display for KvKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KvKey::Record(token) => write!(f, "{RECORD_PREFIX}{token}"),
+            KvKey::LegacyIndex {
+                project,
+                created_at,
+                token,
+            } => write!(f, "{INDEX_PREFIX}{project}:{created_at:010}:{token}"),
+        }
+    }
+}
+
+/// The JSON value of a token's record.
+fn record_value(record: &TokenRecord) -> String {
+    serde_json::to_string(&StoredRecord {
+        project: record.project.as_str(),
+        ttl: record.token.ttl,
+        created_at: record.token.created_at,
+    })
+    .expect("a record always serialises")
+}
+
+/// The per-project index earlier versions kept in KV: one entry ([`KvKey::LegacyIndex`]) per
+/// token, empty value, metadata `"{createdAt},{ttl}"`, expiring with the token. Read once per
+/// project, by the import into the project index
+/// ([`crate::storage::index::import_legacy_index`]); never written any more.
 pub mod legacy {
     use super::*;
 
@@ -65,26 +102,29 @@ pub mod legacy {
         format!("{INDEX_PREFIX}{project}:")
     }
 
-    /// The index entry of a token.
-    pub fn index(project: &ProjectId, token: &UploadToken) -> String {
-        format!(
-            "{INDEX_PREFIX}{project}:{:010}:{}",
-            token.created_at, token.token
-        )
-    }
-
-    /// The metadata of an index entry: `"{createdAt},{ttl}"`.
-    pub fn index_metadata(token: &UploadToken) -> String {
-        format!("{},{}", token.created_at, token.ttl)
+    /// The index entry of a token of `project`: its key and metadata.
+    pub fn entry(project: &ProjectId, token: &UploadToken) -> (KvKey, String) {
+        let key = KvKey::LegacyIndex {
+            project: project.clone(),
+            created_at: token.created_at,
+            token: token.token.clone(),
+        };
+        (key, format!("{},{}", token.created_at, token.ttl))
     }
 
     /// Reads an index entry back into a token; `None` if it is not one that was written so.
     pub fn parse_index_entry(name: &str, metadata: Option<&str>) -> Option<UploadToken> {
-        let token = TokenId::parse(name.rsplit(':').next()?)?;
-        let (created_at, ttl) = metadata?.split_once(',')?;
+        let Some(KvKey::LegacyIndex {
+            created_at, token, ..
+        }) = KvKey::parse(name)
+        else {
+            return None;
+        };
+        let (meta_created_at, ttl) = metadata?.split_once(',')?;
+        (meta_created_at.parse::<UnixSeconds>().ok()? == created_at).then_some(())?;
         Some(UploadToken {
             token,
-            created_at: created_at.parse().ok()?,
+            created_at,
             ttl: ttl.parse().ok()?,
         })
     }
@@ -107,7 +147,10 @@ impl<K: Kv> TokenStore<K> {
 
     /// The record of `token`, expired or not (callers judge expiry). One KV read.
     pub async fn load(&self, token: &TokenId) -> StoreResult<Option<TokenRecord>> {
-        let raw = self.kv.get(&keys::record(token)).await?;
+        let raw = self
+            .kv
+            .get(&KvKey::Record(token.clone()).to_string())
+            .await?;
         Self::read_record(token, raw)
     }
 
@@ -117,7 +160,10 @@ impl<K: Kv> TokenStore<K> {
         token: &TokenId,
         cache_ttl: u32,
     ) -> StoreResult<Option<TokenRecord>> {
-        let raw = self.kv.get_cached(&keys::record(token), cache_ttl).await?;
+        let raw = self
+            .kv
+            .get_cached(&KvKey::Record(token.clone()).to_string(), cache_ttl)
+            .await?;
         Self::read_record(token, raw)
     }
 
@@ -147,8 +193,8 @@ impl<K: Kv> TokenStore<K> {
         };
         self.kv
             .put(
-                &keys::record(&record.token.token),
-                &keys::record_value(record),
+                &KvKey::Record(record.token.token.clone()).to_string(),
+                &record_value(record),
                 options,
             )
             .await
@@ -156,6 +202,74 @@ impl<K: Kv> TokenStore<K> {
 
     /// Removes the record. One KV delete.
     pub async fn remove(&self, token: &TokenId) -> StoreResult<()> {
-        self.kv.delete(&keys::record(token)).await
+        self.kv
+            .delete(&KvKey::Record(token.clone()).to_string())
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_have_their_written_down_form_and_read_back() {
+        let token = TokenId::parse("to1tcmSFHeYY5KzyhOqVKMKb").unwrap();
+        let project = ProjectId::parse("acme").unwrap();
+        let cases = [
+            (KvKey::Record(token.clone()), "tok:to1tcmSFHeYY5KzyhOqVKMKb"),
+            (
+                KvKey::LegacyIndex {
+                    project: project.clone(),
+                    created_at: 1_606_903_999,
+                    token: token.clone(),
+                },
+                "idx:acme:1606903999:to1tcmSFHeYY5KzyhOqVKMKb",
+            ),
+            (
+                KvKey::LegacyIndex {
+                    project,
+                    created_at: 7,
+                    token,
+                },
+                "idx:acme:0000000007:to1tcmSFHeYY5KzyhOqVKMKb",
+            ),
+        ];
+        for (key, text) in cases {
+            assert_eq!(key.to_string(), text);
+            assert_eq!(KvKey::parse(text), Some(key));
+        }
+        for bad in [
+            "tok:",
+            "tok:to123",
+            "idx:acme:7:to1tcmSFHeYY5KzyhOqVKMKb",
+            "idx:acme:0000000007:to1tcmSFHeYY5KzyhOqVKMKb:x",
+            "idx:ac:me:0000000007:to1tcmSFHeYY5KzyhOqVKMKb",
+            "vid:to1tcmSFHeYY5KzyhOqVKMKb",
+        ] {
+            assert_eq!(KvKey::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_legacy_entry_reads_back_only_with_matching_metadata() {
+        let token = UploadToken {
+            token: TokenId::parse("to1tcmSFHeYY5KzyhOqVKMKb").unwrap(),
+            created_at: 1_606_903_999,
+            ttl: 90,
+        };
+        let (key, metadata) = legacy::entry(&ProjectId::parse("acme").unwrap(), &token);
+        assert_eq!(metadata, "1606903999,90");
+        let name = key.to_string();
+        assert_eq!(
+            legacy::parse_index_entry(&name, Some(&metadata)),
+            Some(token)
+        );
+        assert_eq!(legacy::parse_index_entry(&name, None), None);
+        assert_eq!(
+            legacy::parse_index_entry(&name, Some("1606903998,90")),
+            None
+        );
+        assert_eq!(legacy::parse_index_entry(&name, Some("1606903999")), None);
     }
 }
