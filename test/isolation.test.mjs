@@ -93,9 +93,14 @@ test("a foreign token answers exactly the 404 of a nonexistent one, to get and d
           const what = `${caller} ${scheme} ${method} ${owner}'s ${t.token}`;
           assert.equal(res.status, 404, `${what}: ${res.text}`);
           assert.equal(res.text, missing.text, `${what}: same body`);
+          // Every header the same but the date and the request's own id (a fresh UUID each).
+          const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+          assert.match(res.headers.get("x-request-id"), uuid, `${what}: a request id`);
+          assert.notEqual(res.headers.get("x-request-id"), missing.headers.get("x-request-id"));
+          const own = new Set(["date", "x-request-id"]);
           assert.deepEqual(
-            [...res.headers].filter(([k]) => k !== "date"),
-            [...missing.headers].filter(([k]) => k !== "date"),
+            [...res.headers].filter(([k]) => !own.has(k)),
+            [...missing.headers].filter(([k]) => !own.has(k)),
             `${what}: same headers`,
           );
         }

@@ -216,11 +216,11 @@ fn write_legacy(kv: &MemoryKv, project: &ProjectId, token: &UploadToken) {
         project: project.clone(),
         token: token.clone(),
     };
-    block_on(store.save(&record)).unwrap();
+    block_on(store.save(&record, 0)).unwrap();
     let (key, metadata) = legacy::entry(project, token);
     let options = PutOptions {
         metadata: Some(&metadata),
-        expiration_ttl: token.kv_expiration_ttl(),
+        expiration_ttl: token.kv_expiration_ttl(0),
     };
     block_on(kv.put(&key.to_string(), "", options)).unwrap();
 }

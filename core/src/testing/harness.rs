@@ -7,7 +7,7 @@ use super::{
     SeqEntropy,
 };
 use crate::config::Config;
-use crate::http::{handle, resolve, Answer, Context, Request, Response};
+use crate::http::{handle, resolve, route_refusal, Answer, Context, Request, Response};
 use crate::ids::{Entropy, SystemEntropy};
 use crate::storage::index::CommandIndex;
 use crate::storage::kv::OpCounts;
@@ -121,7 +121,7 @@ impl Harness {
     pub fn send<B: crate::http::Body>(&self, req: &Request<'_>, body: B) -> Response {
         let endpoint = match resolve(req.method, req.path) {
             Ok(e) => e,
-            Err(e) => return Response::error(e),
+            Err(e) => return route_refusal(req.path, e),
         };
         let mut system = SystemEntropy;
         let mut scripted = self.entropy.borrow_mut();

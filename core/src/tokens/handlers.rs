@@ -70,7 +70,7 @@ pub async fn create<K: Kv, L, I: TokenIndex, O, B: Body>(
         },
     };
     ctx.store
-        .save(&record)
+        .save(&record, ctx.config.upload_stale_after)
         .await
         .map_err(internal("creating a token"))?;
     ctx.index

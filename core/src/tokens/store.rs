@@ -1,8 +1,10 @@
 //! Where token records live in KV, in one place.
 //!
 //! - `tok:{token}` → `{"project","ttl","createdAt"}`: the record; one read answers a get, and
-//!   the upload path finds a token's project with it. It expires with the token
-//!   (`expirationTtl = max(ttl, 60)`); expiry is also judged on every read.
+//!   the upload path finds a token's project with it. KV drops it the uploads' stale time after
+//!   the token expires (`expirationTtl = max(ttl, 60) + UPLOAD_STALE_AFTER`), so that an upload
+//!   the token opened can still be finished and anything else is refused with one read; expiry
+//!   itself is judged on every read.
 //!
 //! Which tokens a project has, their order and whether they may upload is the project index's
 //! business ([`crate::index`]); earlier versions kept that index in KV too ([`legacy`]).
@@ -185,11 +187,12 @@ impl<K: Kv> TokenStore<K> {
         }))
     }
 
-    /// Writes the record. One KV write.
-    pub async fn save(&self, record: &TokenRecord) -> StoreResult<()> {
+    /// Writes the record, kept by KV `kept_after_expiry` seconds past the token's expiry (see
+    /// [`UploadToken::kv_expiration_ttl`]). One KV write.
+    pub async fn save(&self, record: &TokenRecord, kept_after_expiry: u32) -> StoreResult<()> {
         let options = PutOptions {
             metadata: None,
-            expiration_ttl: record.token.kv_expiration_ttl(),
+            expiration_ttl: record.token.kv_expiration_ttl(kept_after_expiry),
         };
         self.kv
             .put(

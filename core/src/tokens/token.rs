@@ -31,10 +31,16 @@ impl UploadToken {
         self.expires_at().is_none_or(|at| now < at)
     }
 
-    /// The `expirationTtl` to give its KV entries: the ttl, raised to KV's minimum of 60 s,
-    /// or none for a token that never expires. Reads enforce the exact expiry themselves.
-    pub fn kv_expiration_ttl(&self) -> Option<u32> {
-        (self.ttl > 0).then(|| self.ttl.max(KV_MIN_EXPIRATION_TTL))
+    /// The `expirationTtl` to give its KV record: the ttl, raised to KV's minimum of 60 s, plus
+    /// `kept_after_expiry` (the uploads' stale time, so that an upload it opened may still find
+    /// its project after it expires), or none for a token that never expires. Reads enforce the
+    /// exact expiry themselves.
+    pub fn kv_expiration_ttl(&self, kept_after_expiry: u32) -> Option<u32> {
+        (self.ttl > 0).then(|| {
+            self.ttl
+                .max(KV_MIN_EXPIRATION_TTL)
+                .saturating_add(kept_after_expiry)
+        })
     }
 
     /// The token as the API shows it.
@@ -83,7 +89,8 @@ mod tests {
         let t = token(59);
         assert!(t.is_active(1_606_903_999 + 58));
         assert!(!t.is_active(1_606_903_999 + 59));
-        assert_eq!(t.kv_expiration_ttl(), Some(60));
+        assert_eq!(t.kv_expiration_ttl(0), Some(60));
+        assert_eq!(t.kv_expiration_ttl(86_400), Some(86_460));
     }
 
     #[test]
@@ -91,13 +98,17 @@ mod tests {
         let t = token(0);
         assert!(t.is_active(i64::from(u32::MAX) * 100));
         assert_eq!(t.expires_at(), None);
-        assert_eq!(t.kv_expiration_ttl(), None);
+        assert_eq!(t.kv_expiration_ttl(86_400), None);
     }
 
     #[test]
     fn long_ttls_keep_their_own_kv_expiry() {
-        assert_eq!(token(3600).kv_expiration_ttl(), Some(3600));
-        assert_eq!(token(MAX_TTL).kv_expiration_ttl(), Some(MAX_TTL));
+        assert_eq!(token(3600).kv_expiration_ttl(0), Some(3600));
+        assert_eq!(token(3600).kv_expiration_ttl(600), Some(4200));
+        assert_eq!(
+            token(MAX_TTL).kv_expiration_ttl(86_400),
+            Some(u32::MAX.min(MAX_TTL + 86_400))
+        );
     }
 
     #[test]

@@ -118,32 +118,35 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
         .load_cached(&token, TOKEN_CACHE_TTL)
         .await
         .map_err(internal("reading a token"))?;
+    // Unknown, deleted, or expired longer ago than the uploads' stale time (KV keeps a record
+    // that long after expiry): refused after this one read, before any other storage call.
+    let Some(record) = record else {
+        return Err(invalid_token(false));
+    };
     // The project's index is the authority on whether the token may upload: KV may still hold
     // the record of a token deleted elsewhere a moment ago, and an expired token looks the same
     // in KV whether it was deleted or not.
-    let status = match &record {
-        Some(r) => Some(
-            ctx.index
-                .status(&r.project, &token, now)
-                .await
-                .map_err(internal("asking the project index"))?,
-        ),
-        None => None,
-    };
-    if status == Some(TokenStatus::Absent) {
+    let status = ctx
+        .index
+        .status(&record.project, &token, now)
+        .await
+        .map_err(internal("asking the project index"))?;
+    if status == TokenStatus::Absent {
         // Deleted: refused before a byte of the body is read.
         return Err(invalid_token(false));
     }
-    let active = record
-        .as_ref()
-        .filter(|r| status == Some(TokenStatus::Active) && r.token.is_active(now))
-        .map(|r| &r.project);
-
-    // A token that is gone may only finish an upload it opened: without one, it is refused
-    // before a byte of the body is read.
-    if active.is_none() && !has_open_upload(ctx.objects, &token).await? {
+    let active =
+        (status == TokenStatus::Active && record.token.is_active(now)).then_some(&record.project);
+    let limit = ctx.config.api_limit;
+    if let Some(project) = active {
+        // The project is known: its limit is asked before any byte is staged.
+        let key = project_limit_key(project);
+        check_rate_limit(ctx.limiter, LimitScope::Api, limit, &key, log).await?;
+    } else if !has_open_upload(ctx.objects, &token).await? {
+        // Expired, and it opened no upload it could finish: refused before the body is read.
         return Err(invalid_token(false));
     }
+
     let range = ContentRange::parse(req.content_range);
     if let (Some(_), Err(e)) = (active, &range) {
         return Err(e.clone());
@@ -185,30 +188,18 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     };
     let project = chunk_project(&token, active, video.as_ref(), now)?;
     if active.is_none() {
-        // An expired token finishing its upload: only if the index has not forgotten it (it
-        // forgets a deleted token at once, an expired one after the uploads' stale time).
-        let known = match (&record, status) {
-            (Some(r), Some(s)) if r.project == project => s,
-            _ => ctx
-                .index
-                .status(&project, &token, now)
-                .await
-                .map_err(internal("asking the project index"))?,
-        };
-        if known == TokenStatus::Absent {
-            return Err(invalid_token(false));
-        }
+        // An expired token finishing its own upload (the index said Expired, not deleted): its
+        // project is the video's, known only now.
+        let key = project_limit_key(&project);
+        check_rate_limit(ctx.limiter, LimitScope::Api, limit, &key, log).await?;
     }
-    let limit = ctx.config.api_limit;
-    let key = project_limit_key(&project);
-    check_rate_limit(ctx.limiter, LimitScope::Api, limit, &key, log).await?;
     let range = range?;
 
     let state = match video {
         Some(record) => Some(load_state(ctx.objects, record).await?),
         None => None,
     };
-    let plan = plan_chunk(
+    let mut plan = plan_chunk(
         state.as_ref().map(|s| (s.record.mode, s.chunks.as_slice())),
         state.as_ref().and_then(|s| s.assembled),
         &range,
@@ -217,7 +208,7 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     let mut state = match state {
         Some(s) => s,
         None => {
-            let expires_at = record.as_ref().and_then(|r| r.token.expires_at());
+            let expires_at = record.token.expires_at();
             let record = VideoRecord::new(
                 &VideoId::generate(ctx.entropy),
                 &project,
@@ -228,12 +219,20 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
                 now,
             )
             .with_content_type(&file.content_type);
-            open_video(ctx.objects, &record, open_key.as_ref()).await?;
-            VideoState {
-                record,
-                chunks: Vec::new(),
-                assembled: None,
-                updated_at: now,
+            match open_video(ctx.objects, &record, open_key.as_ref()).await? {
+                None => VideoState {
+                    record,
+                    chunks: Vec::new(),
+                    assembled: None,
+                    updated_at: now,
+                },
+                Some(winner) => {
+                    // Another first chunk of this upload opened it a moment before: join it.
+                    let state = load_state(ctx.objects, winner).await?;
+                    let existing = (state.record.mode, state.chunks.as_slice());
+                    plan = plan_chunk(Some(existing), state.assembled, &range, size)?;
+                    state
+                }
             }
         }
     };
@@ -285,6 +284,27 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
         let (chunks, _) = list_chunks(ctx.objects, &video, now).await?;
         if let Some(order) = completion(state.record.mode, &chunks) {
             finish_upload(ctx.objects, &state.record, &order).await?;
+        } else if let ChunkPlan::Store { start, .. } = plan {
+            // A chunk seen before is gone: another request assembled the upload meanwhile (this
+            // chunk was a duplicate). Then this one is a stray no cleanup would find: remove it.
+            let vanished = state
+                .chunks
+                .iter()
+                .any(|c| !chunks.iter().any(|n| n.start == c.start));
+            let source = ObjectKey::Source(video.clone()).to_string();
+            if vanished
+                && ctx
+                    .objects
+                    .head(&source)
+                    .await
+                    .map_err(internal("reading a video source"))?
+                    .is_some()
+            {
+                let stray = [ObjectKey::Chunk(video.clone(), start).to_string()];
+                delete_all(ctx.objects, &stray)
+                    .await
+                    .map_err(internal("removing a chunk"))?;
+            }
         }
     }
     let body = serde_json::to_string(&state.record.view(state.updated_at, None))
