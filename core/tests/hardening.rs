@@ -267,3 +267,71 @@ fn every_answer_of_upload_carries_cors_a_405_and_a_404_included() {
     assert_eq!(other.status, 405);
     assert_eq!(other.header("Access-Control-Allow-Origin"), None);
 }
+
+fn login(h: &Harness) -> serde_json::Value {
+    let r = h.call(
+        "POST",
+        "/auth/api-key",
+        None,
+        &format!(r#"{{"apiKey":"{KEY_A}"}}"#),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    json(&r)
+}
+
+fn refresh(h: &Harness, token: &serde_json::Value) -> upload_tokens_core::http::Response {
+    let body = serde_json::json!({ "refreshToken": token }).to_string();
+    h.call("POST", "/auth/refresh", None, &body)
+}
+
+#[test]
+fn a_refresh_token_works_once_and_its_reuse_ends_the_whole_session() {
+    let h = Harness::new();
+    let first = login(&h);
+    let second = refresh(&h, &first["refresh_token"]);
+    assert_eq!(second.status, 200);
+    let second = json(&second);
+    assert_ne!(second["refresh_token"], first["refresh_token"]);
+    // The first one again (say, a stolen copy): refused, and the session is over.
+    let reused = refresh(&h, &first["refresh_token"]);
+    assert_eq!(reused.status, 400);
+    assert!(json(&reused)["type"]
+        .as_str()
+        .unwrap()
+        .ends_with("authentication-invalid-user-credentials"));
+    assert_eq!(
+        refresh(&h, &second["refresh_token"]).status,
+        400,
+        "the chain ended"
+    );
+    // Another session of the same key is not affected.
+    let other = login(&h);
+    assert_eq!(refresh(&h, &other["refresh_token"]).status, 200);
+}
+
+#[test]
+fn a_session_ends_refresh_token_ttl_after_the_api_key_call_however_often_refreshed() {
+    // The harness's REFRESH_TOKEN_TTL is the default, 30 days; access tokens last an hour.
+    let mut h = Harness::new();
+    let mut pair = login(&h);
+    let thirty_days = 30 * 24 * 3600;
+    for day in 1..30 {
+        h.set_now(T0 + day * 24 * 3600);
+        let r = refresh(&h, &pair["refresh_token"]);
+        assert_eq!(r.status, 200, "day {day}");
+        pair = json(&r);
+    }
+    // On day 29.99 an access token lasts only until the session's end.
+    h.set_now(T0 + thirty_days - 600);
+    let r = refresh(&h, &pair["refresh_token"]);
+    assert_eq!(r.status, 200);
+    pair = json(&r);
+    assert_eq!(pair["expires_in"], 600);
+    h.set_now(T0 + thirty_days);
+    assert_eq!(refresh(&h, &pair["refresh_token"]).status, 400);
+    let bearer = format!("Bearer {}", pair["access_token"].as_str().unwrap());
+    assert_eq!(
+        h.call("GET", "/upload-tokens", Some(&bearer), "").status,
+        401
+    );
+}

@@ -229,7 +229,7 @@ async fn dispatch<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
                 Endpoint::AuthApiKey => Exchange::ApiKey,
                 _ => Exchange::Refresh,
             };
-            return api(exchange(ctx.config, req, body, kind, ctx.now).await);
+            return api(exchange(ctx, req, body, kind).await);
         }
         _ => {}
     }

@@ -34,6 +34,18 @@ pub enum TokenStatus {
     Absent,
 }
 
+/// What using a refresh token of a session did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionUse {
+    /// It was the one expected: the session goes on with the next.
+    Rotated,
+    /// It had been used before: the session is ended, every token of it refused from now on.
+    Reused,
+    /// No such session, or it ended (expired or ended by a reuse).
+    Unknown,
+}
+
 /// One page of a listing, with the number of active tokens it was cut from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexPage {
@@ -101,6 +113,22 @@ pub trait TokenIndex {
         token: &TokenId,
         now: UnixSeconds,
     ) -> StoreResult<TokenStatus>;
+    /// Starts a bearer-token session `sid` ending at `expires_at`.
+    async fn start_session(
+        &self,
+        project: &ProjectId,
+        sid: &str,
+        expires_at: UnixSeconds,
+        now: UnixSeconds,
+    ) -> StoreResult<()>;
+    /// Uses refresh token number `seq` of session `sid`.
+    async fn rotate_session(
+        &self,
+        project: &ProjectId,
+        sid: &str,
+        seq: u32,
+        now: UnixSeconds,
+    ) -> StoreResult<SessionUse>;
 }
 
 /// A request to a project's index object, as JSON. Times are the caller's clock.
@@ -126,6 +154,17 @@ pub enum IndexCommand {
         token: String,
         now: UnixSeconds,
     },
+    #[serde(rename_all = "camelCase")]
+    StartSession {
+        sid: String,
+        expires_at: UnixSeconds,
+        now: UnixSeconds,
+    },
+    RotateSession {
+        sid: String,
+        seq: u32,
+        now: UnixSeconds,
+    },
 }
 
 /// The index object's answer to an [`IndexCommand`].
@@ -144,6 +183,10 @@ pub enum IndexReply {
     },
     Status {
         status: TokenStatus,
+    },
+    SessionStarted,
+    Session {
+        outcome: SessionUse,
     },
 }
 
@@ -269,6 +312,42 @@ impl<T: IndexTransport> TokenIndex for CommandIndex<T> {
             other => Err(unexpected(&other)),
         }
     }
+
+    async fn start_session(
+        &self,
+        project: &ProjectId,
+        sid: &str,
+        expires_at: UnixSeconds,
+        now: UnixSeconds,
+    ) -> StoreResult<()> {
+        let sid = sid.to_owned();
+        let command = IndexCommand::StartSession {
+            sid,
+            expires_at,
+            now,
+        };
+        match self.call(project, &command).await? {
+            IndexReply::SessionStarted => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn rotate_session(
+        &self,
+        project: &ProjectId,
+        sid: &str,
+        seq: u32,
+        now: UnixSeconds,
+    ) -> StoreResult<SessionUse> {
+        let sid = sid.to_owned();
+        match self
+            .call(project, &IndexCommand::RotateSession { sid, seq, now })
+            .await?
+        {
+            IndexReply::Session { outcome } => Ok(outcome),
+            other => Err(unexpected(&other)),
+        }
+    }
 }
 
 /// What a project's index object does with one command: on its first use, imports the
@@ -308,7 +387,9 @@ impl IndexCommand {
             IndexCommand::Insert { now, .. }
             | IndexCommand::Remove { now, .. }
             | IndexCommand::Page { now, .. }
-            | IndexCommand::Status { now, .. } => now,
+            | IndexCommand::Status { now, .. }
+            | IndexCommand::StartSession { now, .. }
+            | IndexCommand::RotateSession { now, .. } => now,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! that give the listing's total order, and the statements every operation runs. The Worker's
 //! Durable Object runs them over its SQLite storage; host tests over SQLite in memory.
 
-use super::{IndexCommand, IndexReply, PageRequest, SortKey, TokenStatus};
+use super::{IndexCommand, IndexReply, PageRequest, SessionUse, SortKey, TokenStatus};
 use crate::storage::kv::{StoreError, StoreResult};
 use crate::time::UnixSeconds;
 
@@ -15,11 +15,13 @@ pub const NEVER: i64 = 9_007_199_254_740_991;
 /// Both indexes end with the primary key, so their order is total: `(created_at, token)` for
 /// `createdAt`, `(expires_at, created_at, token)` for `ttl`; a page is one index walk that
 /// never touches the table (`ttl` is in both indexes).
-pub const SCHEMA: [&str; 4] = [
+pub const SCHEMA: [&str; 5] = [
     "CREATE TABLE IF NOT EXISTS tokens (token TEXT PRIMARY KEY NOT NULL, created_at INTEGER NOT NULL, ttl INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS tokens_by_created ON tokens (created_at, token, expires_at, ttl)",
     "CREATE INDEX IF NOT EXISTS tokens_by_expiry ON tokens (expires_at, created_at, token, ttl)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID",
+    // Bearer-token sessions: a chain of single-use refresh tokens, `seq` the one expected next.
+    "CREATE TABLE IF NOT EXISTS sessions (sid TEXT PRIMARY KEY NOT NULL, seq INTEGER NOT NULL, expires_at INTEGER NOT NULL, revoked INTEGER NOT NULL) WITHOUT ROWID",
 ];
 
 const INSERT: &str =
@@ -29,6 +31,13 @@ const PURGE: &str = "DELETE FROM tokens WHERE token IN (SELECT token FROM tokens
 const REMOVE: &str = "DELETE FROM tokens WHERE token = ?1 AND expires_at > ?2 RETURNING token";
 const STATUS: &str = "SELECT expires_at FROM tokens WHERE token = ?1";
 const COUNT: &str = "SELECT COUNT(*) FROM tokens WHERE expires_at > ?1";
+const SESSION_START: &str =
+    "INSERT OR IGNORE INTO sessions (sid, seq, expires_at, revoked) VALUES (?1, 0, ?2, 0)";
+const SESSION_PURGE: &str =
+    "DELETE FROM sessions WHERE sid IN (SELECT sid FROM sessions WHERE expires_at <= ?1 LIMIT 100)";
+const SESSION_GET: &str = "SELECT seq, expires_at, revoked FROM sessions WHERE sid = ?1";
+const SESSION_NEXT: &str = "UPDATE sessions SET seq = seq + 1 WHERE sid = ?1 AND seq = ?2";
+const SESSION_REVOKE: &str = "UPDATE sessions SET revoked = 1 WHERE sid = ?1";
 const META_GET: &str = "SELECT value FROM meta WHERE key = ?1";
 const META_SET: &str = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)";
 
@@ -237,7 +246,62 @@ impl<S: Sql> SqlIndex<S> {
             IndexCommand::Status { token, now } => IndexReply::Status {
                 status: self.status(&token, now)?,
             },
+            IndexCommand::StartSession {
+                sid,
+                expires_at,
+                now,
+            } => {
+                self.start_session(&sid, expires_at, now)?;
+                IndexReply::SessionStarted
+            }
+            IndexCommand::RotateSession { sid, seq, now } => IndexReply::Session {
+                outcome: self.rotate_session(&sid, seq, now)?,
+            },
         })
+    }
+
+    /// Starts a session whose refresh tokens end at `expires_at` (absolute), and purges a
+    /// bounded number of sessions that ended before `now`.
+    pub fn start_session(
+        &self,
+        sid: &str,
+        expires_at: UnixSeconds,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        self.sql.exec(SESSION_PURGE, &[SqlParam::Integer(now)])?;
+        self.sql.exec(
+            SESSION_START,
+            &[SqlParam::Text(sid), SqlParam::Integer(expires_at)],
+        )?;
+        Ok(())
+    }
+
+    /// Uses the refresh token `seq` of session `sid`: the expected one moves the session on;
+    /// one used before ends the whole session (a stolen copy and its owner cannot both go on).
+    pub fn rotate_session(
+        &self,
+        sid: &str,
+        seq: u32,
+        now: UnixSeconds,
+    ) -> Result<SessionUse, StoreError> {
+        let rows = self.sql.exec(SESSION_GET, &[SqlParam::Text(sid)])?;
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(SessionUse::Unknown);
+        };
+        let (current, expires_at, revoked) =
+            (row[0].integer()?, row[1].integer()?, row[2].integer()?);
+        if revoked != 0 || now >= expires_at {
+            return Ok(SessionUse::Unknown);
+        }
+        if current != i64::from(seq) {
+            self.sql.exec(SESSION_REVOKE, &[SqlParam::Text(sid)])?;
+            return Ok(SessionUse::Reused);
+        }
+        self.sql.exec(
+            SESSION_NEXT,
+            &[SqlParam::Text(sid), SqlParam::Integer(current)],
+        )?;
+        Ok(SessionUse::Rotated)
     }
 
     /// A value of the `meta` table.
