@@ -33,8 +33,8 @@ pub const DEFAULT_ACCESS_TOKEN_TTL: u32 = 3600;
 pub const DEFAULT_REFRESH_TOKEN_TTL: u32 = 30 * 24 * 3600;
 
 /// Seconds without a new chunk after which an unfinished upload is removed: `UPLOAD_STALE_AFTER`,
-/// default one day, 600 (ten minutes) to 2,592,000 (30 days): a shorter time would remove
-/// uploads whose chunks are merely slow, and `0` every upload in progress. Read on its own,
+/// default one day, 1 to 2,592,000 (30 days): `0` would remove every upload in progress (values
+/// of seconds are for tests; in production keep hours, so that slow chunks are not removed). Read on its own,
 /// since the cleanup and the project index need no other configuration; a value out of range
 /// or not an integer is refused (a "misconfigured" 500 naming the var, never a fallback).
 pub fn upload_stale_after(var: impl Fn(&str) -> Option<String>) -> Result<u32, ApiError> {
@@ -58,7 +58,7 @@ pub fn upload_stale_after(var: impl Fn(&str) -> Option<String>) -> Result<u32, A
 /// Default of [`upload_stale_after`].
 pub const DEFAULT_UPLOAD_STALE_AFTER: u32 = 24 * 3600;
 /// Accepted values of [`upload_stale_after`].
-pub const STALE_AFTER_RANGE: std::ops::RangeInclusive<u32> = 600..=2_592_000;
+pub const STALE_AFTER_RANGE: std::ops::RangeInclusive<u32> = 1..=2_592_000;
 
 impl Config {
     /// Reads the configuration through `var` (a var or secret by name). Any problem is a

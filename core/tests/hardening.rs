@@ -198,7 +198,7 @@ fn every_var_is_validated_and_a_wrong_one_is_named_never_the_key() {
     );
     for (name, value, named) in [
         ("UPLOAD_STALE_AFTER", "0", "UPLOAD_STALE_AFTER"),
-        ("UPLOAD_STALE_AFTER", "599", "UPLOAD_STALE_AFTER"),
+        ("UPLOAD_STALE_AFTER", "-1", "UPLOAD_STALE_AFTER"),
         ("UPLOAD_STALE_AFTER", "2592001", "UPLOAD_STALE_AFTER"),
         ("UPLOAD_STALE_AFTER", "one day", "UPLOAD_STALE_AFTER"),
         ("ACCESS_TOKEN_TTL", "0", "ACCESS_TOKEN_TTL"),
