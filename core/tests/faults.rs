@@ -4,9 +4,10 @@
 //! 2. once the cleanup has run past the stale time, nothing is left but finished videos;
 //! 3. no token can upload while not listed (the index's Active tokens are the listing);
 //! 4. a refused request (4xx) changed nothing.
-//! Every call, and 200 seeded random faults, are long runs (about a minute each in release):
-//! `cargo test --release -p upload-tokens-core --test faults -- --include-ignored --nocapture`
-//! prints the figures. The suite runs a sample: a fault at every 60th call of each store.
+//!
+//! A fault at every call, and 200 seeded random faults, are long runs; this prints their
+//! figures: `cargo test --release -p upload-tokens-core --test faults -- --include-ignored
+//! --nocapture`. The suite runs a sample: a fault at every 60th call of each store.
 
 use std::collections::BTreeMap;
 use upload_tokens_core::http::Response;
