@@ -97,7 +97,7 @@ const upload = () => new Promise((resolve) => {
   curl.on("close", () => {
     const status = Number(out.trim().split(/\r?\n/).at(-1));
     const wasm = /wasm-memory;desc="(\d+)"/.exec(out);
-    resolve({ status, s: Math.round((performance.now() - t0) / 100) / 10, wasmMiB: wasm ? Math.round((Number(wasm[1]) / MiB) * 10) / 10 : null });
+    resolve({ status, s: Math.round((performance.now() - t0) / 100) / 10, wasmMiB: wasm ? Math.round((Number(wasm[1]) / MiB) * 100) / 100 : null });
   });
 });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

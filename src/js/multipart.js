@@ -70,6 +70,8 @@ class StagedFile {
     this.buffer = null;
     this.filled = 0;
     this.full = [];
+    // A slice R2 has taken, filled again rather than a new one allocated for every 5 MiB.
+    this.spare = null;
     this.upload = null;
     this.parts = [];
     this.ended = false;
@@ -79,8 +81,10 @@ class StagedFile {
   take(bytes) {
     this.size += bytes.length;
     for (let at = 0; at < bytes.length; ) {
-      if (!this.buffer) this.buffer = new Uint8Array(this.full.length || this.parts.length ? SLICE : FIRST_BUFFER);
-      else if (this.filled === this.buffer.length) {
+      if (!this.buffer) {
+        this.buffer = this.spare ?? new Uint8Array(this.full.length || this.parts.length ? SLICE : FIRST_BUFFER);
+        this.spare = null;
+      } else if (this.filled === this.buffer.length) {
         const grown = new Uint8Array(Math.min(SLICE, this.buffer.length * 2));
         grown.set(this.buffer);
         this.buffer = grown;
@@ -101,11 +105,13 @@ class StagedFile {
   async send() {
     while (this.full.length) {
       if (!this.upload) this.upload = await this.bucket.createMultipartUpload(this.key);
-      this.parts.push(await this.upload.uploadPart(this.parts.length + 1, this.full.shift()));
+      const slice = this.full.shift();
+      this.parts.push(await this.upload.uploadPart(this.parts.length + 1, slice));
+      this.spare = slice;
     }
     if (!this.ended || this.closed) return;
     const rest = this.buffer ? this.buffer.subarray(0, this.filled) : EMPTY;
-    this.buffer = null;
+    this.buffer = this.spare = null;
     if (!this.upload) {
       await this.bucket.put(this.key, rest);
     } else {
