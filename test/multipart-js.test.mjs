@@ -321,8 +321,18 @@ test("a part header over 16 KiB and a text field over 16 KiB are refused", TIMEO
 });
 
 test("a malformed part header is refused", TIMEOUT, async () => {
-  const bad = Buffer.from(`--${BOUNDARY}\r\nContent-Disposition form-data; name="file"; filename="f"\r\n\r\nxyz\r\n--${BOUNDARY}--`);
-  assert.equal((await stage(bad)).r.error, "malformed");
+  const part = (disposition) => Buffer.from(`--${BOUNDARY}\r\n${disposition}\r\n\r\nxyz\r\n--${BOUNDARY}--`);
+  for (const disposition of [
+    'Content-Disposition form-data; name="file"; filename="f"',
+    'Content-Disposition: form-data; filename="no field name"',
+    "Content-Disposition: form-data; name=\"file\"; filename=\"f\"; filename*=UTF-8''%E0%A4%A",
+    'Content-Disposition: form-data; name="file"; filename="f"\x01',
+  ]) {
+    assert.equal((await stage(part(disposition))).r.error, "malformed", disposition);
+  }
+  // filename* is not read: the file name is the plain parameter's.
+  const { r } = await stage(part("Content-Disposition: form-data; name=\"file\"; filename=\"plain.mp4\"; filename*=UTF-8''%C3%A9.mp4"));
+  assert.equal(r.files[0].filename, "plain.mp4");
 });
 
 test("the body is read no further ahead than one slice and one piece of what is in R2", TIMEOUT, async () => {

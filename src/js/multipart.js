@@ -188,6 +188,16 @@ export async function stageMultipart(request, bucket, stagingPrefix, maxFileByte
     },
   });
 
+  // The parser throws on what it cannot read at all (a `filename*` that is not percent-encoded
+  // UTF-8, which it decodes though only `filename` is used here): the body is malformed.
+  const parse = (step) => {
+    try {
+      step();
+    } catch {
+      refuse("malformed");
+    }
+  };
+
   // The parser takes a piece that stops between the two dashes of the closing delimiter for the
   // start of another part, so such a dash is kept back and handed over with the next piece. The
   // parser itself starts on a CRLF, so that an opening boundary is seen as a delimiter too.
@@ -203,7 +213,7 @@ export async function stageMultipart(request, bucket, stagingPrefix, maxFileByte
       held = bytes.subarray(bytes.length - 1);
       bytes = bytes.subarray(0, bytes.length - 1);
     }
-    if (bytes.length > 0) parser.write(bytes);
+    if (bytes.length > 0) parse(() => parser.write(bytes));
   };
   // Puts what the parser handed over into R2, file by file.
   const send = async () => {
@@ -217,8 +227,10 @@ export async function stageMultipart(request, bucket, stagingPrefix, maxFileByte
       const { value, done: last } = await reader.read();
       if (last) {
         ended = true;
-        if (held) parser.write(held);
-        parser.end();
+        parse(() => {
+          if (held) parser.write(held);
+          parser.end();
+        });
       } else if (value.length > 0) {
         feed(value);
       }
