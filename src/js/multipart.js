@@ -205,8 +205,12 @@ export async function stageMultipart(request, bucket, stagingPrefix, maxFileByte
   let recent = encoder.encode("\r\n");
   let held = null;
   const feed = (piece) => {
-    const seen = concat(recent.subarray(Math.max(0, recent.length + piece.length - closing.length)), piece.subarray(Math.max(0, piece.length - closing.length)));
-    recent = seen.subarray(Math.max(0, seen.length - closing.length));
+    // The last bytes of the body so far, as many as `closing` has.
+    const keep = Math.max(0, closing.length - piece.length);
+    recent = concat(
+      recent.subarray(Math.max(0, recent.length - keep)),
+      piece.subarray(Math.max(0, piece.length - closing.length)),
+    );
     let bytes = held ? concat(held, piece) : piece;
     held = null;
     if (recent.length === closing.length && recent.every((b, i) => b === closing[i])) {
