@@ -1,24 +1,18 @@
 // Bad requests: invalid ttl and bodies, size and media type, unknown paths and wrong methods.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker } from "./support/miniflare.mjs";
+import { authOf, workerForTests } from "./support/miniflare.mjs";
 import {
   REF,
   assertLimitHeader,
   assertProblem,
   assertTokenShape,
-  authOf,
   create,
   kvSnapshot,
   raw,
 } from "./support/mf-helpers.mjs";
 
-let w;
-before(async () => {
-  w = await startWorker();
-  await create(w, 3600);
-});
-after(() => w?.dispose());
+const w = workerForTests({}, (worker) => create(worker, 3600));
 
 /** POST /upload-tokens as alpha with exactly this body and these headers. */
 function post(body, headers = { "Content-Type": "application/json" }) {

@@ -6,7 +6,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { KEYS, basic, startWorker } from "./support/miniflare.mjs";
+import { basic } from "./support/http.mjs";
+import { KEYS, startWorker } from "./support/miniflare.mjs";
 import { deref, resolveRef, validate } from "./support/oas-validate.mjs";
 import { MIN_CHUNK, bytes, expectSlug, get, send, upload, videoIdOf } from "./support/oas-upload.mjs";
 
