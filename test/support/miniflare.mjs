@@ -14,7 +14,7 @@ export const KEYS = {
 
 export const SIGNING_KEY = "miniflare-signing-key-0123456789abcdef";
 
-/** The Authorization header value of a key name of KEYS or of a raw API key (see authorization). */
+/** `auth` as an Authorization header value: a key name of KEYS, a raw API key or a whole header value (see authorization). */
 export const authOf = (auth) => authorization(auth, KEYS);
 
 /**
