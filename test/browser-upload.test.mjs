@@ -5,56 +5,39 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./support/browser.mjs";
+import { basic, httpsRequest } from "./support/http.mjs";
 import { startWrangler, freePort } from "./support/wrangler.mjs";
-import { httpsRequest, servePage } from "./support/upload-browser.mjs";
+import { servePage } from "./support/upload-browser.mjs";
 import { pseudoRandomBytes } from "./browser/prng.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const CHROMIUM = "/usr/bin/chromium";
 const KEY = "browser-upload-test-key-0123456789";
 const MiB = 1024 * 1024;
 const REF = "https://docs.api.video/reference/";
 
 let worker;
 let site;
+let browser;
 let context;
 let page;
-let profile;
 /** Every request the browser made to the Worker's /upload, and its answer. */
 const seen = [];
 
 const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
-const authorization = { Authorization: "Basic " + Buffer.from(`${KEY}:`).toString("base64") };
+const authorization = { Authorization: basic(KEY) };
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/setup.sh --browser`);
   worker = await startWrangler({
     protocol: "https",
     vars: { API_KEYS: `browser:${KEY}`, AUTH_SIGNING_KEY: "browser-upload-test-signing-key-0123456789" },
   });
   site = await servePage(await freePort());
-  profile = mkdtempSync(join(tmpdir(), "uts-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    ignoreHTTPSErrors: true,
-    viewport: { width: 1400, height: 500 },
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium({ ignoreHTTPSErrors: true, viewport: { width: 1400, height: 500 } });
+  context = browser.context;
   // Recorded as the requests start, so their order is the order they were sent in.
   context.on("request", (req) => {
     if (!req.url().includes("/upload?")) return;
@@ -83,8 +66,7 @@ before(async () => {
 });
 
 after(async () => {
-  await context?.close().catch(() => {});
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
   await site?.close();
   await worker?.stop();
 });

@@ -3,8 +3,8 @@
 // expiry; the import of the earlier KV layout; and exact listings under concurrent writes.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, KEYS } from "./support/miniflare.mjs";
-import { authOf, create, list, secs, sleepUntil } from "./support/mf-helpers.mjs";
+import { startWorker, authOf, KEYS } from "./support/miniflare.mjs";
+import { create, list, secs, sleepUntil } from "./support/mf-helpers.mjs";
 import { MIN_PART, assertUploadProblem, assertVideoAnswer, r2Keys, random, sendChunk, getVideo } from "./support/upload-helpers.mjs";
 
 const MIGRATED_KEY = "migrated-test-key-0000000001";

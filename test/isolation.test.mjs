@@ -1,7 +1,8 @@
 // Projects never see each other's tokens: alpha and beta, with Basic keys and bearer tokens.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, KEYS } from "./support/miniflare.mjs";
+import { bearer } from "./support/http.mjs";
+import { workerForTests, KEYS } from "./support/miniflare.mjs";
 import {
   ABSENT_ID,
   NOT_FOUND,
@@ -12,24 +13,21 @@ import {
   list,
 } from "./support/mf-helpers.mjs";
 
-let w;
 const tokens = { alpha: [], beta: [] };
 const auths = {};
 
-before(async () => {
-  w = await startWorker();
+const w = workerForTests({}, async (worker) => {
   for (const [name, key] of [
     ["alpha", KEYS.alpha],
     ["beta", KEYS.beta],
   ]) {
-    const res = await w.call("POST", "/auth/api-key", { auth: null, body: { apiKey: key } });
+    const res = await worker.call("POST", "/auth/api-key", { auth: null, body: { apiKey: key } });
     assert.equal(res.status, 200, res.text);
-    auths[name] = { basic: name, bearer: `Bearer ${res.json.access_token}` };
+    auths[name] = { basic: name, bearer: bearer(res.json.access_token) };
   }
-  for (const ttl of [0, 60, 3600, 86400, 120]) tokens.alpha.push(await create(w, ttl, "alpha"));
-  for (const ttl of [0, 3600]) tokens.beta.push(await create(w, ttl, "beta"));
+  for (const ttl of [0, 60, 3600, 86400, 120]) tokens.alpha.push(await create(worker, ttl, "alpha"));
+  for (const ttl of [0, 3600]) tokens.beta.push(await create(worker, ttl, "beta"));
 });
-after(() => w?.dispose());
 
 /** All tokens `auth` can list, with itemsTotal. */
 async function listAll(auth) {

@@ -6,7 +6,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { KEYS, basic, startWorker } from "./support/miniflare.mjs";
+import { basic } from "./support/http.mjs";
+import { KEYS, startWorker } from "./support/miniflare.mjs";
 import { deref, resolveRef, validate } from "./support/oas-validate.mjs";
 import { MIN_CHUNK, bytes, expectSlug, get, send, upload, videoIdOf } from "./support/oas-upload.mjs";
 
@@ -97,6 +98,31 @@ async function until429(method, path, opts) {
   return r;
 }
 
+/**
+ * The recipes of `method /upload-tokens/{uploadToken}`: those of `own` (by status), and the
+ * refusals GET and DELETE share: no credentials; an unknown, another project's or a deleted
+ * token (that case named `own.deleted`); the rate limit; no API keys configured.
+ */
+function tokenRecipes(method, { deleted, ...own }) {
+  const call = (token, opts) => w.main.call(method, `/upload-tokens/${token}`, opts);
+  return {
+    ...own,
+    401: { "no credentials": () => call(SAMPLE_TOKEN, { auth: null }) },
+    404: {
+      "unknown token": () => call(SAMPLE_TOKEN),
+      ...own[404],
+      "another project's token": async () => call(await createToken(w.main, "beta")),
+      [deleted]: async () => {
+        const t = await createToken();
+        assert.equal((await w.main.call("DELETE", `/upload-tokens/${t}`)).status, 204);
+        return call(t);
+      },
+    },
+    429: { "over the project's limit": () => until429(method, `/upload-tokens/${SAMPLE_TOKEN}`) },
+    500: { "no API_KEYS configured": () => w.broken.call(method, `/upload-tokens/${SAMPLE_TOKEN}`) },
+  };
+}
+
 // How to make the Worker give each documented status, several ways where there are several
 // reasons. A recipe for a status the document does not give fails the test too.
 const RECIPES = {
@@ -151,42 +177,19 @@ const RECIPES = {
     429: { "over the project's limit": () => until429("POST", "/upload-tokens", { body: {} }) },
     500: { "no API_KEYS configured": () => w.broken.call("POST", "/upload-tokens", { body: {} }) },
   },
-  "GET /upload-tokens/{uploadToken}": {
+  "GET /upload-tokens/{uploadToken}": tokenRecipes("GET", {
     200: {
       "a token of the project": async () => w.main.call("GET", `/upload-tokens/${await createToken()}`),
       "one that never expires, by another key of the project": async () =>
         w.main.call("GET", `/upload-tokens/${await createToken(w.main, "alpha", 0)}`, { auth: "alpha2" }),
     },
-    401: { "no credentials": () => w.main.call("GET", `/upload-tokens/${SAMPLE_TOKEN}`, { auth: null }) },
-    404: {
-      "unknown token": () => w.main.call("GET", `/upload-tokens/${SAMPLE_TOKEN}`),
-      "malformed token": () => w.main.call("GET", "/upload-tokens/not-a-token"),
-      "another project's token": async () => w.main.call("GET", `/upload-tokens/${await createToken(w.main, "beta")}`),
-      "a deleted token": async () => {
-        const t = await createToken();
-        assert.equal((await w.main.call("DELETE", `/upload-tokens/${t}`)).status, 204);
-        return w.main.call("GET", `/upload-tokens/${t}`);
-      },
-    },
-    429: { "over the project's limit": () => until429("GET", `/upload-tokens/${SAMPLE_TOKEN}`) },
-    500: { "no API_KEYS configured": () => w.broken.call("GET", `/upload-tokens/${SAMPLE_TOKEN}`) },
-  },
-  "DELETE /upload-tokens/{uploadToken}": {
+    404: { "malformed token": () => w.main.call("GET", "/upload-tokens/not-a-token") },
+    deleted: "a deleted token",
+  }),
+  "DELETE /upload-tokens/{uploadToken}": tokenRecipes("DELETE", {
     204: { "a token of the project": async () => w.main.call("DELETE", `/upload-tokens/${await createToken()}`) },
-    401: { "no credentials": () => w.main.call("DELETE", `/upload-tokens/${SAMPLE_TOKEN}`, { auth: null }) },
-    404: {
-      "unknown token": () => w.main.call("DELETE", `/upload-tokens/${SAMPLE_TOKEN}`),
-      "another project's token": async () =>
-        w.main.call("DELETE", `/upload-tokens/${await createToken(w.main, "beta")}`),
-      "deleted twice": async () => {
-        const t = await createToken();
-        assert.equal((await w.main.call("DELETE", `/upload-tokens/${t}`)).status, 204);
-        return w.main.call("DELETE", `/upload-tokens/${t}`);
-      },
-    },
-    429: { "over the project's limit": () => until429("DELETE", `/upload-tokens/${SAMPLE_TOKEN}`) },
-    500: { "no API_KEYS configured": () => w.broken.call("DELETE", `/upload-tokens/${SAMPLE_TOKEN}`) },
-  },
+    deleted: "deleted twice",
+  }),
   "POST /auth/api-key": {
     200: { "a configured key": () => w.main.call("POST", "/auth/api-key", { auth: null, body: { apiKey: KEYS.beta } }) },
     400: {

@@ -103,25 +103,22 @@ async function guarded(box, work) {
 // ---------------------------------------------------------------------------------------------
 // Signed in / signed out
 
-function showSignedIn() {
+/** Shows what a signed-in user works with, or else the sign-in form alone. */
+function showSections(signedIn) {
   ui.boot.hidden = true;
-  ui.signIn.hidden = true;
-  ui.sessionState.hidden = false;
-  ui.signOut.hidden = false;
-  ui.tokens.hidden = false;
-  ui.upload.hidden = false;
+  ui.signIn.hidden = signedIn;
+  for (const section of [ui.sessionState, ui.signOut, ui.tokens, ui.upload]) section.hidden = !signedIn;
+}
+
+function showSignedIn() {
+  showSections(true);
   startCountdown();
 }
 
 function showSignedOut(problem) {
   forgetSession();
   stopCountdown();
-  ui.boot.hidden = true;
-  ui.tokens.hidden = true;
-  ui.upload.hidden = true;
-  ui.sessionState.hidden = true;
-  ui.signOut.hidden = true;
-  ui.signIn.hidden = false;
+  showSections(false);
   if (ui.deleteDialog.open) ui.deleteDialog.close("cancel");
   cancelUpload();
   // Nothing of the last session stays on the page.
