@@ -121,13 +121,28 @@ fn each_order_lists_the_table_as_written_down() {
 fn pages_of_three_hold_the_written_down_tokens() {
     let h = table();
     let cases: [(&str, &[&str]); 8] = [
-        ("sortBy=ttl&sortOrder=asc&pageSize=3&currentPage=1", &[D, C, B]),
-        ("sortBy=ttl&sortOrder=asc&pageSize=3&currentPage=2", &[H, A, G]),
+        (
+            "sortBy=ttl&sortOrder=asc&pageSize=3&currentPage=1",
+            &[D, C, B],
+        ),
+        (
+            "sortBy=ttl&sortOrder=asc&pageSize=3&currentPage=2",
+            &[H, A, G],
+        ),
         ("sortBy=ttl&sortOrder=asc&pageSize=3&currentPage=3", &[E]),
         ("sortBy=ttl&sortOrder=asc&pageSize=3&currentPage=4", &[]),
-        ("sortBy=createdAt&sortOrder=desc&pageSize=3&currentPage=1", &[E, D, H]),
-        ("sortBy=createdAt&sortOrder=desc&pageSize=3&currentPage=2", &[G, B, A]),
-        ("sortBy=createdAt&sortOrder=desc&pageSize=3&currentPage=3", &[C]),
+        (
+            "sortBy=createdAt&sortOrder=desc&pageSize=3&currentPage=1",
+            &[E, D, H],
+        ),
+        (
+            "sortBy=createdAt&sortOrder=desc&pageSize=3&currentPage=2",
+            &[G, B, A],
+        ),
+        (
+            "sortBy=createdAt&sortOrder=desc&pageSize=3&currentPage=3",
+            &[C],
+        ),
         ("pageSize=7&currentPage=1", &[E, D, H, G, B, A, C]),
     ];
     for (query, want) in cases {
@@ -163,7 +178,10 @@ fn links_are_the_written_down_uris() {
             vec![
                 ("self", format!("{p}sortBy=ttl&currentPage=2&pageSize=3")),
                 ("first", format!("{p}sortBy=ttl&currentPage=1&pageSize=3")),
-                ("previous", format!("{p}sortBy=ttl&currentPage=1&pageSize=3")),
+                (
+                    "previous",
+                    format!("{p}sortBy=ttl&currentPage=1&pageSize=3"),
+                ),
                 ("next", format!("{p}sortBy=ttl&currentPage=3&pageSize=3")),
                 ("last", format!("{p}sortBy=ttl&currentPage=3&pageSize=3")),
             ],
@@ -171,10 +189,22 @@ fn links_are_the_written_down_uris() {
         (
             "sortBy=createdAt&pageSize=3",
             vec![
-                ("self", format!("{p}sortBy=createdAt&currentPage=1&pageSize=3")),
-                ("first", format!("{p}sortBy=createdAt&currentPage=1&pageSize=3")),
-                ("next", format!("{p}sortBy=createdAt&currentPage=2&pageSize=3")),
-                ("last", format!("{p}sortBy=createdAt&currentPage=3&pageSize=3")),
+                (
+                    "self",
+                    format!("{p}sortBy=createdAt&currentPage=1&pageSize=3"),
+                ),
+                (
+                    "first",
+                    format!("{p}sortBy=createdAt&currentPage=1&pageSize=3"),
+                ),
+                (
+                    "next",
+                    format!("{p}sortBy=createdAt&currentPage=2&pageSize=3"),
+                ),
+                (
+                    "last",
+                    format!("{p}sortBy=createdAt&currentPage=3&pageSize=3"),
+                ),
             ],
         ),
         // Only sortOrder given: the links carry sortOrder, and no sortBy.
@@ -182,29 +212,62 @@ fn links_are_the_written_down_uris() {
             "sortOrder=asc&pageSize=3&currentPage=3",
             vec![
                 ("self", format!("{p}sortOrder=asc&currentPage=3&pageSize=3")),
-                ("first", format!("{p}sortOrder=asc&currentPage=1&pageSize=3")),
-                ("previous", format!("{p}sortOrder=asc&currentPage=2&pageSize=3")),
+                (
+                    "first",
+                    format!("{p}sortOrder=asc&currentPage=1&pageSize=3"),
+                ),
+                (
+                    "previous",
+                    format!("{p}sortOrder=asc&currentPage=2&pageSize=3"),
+                ),
                 ("last", format!("{p}sortOrder=asc&currentPage=3&pageSize=3")),
             ],
         ),
         (
             "sortOrder=desc&pageSize=3",
             vec![
-                ("self", format!("{p}sortOrder=desc&currentPage=1&pageSize=3")),
-                ("first", format!("{p}sortOrder=desc&currentPage=1&pageSize=3")),
-                ("next", format!("{p}sortOrder=desc&currentPage=2&pageSize=3")),
-                ("last", format!("{p}sortOrder=desc&currentPage=3&pageSize=3")),
+                (
+                    "self",
+                    format!("{p}sortOrder=desc&currentPage=1&pageSize=3"),
+                ),
+                (
+                    "first",
+                    format!("{p}sortOrder=desc&currentPage=1&pageSize=3"),
+                ),
+                (
+                    "next",
+                    format!("{p}sortOrder=desc&currentPage=2&pageSize=3"),
+                ),
+                (
+                    "last",
+                    format!("{p}sortOrder=desc&currentPage=3&pageSize=3"),
+                ),
             ],
         ),
         // Both, in either order in the request: sortBy first in the links.
         (
             "sortOrder=asc&sortBy=ttl&pageSize=3&currentPage=2",
             vec![
-                ("self", format!("{p}sortBy=ttl&sortOrder=asc&currentPage=2&pageSize=3")),
-                ("first", format!("{p}sortBy=ttl&sortOrder=asc&currentPage=1&pageSize=3")),
-                ("previous", format!("{p}sortBy=ttl&sortOrder=asc&currentPage=1&pageSize=3")),
-                ("next", format!("{p}sortBy=ttl&sortOrder=asc&currentPage=3&pageSize=3")),
-                ("last", format!("{p}sortBy=ttl&sortOrder=asc&currentPage=3&pageSize=3")),
+                (
+                    "self",
+                    format!("{p}sortBy=ttl&sortOrder=asc&currentPage=2&pageSize=3"),
+                ),
+                (
+                    "first",
+                    format!("{p}sortBy=ttl&sortOrder=asc&currentPage=1&pageSize=3"),
+                ),
+                (
+                    "previous",
+                    format!("{p}sortBy=ttl&sortOrder=asc&currentPage=1&pageSize=3"),
+                ),
+                (
+                    "next",
+                    format!("{p}sortBy=ttl&sortOrder=asc&currentPage=3&pageSize=3"),
+                ),
+                (
+                    "last",
+                    format!("{p}sortBy=ttl&sortOrder=asc&currentPage=3&pageSize=3"),
+                ),
             ],
         ),
         // A page past the end: previous is the page before it, not the last page.

@@ -92,7 +92,11 @@ fn tokens_of_prefix_sharing_projects_stay_apart() {
         (vec![OLD_ALPHA2.to_owned(), a2.clone()], 2)
     );
     // Another project's token is answered exactly like a missing one, for get and delete.
-    for (key, foreign) in [(KEY_A, &a2), (KEY_A, &OLD_ALPHA2.to_owned()), (KEY_PREFIXED, &a)] {
+    for (key, foreign) in [
+        (KEY_A, &a2),
+        (KEY_A, &OLD_ALPHA2.to_owned()),
+        (KEY_PREFIXED, &a),
+    ] {
         for method in ["GET", "DELETE"] {
             let r = h.call_as(key, method, &format!("/upload-tokens/{foreign}"), "");
             assert_eq!(r.status, 404, "{method} {foreign}");
@@ -135,7 +139,10 @@ fn videos_of_prefix_sharing_projects_stay_apart() {
         (200, Some("alpha2's bytes"))
     );
     // The shorter id sees nothing of it, exactly as if it did not exist.
-    for path in [format!("/videos/{video}"), format!("/videos/{video}/source")] {
+    for path in [
+        format!("/videos/{video}"),
+        format!("/videos/{video}/source"),
+    ] {
         let r = h.call_as(KEY_A, "GET", &path, "");
         assert_eq!(r.status, 404, "{path}");
         assert_eq!(r.body.as_deref(), Some(VIDEO_404), "{path}");
@@ -155,5 +162,8 @@ fn videos_of_prefix_sharing_projects_stay_apart() {
     assert_ne!(json(&r)["videoId"].as_str().unwrap(), open);
     let v = json(&h.call_as(KEY_PREFIXED, "GET", &format!("/videos/{open}"), ""));
     assert_eq!(v["ingest"]["status"], "uploading");
-    assert_eq!(v["ingest"]["receivedParts"]["parts"], serde_json::json!([1]));
+    assert_eq!(
+        v["ingest"]["receivedParts"]["parts"],
+        serde_json::json!([1])
+    );
 }
