@@ -16,8 +16,14 @@ import {
 } from "./support/mf-helpers.mjs";
 
 const GAMMA_KEY = "gamma-test-key-000000000001";
+const FIXED_KEY = "fixed-test-key-000000000001";
+const FIXED2_KEY = "fixed2-test-key-00000000001";
 const w = workerForTests({
-  vars: { API_KEYS: `alpha:alpha-test-key-000000000001,beta:beta-test-key-0000000000001,gamma:${GAMMA_KEY}` },
+  vars: {
+    API_KEYS:
+      `alpha:alpha-test-key-000000000001,beta:beta-test-key-0000000000001,gamma:${GAMMA_KEY},` +
+      `fixed:${FIXED_KEY},fixed2:${FIXED2_KEY}`,
+  },
 });
 
 const TOTAL = 150;
@@ -297,4 +303,142 @@ test("1,150 tokens: each is listed once, every page one round trip to the projec
   } finally {
     await big.dispose();
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// A fixed table: tokens with literal ids, creation seconds and lifetimes, written the way an
+// earlier version kept them (KV index entries `idx:{project}:{createdAt:010}:{token}` with
+// metadata `createdAt,ttl`), imported by the project's index on its first use. Every expected
+// answer below is written down by hand from README's contract, not computed.
+
+const C0 = 1_600_000_000; // 2020-09-13T12:26:40+00:00
+const [A, B, C, D, E, F, G, H] = "ABCDEFGH".split("").map((c) => `to${"0".repeat(21)}${c}`);
+const X2 = `to${"0".repeat(20)}X2`;
+/** [token, createdAt, ttl] */
+const TABLE = [
+  [F, C0, 15], // expired in 2020: never listed
+  [C, C0 + 10, 900_000_010], // expires 2049-03-22T04:27:00
+  [H, C0 + 20, 900_000_000], // expires 2049-03-22T04:27:00, as C and B
+  [G, C0 + 20, 0],
+  [B, C0 + 20, 900_000_000],
+  [A, C0 + 20, 0],
+  [E, C0 + 40, 0],
+  [D, C0 + 40, 800_000_000], // expires 2046-01-19T18:40:40
+];
+
+async function seedLegacy(project, rows) {
+  for (const [token, createdAt, ttl] of rows) {
+    await w.kv.put(`idx:${project}:${String(createdAt).padStart(10, "0")}:${token}`, "", { metadata: `${createdAt},${ttl}` });
+  }
+}
+
+let seeded;
+function seedFixed() {
+  // `fixed2` shares `fixed`'s prefix; its entry must never show up in `fixed`'s listing.
+  seeded ??= seedLegacy("fixed", TABLE).then(() => seedLegacy("fixed2", [[X2, C0 + 30, 0]]));
+  return seeded;
+}
+
+const idsOf = (res) => res.json.data.map((t) => t.token);
+
+test("fixed table: each order lists the tokens as written down", async () => {
+  await seedFixed();
+  const cases = [
+    ["sortBy=createdAt&sortOrder=asc", [C, A, B, G, H, D, E]],
+    ["sortBy=createdAt&sortOrder=desc", [E, D, H, G, B, A, C]],
+    ["sortBy=ttl&sortOrder=asc", [D, C, B, H, A, G, E]],
+    ["sortBy=ttl&sortOrder=desc", [E, G, A, H, B, C, D]],
+    ["", [E, D, H, G, B, A, C]],
+    ["sortBy=ttl", [E, G, A, H, B, C, D]],
+    ["sortOrder=asc", [C, A, B, G, H, D, E]],
+    ["sortBy=ttl&sortOrder=asc&pageSize=3&currentPage=1", [D, C, B]],
+    ["sortBy=ttl&sortOrder=asc&pageSize=3&currentPage=2", [H, A, G]],
+    ["sortBy=ttl&sortOrder=asc&pageSize=3&currentPage=3", [E]],
+    ["sortBy=ttl&sortOrder=asc&pageSize=3&currentPage=4", []],
+    ["sortBy=createdAt&sortOrder=desc&pageSize=3&currentPage=2", [G, B, A]],
+  ];
+  for (const [query, want] of cases) {
+    const res = await list(w, query, FIXED_KEY);
+    assert.equal(res.status, 200, `${query}: ${res.text}`);
+    assert.deepEqual(idsOf(res), want, query);
+    assert.equal(res.json.pagination.itemsTotal, 7, query);
+  }
+  const other = await list(w, "", FIXED2_KEY);
+  assert.deepEqual(idsOf(other), [X2], "fixed2 lists its own entry only");
+  assert.equal(other.json.pagination.itemsTotal, 1);
+});
+
+test("fixed table: links are the written-down URIs", async () => {
+  await seedFixed();
+  const u = (q) => `/upload-tokens?${q}`;
+  const cases = [
+    ["", [["self", u("currentPage=1&pageSize=25")], ["first", u("currentPage=1&pageSize=25")], ["last", u("currentPage=1&pageSize=25")]]],
+    [
+      "sortBy=ttl&pageSize=3&currentPage=2",
+      [
+        ["self", u("sortBy=ttl&currentPage=2&pageSize=3")],
+        ["first", u("sortBy=ttl&currentPage=1&pageSize=3")],
+        ["previous", u("sortBy=ttl&currentPage=1&pageSize=3")],
+        ["next", u("sortBy=ttl&currentPage=3&pageSize=3")],
+        ["last", u("sortBy=ttl&currentPage=3&pageSize=3")],
+      ],
+    ],
+    [
+      "sortOrder=asc&pageSize=3&currentPage=3",
+      [
+        ["self", u("sortOrder=asc&currentPage=3&pageSize=3")],
+        ["first", u("sortOrder=asc&currentPage=1&pageSize=3")],
+        ["previous", u("sortOrder=asc&currentPage=2&pageSize=3")],
+        ["last", u("sortOrder=asc&currentPage=3&pageSize=3")],
+      ],
+    ],
+    [
+      "sortOrder=desc&sortBy=createdAt&pageSize=3",
+      [
+        ["self", u("sortBy=createdAt&sortOrder=desc&currentPage=1&pageSize=3")],
+        ["first", u("sortBy=createdAt&sortOrder=desc&currentPage=1&pageSize=3")],
+        ["next", u("sortBy=createdAt&sortOrder=desc&currentPage=2&pageSize=3")],
+        ["last", u("sortBy=createdAt&sortOrder=desc&currentPage=3&pageSize=3")],
+      ],
+    ],
+    [
+      "pageSize=3&currentPage=9",
+      [
+        ["self", u("currentPage=9&pageSize=3")],
+        ["first", u("currentPage=1&pageSize=3")],
+        ["previous", u("currentPage=8&pageSize=3")],
+        ["last", u("currentPage=3&pageSize=3")],
+      ],
+    ],
+    ["pageSize=7", [["self", u("currentPage=1&pageSize=7")], ["first", u("currentPage=1&pageSize=7")], ["last", u("currentPage=1&pageSize=7")]]],
+  ];
+  for (const [query, want] of cases) {
+    const res = await list(w, query, FIXED_KEY);
+    assert.equal(res.status, 200, `${query}: ${res.text}`);
+    assert.deepEqual(res.json.pagination.links.map((l) => [l.rel, l.uri]), want, query);
+  }
+});
+
+test("fixed table: one page is the written-down body, byte for byte", async () => {
+  await seedFixed();
+  const res = await list(w, "sortBy=ttl&sortOrder=asc&pageSize=2&currentPage=2", FIXED_KEY);
+  assert.equal(res.status, 200, res.text);
+  assertJson(res);
+  assert.equal(
+    res.text,
+    '{"data":[' +
+      `{"token":"${B}","ttl":900000000,"createdAt":"2020-09-13T12:27:00+00:00","expiresAt":"2049-03-22T04:27:00+00:00"},` +
+      `{"token":"${H}","ttl":900000000,"createdAt":"2020-09-13T12:27:00+00:00","expiresAt":"2049-03-22T04:27:00+00:00"}],` +
+      '"pagination":{"currentPage":2,"currentPageItems":2,"pageSize":2,"pagesTotal":4,"itemsTotal":7,"links":[' +
+      '{"rel":"self","uri":"/upload-tokens?sortBy=ttl&sortOrder=asc&currentPage=2&pageSize=2"},' +
+      '{"rel":"first","uri":"/upload-tokens?sortBy=ttl&sortOrder=asc&currentPage=1&pageSize=2"},' +
+      '{"rel":"previous","uri":"/upload-tokens?sortBy=ttl&sortOrder=asc&currentPage=1&pageSize=2"},' +
+      '{"rel":"next","uri":"/upload-tokens?sortBy=ttl&sortOrder=asc&currentPage=3&pageSize=2"},' +
+      '{"rel":"last","uri":"/upload-tokens?sortBy=ttl&sortOrder=asc&currentPage=4&pageSize=2"}]}}',
+  );
+  const never = await list(w, "sortBy=ttl&sortOrder=desc&pageSize=1", FIXED_KEY);
+  assert.equal(
+    JSON.stringify(never.json.data),
+    `[{"token":"${E}","ttl":0,"createdAt":"2020-09-13T12:27:20+00:00","expiresAt":null}]`,
+  );
 });
