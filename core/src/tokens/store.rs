@@ -262,6 +262,44 @@ mod tests {
     }
 
     #[test]
+    fn records_without_a_policy_read_as_tokens_without_and_policies_round_trip() {
+        use crate::testing::{block_on, MemoryKv};
+        use crate::tokens::policy::Metadata;
+        let kv = MemoryKv::new(1_606_903_999);
+        let id = TokenId::parse("to1tcmSFHeYY5KzyhOqVKMKb").unwrap();
+        // As every earlier version wrote it.
+        let old = r#"{"project":"acme","ttl":90,"createdAt":1606903999}"#;
+        block_on(kv.put("tok:to1tcmSFHeYY5KzyhOqVKMKb", old, PutOptions::default())).unwrap();
+        let store = TokenStore::new(&kv);
+        let read = block_on(store.load(&id)).unwrap().unwrap();
+        assert_eq!(read.token, UploadToken::new(id.clone(), 90, 1_606_903_999));
+        // Without a policy the record is written exactly as before; with one, it follows.
+        block_on(store.save(&read)).unwrap();
+        assert_eq!(
+            block_on(kv.get("tok:to1tcmSFHeYY5KzyhOqVKMKb"))
+                .unwrap()
+                .as_deref(),
+            Some(old)
+        );
+        let mut with = read.clone();
+        with.token.policy = Policy {
+            max_uploads: Some(1),
+            metadata: vec![Metadata::new("user", "u1")],
+            ..Policy::default()
+        };
+        block_on(store.save(&with)).unwrap();
+        assert_eq!(
+            block_on(kv.get("tok:to1tcmSFHeYY5KzyhOqVKMKb"))
+                .unwrap()
+                .as_deref(),
+            Some(
+                r#"{"project":"acme","ttl":90,"createdAt":1606903999,"policy":{"maxUploads":1,"metadata":[{"key":"user","value":"u1"}]}}"#
+            )
+        );
+        assert_eq!(block_on(store.load(&id)).unwrap(), Some(with));
+    }
+
+    #[test]
     fn a_legacy_entry_reads_back_only_with_matching_metadata() {
         let token = UploadToken::new(
             TokenId::parse("to1tcmSFHeYY5KzyhOqVKMKb").unwrap(),
