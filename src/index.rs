@@ -28,6 +28,7 @@ impl Sql for DoSql {
         let bindings = params
             .iter()
             .map(|p| match *p {
+                SqlParam::Null => SqlStorageValue::Null,
                 SqlParam::Integer(i) => SqlStorageValue::Integer(i),
                 SqlParam::Text(s) => SqlStorageValue::String(s.to_owned()),
             })

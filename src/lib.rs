@@ -156,13 +156,21 @@ async fn serve(req: &Request, env: &Env) -> Result<Answer<web_sys::ReadableStrea
     }
     let config = match config(env) {
         Ok(c) => c,
-        Err(e) => return Ok(Answer::Api(finish(&endpoint, None, ApiResponse::error(e)))),
+        Err(e) => {
+            return Ok(Answer::Api(finish(
+                &endpoint,
+                None,
+                None,
+                ApiResponse::error(e),
+            )))
+        }
     };
     let headers = req.headers();
     let authorization = headers.get("Authorization")?;
     let content_type = headers.get("Content-Type")?;
     let content_range = headers.get("Content-Range")?;
     let client_addr = headers.get("CF-Connecting-IP")?.unwrap_or_default();
+    let origin = headers.get("Origin")?;
     let declared_length = headers
         .get("Content-Length")?
         .and_then(|v| v.trim().parse::<u64>().ok());
@@ -174,6 +182,7 @@ async fn serve(req: &Request, env: &Env) -> Result<Answer<web_sys::ReadableStrea
         content_type: content_type.as_deref(),
         content_range: content_range.as_deref(),
         client_addr: &client_addr,
+        origin: origin.as_deref(),
     };
     let store = TokenStore::new(kv::WorkersKv::new(env, KV_BINDING)?);
     let index = CommandIndex::new(index::DurableObjectTransport::new(env));

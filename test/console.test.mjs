@@ -504,6 +504,28 @@ describe("console over http (as `npm start` serves it)", { timeout: 600_000 }, (
     await waitForText(page.locator("#upload-status"), /: failed$/);
   });
 
+  test("a token with policies from the create form shows them; the metadata filter lists only it", { timeout: 60_000 }, async () => {
+    const { page, worker } = h;
+    await page.getByLabel("Max uploads").fill("2");
+    await page.getByLabel("Metadata", { exact: true }).fill("user=console-u1, plan=pro");
+    const token = await createToken(page, 600);
+    const made = await request(worker, `/upload-tokens/${token}`, { headers: basic });
+    assert.deepEqual(
+      [made.json.maxUploads, made.json.uploadsUsed, made.json.metadata],
+      [2, 0, [{ key: "user", value: "console-u1" }, { key: "plan", value: "pro" }]],
+    );
+    const policies = page.locator(`#token-rows tr[data-token="${token}"] td[data-label="Policies"]`);
+    assert.equal(await policies.textContent(), "0 of 2 uploads; user=console-u1, plan=pro");
+    await page.getByLabel("Metadata key").fill("user");
+    await page.getByLabel("Metadata value").fill("console-u1");
+    await page.getByLabel("Metadata value").press("Tab");
+    await waitForRows(page, [token]);
+    const filtered = h.requests.filter((r) => r.path.startsWith("/upload-tokens?")).at(-1);
+    assert.match(filtered.path, /[?&]metadata%5Buser%5D=console-u1(&|$)/);
+    for (const label of ["Metadata key", "Metadata value", "Max uploads"]) await page.getByLabel(label).fill("");
+    await page.getByLabel("Metadata", { exact: true }).fill("");
+  });
+
   test("sign out forgets the session: the listing is refused", { timeout: 60_000 }, async () => {
     const { page } = h;
     await page.getByRole("button", { name: "Sign out", exact: true }).click();

@@ -5,12 +5,16 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { killRunning, python, report, requirePython, runCommand, runPython } from "./support/process.mjs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startWrangler } from "./support/wrangler.mjs";
 
 const KEYS = {
   alpha: "alpha-python-key-0123456789",
   beta: "beta-python-key-0123456789ab",
   gamma: "gamma-python-key-0123456789a",
+  delta: "delta-python-key-0123456789a",
 };
 // The Python client refreshes at expires_in - 10 s, so this makes it refresh about every
 // 4 s, and an access token outlives its lifetime after 14 s (the scenarios run meanwhile).
@@ -69,6 +73,17 @@ describe("api.video Python client against the worker", () => {
     // The client went through the bearer endpoints, never Basic auth.
     assert.ok(count(/POST \/auth\/api-key 200/g) >= 2, "the clients connected through /auth/api-key");
     assert.ok(count(/POST \/auth\/api-key 400/g) >= 1, "the wrong key was refused by /auth/api-key");
+  });
+
+  test("a token with policies reads as any token (unknown fields dropped), uploads, and its second video is a 403", async () => {
+    const workdir = mkdtempSync(join(tmpdir(), "uts-python-policies-"));
+    try {
+      const run = await runPython("policies.py", [worker.base, KEYS.delta, workdir]);
+      const summary = succeeded(run, "policies.py");
+      assert.match(summary.video, /^vi[0-9A-Za-z]{22}$/);
+    } finally {
+      rmSync(workdir, { recursive: true, force: true });
+    }
   });
 
   test("refresh through /auth/refresh, then expired and tampered tokens are refused", async () => {

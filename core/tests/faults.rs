@@ -68,14 +68,15 @@ fn listed(h: &Harness) -> Vec<String> {
         descending: false,
         offset: 0,
         limit: 1000,
+        metadata: Vec::new(),
     };
     let (rows, _) = h
         .index
         .transport()
         .object(&alpha)
-        .page(page, h.now)
+        .page(&page, h.now)
         .unwrap();
-    rows.into_iter().map(|(token, _, _)| token).collect()
+    rows.into_iter().map(|row| row.token).collect()
 }
 
 #[derive(Default)]

@@ -136,9 +136,14 @@ pub fn project_limit_key(project: &ProjectId) -> String {
     format!("project:{project}")
 }
 
-/// What every answer of `endpoint` carries besides its own headers: CORS on `/upload`, and the
-/// figure of the limit it falls under.
-pub fn finish(endpoint: &Endpoint, config: Option<&Config>, mut r: Response) -> Response {
+/// What every answer of `endpoint` carries besides its own headers: CORS on `/upload` (for a
+/// request from `origin`), and the figure of the limit it falls under.
+pub fn finish(
+    endpoint: &Endpoint,
+    config: Option<&Config>,
+    origin: Option<&str>,
+    mut r: Response,
+) -> Response {
     if let (Some(scope), Some(config)) = (endpoint.limit_scope(), config) {
         if r.header("X-RateLimit-Limit").is_none() {
             let limit = match scope {
@@ -150,7 +155,7 @@ pub fn finish(endpoint: &Endpoint, config: Option<&Config>, mut r: Response) -> 
         }
     }
     if matches!(endpoint, Endpoint::Upload) {
-        r = with_cors(r);
+        r = with_cors(r, origin);
     }
     r
 }
@@ -160,7 +165,7 @@ pub fn finish(endpoint: &Endpoint, config: Option<&Config>, mut r: Response) -> 
 pub fn route_refusal(path: &str, e: ApiError) -> Response {
     let r = Response::error(e);
     if path.trim_end_matches('/') == "/upload" {
-        with_cors(r)
+        with_cors(r, None)
     } else {
         r
     }
@@ -198,7 +203,7 @@ pub async fn handle<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
         }
         Err(e) => Response::error(e),
     };
-    let mut answer = finish(&endpoint, Some(ctx.config), answer);
+    let mut answer = finish(&endpoint, Some(ctx.config), req.origin, answer);
     if answer.log.is_none() {
         answer.log = log;
     }

@@ -201,6 +201,17 @@ impl Harness {
 
     /// `POST /upload?token=` with `Content-Range` and a form.
     pub fn upload(&self, token: &str, range: Option<&str>, form: FormBody<'_>) -> Response {
+        self.upload_from(None, token, range, form)
+    }
+
+    /// The same, from a page of `origin` (its `Origin` header), or with no `Origin`.
+    pub fn upload_from(
+        &self,
+        origin: Option<&str>,
+        token: &str,
+        range: Option<&str>,
+        form: FormBody<'_>,
+    ) -> Response {
         let query = format!("token={token}");
         let req = Request {
             method: "POST",
@@ -208,6 +219,7 @@ impl Harness {
             query: &query,
             content_range: range,
             client_addr: "192.0.2.1",
+            origin,
             ..Request::default()
         };
         self.send(&req, form)

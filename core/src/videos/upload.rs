@@ -12,8 +12,13 @@
 //!    stopped before the source is written, the chunks are all there and the client's retry of
 //!    the last chunk assembles again; stopped after, the source stands and the retry is
 //!    answered as already stored.
+//!
+//! A token's policy is checked at the points [`super::policy`] lists; a refused chunk leaves
+//! nothing behind, and a new video is counted against the token's `maxUploads` just before
+//! step 1 (a failure after that leaves the count spent: never more videos than allowed).
 
 use super::keys::{chunk_total, ObjectKey, STAGING_PREFIX};
+use super::policy::{self, FileLimit};
 use super::record::VideoRecord;
 use super::rules::{
     self, completion, decode_file_name, invalid_token, plan_chunk, video_not_found, ChunkPlan,
@@ -23,6 +28,7 @@ use super::state::{
     find_open_upload, finish_upload, has_open_upload, internal, list_chunks, load_record,
     load_state, open_key_of, open_video, remove_upload_state, VideoState,
 };
+use crate::http::cors::bound_to_origin;
 use crate::http::problem::ApiError;
 use crate::http::{
     check_rate_limit, project_limit_key, query_param, Body, Context, FormError, LimitScope,
@@ -55,7 +61,9 @@ pub fn chunk_project(
 }
 
 /// Handles `POST /upload?token=`. Staged files are removed whatever became of the request; a
-/// failure to remove one is logged (the cleanup removes it later), and the answer stands.
+/// failure to remove one is logged (the cleanup removes it later), and the answer stands. The
+/// answers for a token with `allowedOrigins` are marked so that their CORS headers name the
+/// request's origin.
 pub async fn upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     ctx: &mut Context<'_, K, L, I, O>,
     req: &Request<'_>,
@@ -66,11 +74,15 @@ pub async fn upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     let mut staged = Vec::new();
     // The request's staged files are named after it, so a leftover can be traced to its log.
     let prefix = format!("{STAGING_PREFIX}{request_id}.");
-    let answer = try_upload(ctx, req, body, log, &mut staged, &prefix).await;
+    let mut names_origin = false;
+    let answer = try_upload(ctx, req, body, log, &mut staged, &prefix, &mut names_origin).await;
     if let Err(e) = delete_all(ctx.objects, &staged).await {
         *log = log
             .take()
             .or_else(|| Some(format!("removing a staged file: {e}")));
+    }
+    if names_origin {
+        return bound_to_origin(answer);
     }
     answer
 }
@@ -81,11 +93,12 @@ async fn stage<B: Body>(
     prefix: &str,
     active: bool,
     staged: &mut Vec<String>,
+    limit: FileLimit,
 ) -> Result<StagedForm, ApiError> {
-    let form = match body.stage(prefix, rules::MAX_CHUNK).await {
+    let form = match body.stage(prefix, limit.bytes()).await {
         Ok(form) => form,
         Err(_) if !active => return Err(invalid_token(false)),
-        Err(FormError::TooLarge) => return Err(rules::too_large()),
+        Err(FormError::TooLarge) => return Err(limit.too_large()),
         Err(FormError::NotMultipart | FormError::Malformed) => return Err(rules::not_multipart()),
         Err(FormError::Failed(e)) => {
             return Err(ApiError::internal(format!("reading the upload body: {e}")))
@@ -107,6 +120,7 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     log: &mut Option<String>,
     staged: &mut Vec<String>,
     staging_prefix: &str,
+    names_origin: &mut bool,
 ) -> Result<Response, ApiError> {
     let now = ctx.now;
     let raw_token = query_param(req.query, "token")
@@ -123,6 +137,8 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     let Some(record) = record else {
         return Err(invalid_token(false));
     };
+    *names_origin = policy::names_origin(Some(&record));
+    let token_policy = policy::token_policy(Some(&record));
     // The project's index is the authority on whether the token may upload: KV may still hold
     // the record of a token deleted elsewhere a moment ago, and an expired token looks the same
     // in KV whether it was deleted or not.
@@ -137,11 +153,11 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     }
     let active =
         (status == TokenStatus::Active && record.token.is_active(now)).then_some(&record.project);
-    let limit = ctx.config.api_limit;
+    let api_limit = ctx.config.api_limit;
     if let Some(project) = active {
         // The project is known: its limit is asked before any byte is staged.
         let key = project_limit_key(project);
-        check_rate_limit(ctx.limiter, LimitScope::Api, limit, &key, log).await?;
+        check_rate_limit(ctx.limiter, LimitScope::Api, api_limit, &key, log).await?;
     } else if !has_open_upload(ctx.objects, &token).await? {
         // Expired, and it opened no upload it could finish: refused before the body is read.
         return Err(invalid_token(false));
@@ -151,7 +167,9 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     if let (Some(_), Err(e)) = (active, &range) {
         return Err(e.clone());
     }
-    let form = stage(body, staging_prefix, active.is_some(), staged).await?;
+    policy::check_request(token_policy, req.origin, range.as_ref().ok())?;
+    let limit = FileLimit::of(token_policy);
+    let form = stage(body, staging_prefix, active.is_some(), staged, limit).await?;
     let file = &form.files[0];
     let file_name = decode_file_name(&file.name);
     let size = file.size;
@@ -191,7 +209,7 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
         // An expired token finishing its own upload (the index said Expired, not deleted): its
         // project is the video's, known only now.
         let key = project_limit_key(&project);
-        check_rate_limit(ctx.limiter, LimitScope::Api, limit, &key, log).await?;
+        check_rate_limit(ctx.limiter, LimitScope::Api, api_limit, &key, log).await?;
     }
     let range = range?;
 
@@ -205,9 +223,15 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
         &range,
         size,
     )?;
+    let (video, stored) = match &state {
+        Some(s) => (Some(&s.record), s.chunks.as_slice()),
+        None => (None, &[][..]),
+    };
+    policy::check_chunk(token_policy, video, req.origin, plan, stored, size)?;
     let mut state = match state {
         Some(s) => s,
         None => {
+            policy::claim_new_video(ctx.index, Some(&record), now).await?;
             let expires_at = record.token.expires_at();
             let record = VideoRecord::new(
                 &VideoId::generate(ctx.entropy),
@@ -219,6 +243,7 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
                 now,
             )
             .with_content_type(&file.content_type);
+            let record = policy::for_new_video(record, token_policy);
             match open_video(ctx.objects, &record, open_key.as_ref()).await? {
                 None => VideoState {
                     record,
@@ -282,6 +307,7 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
         // Listed afresh: chunks sent at the same time by other requests count too (listings are
         // strongly consistent), so whichever request stores the last one sees it complete.
         let (chunks, _) = list_chunks(ctx.objects, &video, now).await?;
+        policy::undo_if_over(ctx.objects, token_policy, &state.record, plan, &chunks).await?;
         if let Some(order) = completion(state.record.mode, &chunks) {
             finish_upload(ctx.objects, &state.record, &order).await?;
         } else if let ChunkPlan::Store { start, .. } = plan {

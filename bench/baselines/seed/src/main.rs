@@ -132,11 +132,7 @@ fn seed_project(out: &Path, now: i64, name: &str, count: u64) -> Result<(), Stri
         };
         let record = TokenRecord {
             project: project.clone(),
-            token: UploadToken {
-                token,
-                ttl,
-                created_at,
-            },
+            token: UploadToken::new(token, ttl, created_at),
         };
         run_now(store.save(&record)).map_err(|e| e.to_string())?;
         tokens.push(record);
