@@ -47,6 +47,8 @@ before(async () => {
     entry.done = req
       .response()
       .then(async (res) => {
+        // Every header the browser sent, `Origin` included (headers() leaves such ones out).
+        entry.headers = await req.allHeaders();
         entry.status = res?.status();
         entry.responseHeaders = res ? await res.allHeaders() : {};
       })
