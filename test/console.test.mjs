@@ -509,7 +509,7 @@ describe("console over http (as `npm start` serves it)", { timeout: 600_000 }, (
     await page.getByLabel("Max uploads").fill("2");
     await page.getByLabel("Metadata", { exact: true }).fill("user=console-u1, plan=pro");
     const token = await createToken(page, 600);
-    const made = await request(worker, `/upload-tokens/${token}`, { headers: basic });
+    const made = await request(worker, `/upload-tokens/${token}`, { headers: withKey });
     assert.deepEqual(
       [made.json.maxUploads, made.json.uploadsUsed, made.json.metadata],
       [2, 0, [{ key: "user", value: "console-u1" }, { key: "plan", value: "pro" }]],
