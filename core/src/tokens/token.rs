@@ -53,6 +53,8 @@ impl UploadToken {
             self.ttl
                 .max(KV_MIN_EXPIRATION_TTL)
                 .saturating_add(kept_after_expiry)
+                // Never past what KV takes (a signed 32-bit count of seconds).
+                .min(MAX_TTL)
         })
     }
 
@@ -138,7 +140,7 @@ mod tests {
         assert_eq!(token(3600).kv_expiration_ttl(600), Some(4200));
         assert_eq!(
             token(MAX_TTL).kv_expiration_ttl(86_400),
-            Some(MAX_TTL + 86_400)
+            Some(MAX_TTL)
         );
     }
 
