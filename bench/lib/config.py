@@ -24,6 +24,10 @@ def main():
         config.pop("build", None)
         config["main"] = os.path.abspath(main_path)
         config["send_metrics"] = False
+        # Relative paths of wrangler.toml are relative to it, not to the written file.
+        if "directory" in config.get("assets", {}):
+            config["assets"] = dict(config["assets"])
+            config["assets"]["directory"] = os.path.normpath(os.path.join(os.path.abspath(root), config["assets"]["directory"]))
         for binding in config.get("ratelimits", []):
             binding["simple"] = {"limit": limit, "period": 60}
         config["vars"] = dict(config.get("vars", {}))
