@@ -8,15 +8,19 @@
 # Usage:
 #   bench/index.sh            the full run (about 30 minutes on 2 cores, stopped after 45):
 #                             N = 1,000, 10,000, 100,000 and 1,000,000 tokens, the old design at
-#                             N up to 100,000, 3 repetitions; writes docs/bench/index-results.md,
+#                             N up to 100,000, 3 repetitions of the listings, 8 rounds of get,
+#                             create and delete, 2 of the ceiling; writes docs/bench/index-results.md,
 #                             docs/bench/index-results.json and docs/bench/index-chart.svg
 #   bench/index.sh --quick    a short check (a few minutes once the builds are there):
 #                             N = 1,000 and 10,000, one repetition, 1 s runs; bench/out/index-quick/
+#                             (figures for checking the script, not for quoting)
 #
 # Options (they override the above, so `--quick --reps 2` works):
 #   --sizes 1000,10000       the values of N of the service
 #   --old-sizes 1000,10000   the values of N of the old design (each at most 1,000,000)
-#   --reps R                 repetitions of every timed run (medians are quoted)
+#   --reps R                 repetitions of the listings (medians are quoted)
+#   --misc-rounds R          rounds of get, create and delete, each run next to its baseline's
+#                            (more and shorter than the listings': their targets are ratios)
 #   --duration SECONDS       length of the runs of get, create and delete
 #   --ceiling-conns 1,2,4    wrk connections of the creates-per-second runs
 #   --out DIR                where index-results.{json,md} and index-chart.svg go
@@ -58,15 +62,15 @@ bench=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$bench")
 cd "$root"
 
-sizes="1000,10000,100000,1000000" old_sizes="1000,10000,100000" reps=3 duration=3
-ceiling_conns="1,2,4,8,16" ceiling_duration=3 warmup=1 quick=false
+sizes="1000,10000,100000,1000000" old_sizes="1000,10000,100000" reps=3 duration=2 misc_rounds=8
+ceiling_conns="1,2,4,8,16" ceiling_duration=3 ceiling_rounds=2 warmup=1 quick=false
 out="$root/docs/bench" build=true keep=false max_minutes=45 old_commit=8deccd3
 command_line="bench/index.sh $*"
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[$i]}" in
-    --quick) quick=true sizes="1000,10000" old_sizes="1000,10000" reps=1 duration=1 ceiling_conns="1,4"
-      ceiling_duration=1 max_minutes=20 out="$root/bench/out/index-quick" ;;
+    --quick) quick=true sizes="1000,10000" old_sizes="1000,10000" reps=1 duration=1 misc_rounds=2
+      ceiling_conns="1,4" ceiling_duration=1 ceiling_rounds=1 max_minutes=20 out="$root/bench/out/index-quick" ;;
   esac
 done
 while [ $# -gt 0 ]; do
@@ -76,6 +80,7 @@ while [ $# -gt 0 ]; do
     --old-sizes) old_sizes=$2; shift ;;
     --reps) reps=$2; shift ;;
     --duration) duration=$2; shift ;;
+    --misc-rounds) misc_rounds=$2; shift ;;
     --ceiling-conns) ceiling_conns=$2; shift ;;
     --out) out=$2; shift ;;
     --old-commit) old_commit=$2; shift ;;
@@ -90,6 +95,10 @@ done
 IFS=, read -r -a sizes_list <<<"$sizes"
 IFS=, read -r -a old_sizes_list <<<"$old_sizes"
 IFS=, read -r -a ceiling_list <<<"$ceiling_conns"
+for n in "${old_sizes_list[@]}"; do
+  # Each listing of the old design is paired with the same listing of the service.
+  [[ ",$sizes," == *",$n,"* ]] || { echo "bench: every --old-sizes value must be in --sizes ($n is not)" >&2; exit 2; }
+done
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
@@ -121,6 +130,7 @@ storage_kind=$(df -P "$work" | awk 'NR==2 {print $1}')
 
 own_pgid=$(ps -o pgid= -p $$ | tr -d ' ')
 servers=()
+declare -A pgid_of_port=()
 watchdog=""
 # stop_server PGID: SIGINT to the server's process group, SIGKILL if still there after 10 s.
 stop_server() {
@@ -281,6 +291,7 @@ start_server() {
   servers+=("$pid")
   started_pgid=$pid
   started_base="http://127.0.0.1:$port"
+  pgid_of_port[$port]=$pid
   until curl -s -o /dev/null --max-time 5 "$started_base/"; do
     if ! kill -0 "$pid" 2>/dev/null; then
       tail -30 "$log" >&2
@@ -312,7 +323,7 @@ expect_status() {
 # then a few tokens for the Server-Timing probes.
 pool=$((600 * duration))
 warm_pool=$((600 * warmup))
-probe_start=$((reps * pool + warm_pool))
+probe_start=$((misc_rounds * pool + warm_pool))
 del_count=$((probe_start + 20))
 now=$(date +%s)
 say "writing token records with the core's TokenStore::save (bench-read 1000, bench-del and bench-del-base $del_count)"
@@ -401,17 +412,46 @@ runs="$work/runs.jsonl" probes="$work/probes.jsonl"
 : >"$probes"
 export LUA_PATH="$bench/lua/?.lua;;"
 rep=0
-# load PHASE CASE TARGET N CONNS SECONDS SCRIPT URL ARGS...: one timed wrk run, recorded.
+# cpu_ticks PGID: user + system clock ticks used so far by the processes of a process group (a
+# server: wrangler and its workerd processes, where the Worker, the objects and the KV
+# simulator all run). On a machine shared with other work, CPU time per request moves much
+# less than requests per second.
+cpu_ticks() {
+  python3 - "$1" <<'EOF'
+import glob, sys
+group, total = sys.argv[1], 0
+for path in glob.glob("/proc/[0-9]*/stat"):
+    try:
+        fields = open(path).read().rsplit(")", 1)[1].split()
+    except OSError:
+        continue
+    if fields[2] == group:
+        total += int(fields[11]) + int(fields[12])
+print(total)
+EOF
+}
+ticks_per_second=$(getconf CLK_TCK)
+# load PHASE CASE TARGET N CONNS SECONDS SCRIPT URL ARGS...: one timed wrk run, recorded with
+# the CPU time its server used meanwhile.
 load() {
   local phase=$1 id=$2 target=$3 n=$4 conns=$5 seconds=$6 script=$7 url=$8
   shift 8
-  local raw="$work/logs/wrk-$phase-$target-$id-$n-$conns-$rep.txt" line
+  local raw="$work/logs/wrk-$phase-$target-$id-$n-$conns-$rep.txt" line port pgid t0 t1 cpu_ms=null
+  port=${url#http://127.0.0.1:}
+  port=${port%%/*}
+  port=${port%%\?*}
+  pgid=${pgid_of_port[$port]:-}
+  [ -n "$pgid" ] && t0=$(cpu_ticks "$pgid")
   timeout $((seconds + 60)) wrk -t1 -c"$conns" -d"${seconds}s" --timeout 30s --latency \
     -s "$bench/lua/$script" "$url" -- "$@" >"$raw" 2>&1 || true
+  if [ -n "$pgid" ]; then
+    t1=$(cpu_ticks "$pgid")
+    cpu_ms=$(((t1 - t0) * 1000 / ticks_per_second))
+  fi
   line=$(grep '^BENCH_JSON ' "$raw" | tail -1 | cut -d' ' -f2- || true)
   [ -n "$line" ] || line='{"failed":true}'
-  printf '{"phase":"%s","case":"%s","target":"%s","n":%s,"conns":%s,"seconds":%s,"rep":%s,"wrk":%s}\n' \
-    "$phase" "$id" "$target" "$n" "$conns" "$seconds" "$rep" "$line" >>"$runs"
+  printf '{"phase":"%s","case":"%s","target":"%s","n":%s,"conns":%s,"seconds":%s,"rep":%s,"cpu_ms":%s,"wrk":%s}\n' \
+    "$phase" "$id" "$target" "$n" "$conns" "$seconds" "$rep" "$cpu_ms" "$line" >>"$runs"
   printf '  %-8s %-32s %-12s N=%-8s c=%-2s rep %s: %s\n' "$phase" "$id" "$target" "$n" "$conns" "$rep" \
     "$(grep -E '^Requests/sec' "$raw" | tr -s ' ' || echo 'no result')" >&2
 }
@@ -498,11 +538,11 @@ warm "$warmup" 2 walk.lua "$kvg" GET / "$read_tokens" 0 1000 - cycle
 warm "$warmup" 2 walk.lua "$sva" GET /upload-tokens/ "$read_tokens" 0 1000 "$(auth_of bench-read)" cycle
 warm "$warmup" 2 static.lua "$svc/upload-tokens" POST "$(auth_of bench-create)" '{"ttl":3600}'
 warm "$warmup" 2 static.lua "$dob/" POST - '{"ttl":3600}'
-warm "$warmup" 2 walk.lua "$svc" DELETE /upload-tokens/ "$del_tokens" $((reps * pool)) "$warm_pool" "$(auth_of bench-del)" once
-warm "$warmup" 2 walk.lua "$dob" DELETE / "$del_base_tokens" $((reps * pool)) "$warm_pool" - once "?project=bench-del-base"
-for ((rep = 1; rep <= reps; rep++)); do
-  mark "misc rep $rep"
-  say "get, create, delete: repetition $rep of $reps"
+warm "$warmup" 2 walk.lua "$svc" DELETE /upload-tokens/ "$del_tokens" $((misc_rounds * pool)) "$warm_pool" "$(auth_of bench-del)" once
+warm "$warmup" 2 walk.lua "$dob" DELETE / "$del_base_tokens" $((misc_rounds * pool)) "$warm_pool" - once "?project=bench-del-base"
+for ((rep = 1; rep <= misc_rounds; rep++)); do
+  mark "misc round $rep"
+  say "get, create, delete: round $rep of $misc_rounds"
   for id in get create delete; do
     for part in $(ordered service baseline); do misc_run "$part" "$id"; done
   done
@@ -570,15 +610,17 @@ say "creates per second: one project, $spread projects, baseline (f)"
 spread_auths=()
 for p in "${spread_projects[@]}"; do spread_auths+=("$(auth_of "$p")"); done
 warm "$warmup" 4 rotate.lua "$svc/upload-tokens" POST '{"ttl":3600}' "${spread_auths[@]}"
-rep=1
-mark "ceiling"
-for c in "${ceiling_list[@]}"; do
-  for t in one spread base; do
-    case $t in
-      one) load ceiling create-one-project service 0 "$c" "$ceiling_duration" static.lua "$svc/upload-tokens" POST "$(auth_of bench-create)" '{"ttl":3600}' ;;
-      spread) load ceiling "create-$spread-projects" service 0 "$c" "$ceiling_duration" rotate.lua "$svc/upload-tokens" POST '{"ttl":3600}' "${spread_auths[@]}" ;;
-      base) load ceiling create-one-project baseline-f 0 "$c" "$ceiling_duration" static.lua "$dob/" POST - '{"ttl":3600}' ;;
-    esac
+for ((rep = 1; rep <= ceiling_rounds; rep++)); do
+  mark "ceiling round $rep"
+  for c in "${ceiling_list[@]}"; do
+    case $(((rep + c) % 3)) in 0) order="one spread base" ;; 1) order="spread base one" ;; *) order="base one spread" ;; esac
+    for t in $order; do
+      case $t in
+        one) load ceiling create-one-project service 0 "$c" "$ceiling_duration" static.lua "$svc/upload-tokens" POST "$(auth_of bench-create)" '{"ttl":3600}' ;;
+        spread) load ceiling "create-$spread-projects" service 0 "$c" "$ceiling_duration" rotate.lua "$svc/upload-tokens" POST '{"ttl":3600}' "${spread_auths[@]}" ;;
+        base) load ceiling create-one-project baseline-f 0 "$c" "$ceiling_duration" static.lua "$dob/" POST - '{"ttl":3600}' ;;
+      esac
+    done
   done
 done
 stop_server "$svc_pgid"
@@ -636,6 +678,7 @@ meta = {
                  "workerd": "$("$root/node_modules/.bin/workerd" --version 2>/dev/null | tr -d '\n' || echo unknown)",
                  "wrk": "$(wrk -v 2>&1 | head -1 | cut -d' ' -f2)", "node": "$(node --version)"},
     "settings": {"quick": $($quick && echo True || echo False), "sizes": [$sizes], "old_sizes": [$old_sizes], "reps": $reps,
+                 "misc_rounds": $misc_rounds, "ceiling_rounds": $ceiling_rounds,
                  "duration_s": $duration, "list_seconds": {n: int(s) for n, s in [$(for n in "${sizes_list[@]}"; do printf '(%s, "%s"),' "$n" "$(list_seconds "$n")"; done)]},
                  "old_seconds": {n: int(s) for n, s in [$(for n in "${old_sizes_list[@]}"; do printf '(%s, "%s"),' "$n" "$(old_seconds "$n")"; done)]},
                  "ceiling_conns": [$ceiling_conns], "ceiling_duration_s": $ceiling_duration, "spread_projects": $spread,

@@ -50,6 +50,7 @@ function summarise(r) {
     requests: w.requests,
     seconds,
     rps: w.requests / seconds,
+    cpu: answered && r.cpu_ms !== null && r.cpu_ms !== undefined ? r.cpu_ms / w.requests : null,
     p50: answered ? w.latency_us.p50 / 1000 : null,
     p99: answered ? w.latency_us.p99 / 1000 : null,
     max: answered ? w.latency_us.max / 1000 : null,
@@ -69,6 +70,7 @@ for (const g of groups.values()) {
   const ok = g.reps.filter((x) => !x.failed);
   g.rps = median(ok.map((x) => x.rps));
   g.p50 = median(ok.map((x) => x.p50));
+  g.cpu = median(ok.map((x) => x.cpu));
   g.p99 = median(ok.map((x) => x.p99));
   g.p99Worst = ok.length ? Math.max(...ok.map((x) => x.p99 ?? 0)) : null;
   g.requests = ok.reduce((a, x) => a + x.requests, 0);
@@ -77,13 +79,26 @@ for (const g of groups.values()) {
 }
 const get = (phase, c, target, n, conns) => groups.get(gkey(phase, c, target, n, conns));
 // The median over repetitions of a/b, each repetition's two runs made next to each other.
-function pairedRatio(a, b, invert = false) {
-  if (!a || !b) return null;
+function pairedRatios(a, b, invert = false) {
+  if (!a || !b) return [];
   const xs = [];
   for (const x of a.reps) {
     const y = b.reps.find((r) => r.rep === x.rep);
     if (!y || x.failed || y.failed || !x.rps || !y.rps) continue;
     xs.push(invert ? y.rps / x.rps : x.rps / y.rps);
+  }
+  return xs;
+}
+const pairedRatio = (a, b, invert = false) => median(pairedRatios(a, b, invert));
+// The same from CPU time per request: b's over a's, i.e. what a's throughput over b's would be
+// if both were limited by CPU alone.
+function cpuRatio(a, b) {
+  if (!a || !b) return null;
+  const xs = [];
+  for (const x of a.reps) {
+    const y = b.reps.find((r) => r.rep === x.rep);
+    if (!y || x.failed || y.failed || !x.cpu || !y.cpu) continue;
+    xs.push(y.cpu / x.cpu);
   }
   return median(xs);
 }
@@ -136,11 +151,13 @@ for (const [c, base, letter, what] of [
   const s = get("misc", c, "service", 0, 2);
   const b = get("misc", c, base, 0, 2);
   const ratio = pairedRatio(s, b);
-  misc[c] = { service: s, baseline: b, letter, what, ratio, trips: trips("service", c, 0), oldTrips: trips("old", c, 0) };
+  const ratios = pairedRatios(s, b);
+  const cpu = cpuRatio(s, b);
+  misc[c] = { service: s, baseline: b, letter, what, ratio, ratios, cpuRatio: cpu, trips: trips("service", c, 0), oldTrips: trips("old", c, 0) };
   targets.push({
     target: `${c} >= ${RATIO_TARGET} x baseline (${letter}) throughput`,
     met: ratio !== null && ratio >= RATIO_TARGET,
-    measured: `paired ratio ${fmt(ratio, 2)}; ${fmt(s?.rps)} vs ${fmt(b?.rps)} req/s (medians)`,
+    measured: `paired ratio ${fmt(ratio, 2)} (median of ${ratios.length} rounds; ${ratios.filter((r) => r >= RATIO_TARGET).length} of them at ${RATIO_TARGET} or more); ${fmt(s?.rps)} vs ${fmt(b?.rps)} req/s (medians); from CPU time per request ${fmt(cpu, 2)}`,
   });
 }
 const listing = {};
@@ -148,7 +165,7 @@ for (const n of sizes) {
   listing[n] = listCases.map((c) => {
     const s = get("list", c, "service", n, 1);
     const b = get("list", c, "baseline-h", n, 1);
-    return { case: c, service: s, baseline: b, ratio: pairedRatio(s, b), trips: trips("service", c, n) };
+    return { case: c, service: s, baseline: b, ratio: pairedRatio(s, b), cpuRatio: cpuRatio(s, b), trips: trips("service", c, n) };
   });
 }
 for (const [n, limit] of Object.entries(P99_TARGETS)) {
@@ -297,7 +314,7 @@ md += `| old design | commit ${meta.old_commit} (the index as KV entries \`idx:{
 md += `| machine | ${meta.machine.nproc} cores (nproc), ${meta.machine.cpu}, ${meta.machine.memory_gib} GiB |\n`;
 md += `| versions | rustc ${meta.versions.rustc}, worker crate ${meta.versions.worker}, wrangler ${meta.versions.wrangler}, ${meta.versions.workerd}, wrk ${meta.versions.wrk}, node ${meta.versions.node} |\n`;
 md += `| serving | \`wrangler dev --ip 127.0.0.1 --log-level warn\`, local KV and object state on ${s.state_storage}, rate limits raised to ${nfmt(s.rate_limit)} per 60 s |\n`;
-md += `| load | wrk, 1 thread; get, create, delete: 2 connections, ${s.duration_s} s per run; listings: 1 connection, ${Object.entries(s.list_seconds).map(([n, t]) => `${t} s at N = ${nfmt(n)}`).join(", ")}; old design: ${Object.entries(s.old_seconds).map(([n, t]) => `${t} s at N = ${nfmt(n)}`).join(", ")}; ${s.reps} repetition(s), medians quoted |\n`;
+md += `| load | wrk, 1 thread; get, create, delete: 2 connections, ${s.duration_s} s per run, ${s.misc_rounds} rounds; listings: 1 connection, ${Object.entries(s.list_seconds).map(([n, t]) => `${t} s at N = ${nfmt(n)}`).join(", ")}; old design: ${Object.entries(s.old_seconds).map(([n, t]) => `${t} s at N = ${nfmt(n)}`).join(", ")}; listings and old design ${s.reps} repetition(s); creates per second ${s.ceiling_rounds} round(s) of ${s.ceiling_duration_s} s; medians quoted |\n`;
 md += `| data | the service's index rows written by the core's \`SqlIndex\` into each object's SQLite file, token records by the core's \`TokenStore::save\`; the old design's KV entries by its own \`TokenStore::save\`; the same tokens for both (same generator and seed) |\n`;
 md += `| load average (1/5/15 min) | ${marks.map((m) => `${m.at}: ${m.loadavg}`).join("; ")} |\n`;
 md += `| wall time | ${Math.floor(meta.wall_time_s / 60)} min ${meta.wall_time_s % 60} s |\n\n`;
@@ -318,34 +335,34 @@ const tripsAll = sizes.flatMap((n) => listing[n].map((r) => r.trips)).filter(Boo
 const sameTrips = [...new Set(tripsAll.map(tripText))];
 md += `\nEvery listing of the new design, at every N, page and order: ${sameTrips.join("; ")} (${tripsAll.length} cases probed).\n`;
 
-md += `\n## get, create, delete next to their baselines\n\n2 connections. The ratio is the median over repetitions of the service's throughput over its baseline's, the two runs made next to each other.\n\n`;
-md += `| case | req/s | p50 ms | p99 ms | baseline | baseline req/s | baseline p50 ms | baseline p99 ms | ratio |\n|---|---:|---:|---:|---|---:|---:|---:|---:|\n`;
+md += `\n## get, create, delete next to their baselines\n\n2 connections. The ratio is the median over ${s.misc_rounds} rounds of the service's throughput over its baseline's, the two runs of a round made next to each other. CPU ms/req is the CPU time the target's whole local runtime (Worker, objects, KV simulator, wrangler) used during a run over the requests it answered; "ratio from CPU" is the median of the baseline's over the service's, round by round: the throughput ratio a machine with nothing else to do would approach, and a figure that moves much less than requests per second when other work shares the cores.\n\n`;
+md += `| case | req/s | p50 ms | p99 ms | CPU ms/req | baseline | baseline req/s | baseline p50 ms | baseline p99 ms | baseline CPU ms/req | ratio | rounds' ratios | ratio from CPU |\n|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---:|\n`;
 for (const c of ["get", "create", "delete"]) {
   const m = misc[c];
-  md += `| ${c} | ${fmt(m.service?.rps)} | ${fmt(m.service?.p50, 2)} | ${fmt(m.service?.p99, 2)} | (${m.letter}) ${m.what} | ${fmt(m.baseline?.rps)} | ${fmt(m.baseline?.p50, 2)} | ${fmt(m.baseline?.p99, 2)} | ${fmt(m.ratio, 2)} |\n`;
+  md += `| ${c} | ${fmt(m.service?.rps)} | ${fmt(m.service?.p50, 2)} | ${fmt(m.service?.p99, 2)} | ${fmt(m.service?.cpu, 2)} | (${m.letter}) ${m.what} | ${fmt(m.baseline?.rps)} | ${fmt(m.baseline?.p50, 2)} | ${fmt(m.baseline?.p99, 2)} | ${fmt(m.baseline?.cpu, 2)} | ${fmt(m.ratio, 2)} | ${m.ratios.length ? `${fmt(Math.min(...m.ratios), 2)}–${fmt(Math.max(...m.ratios), 2)}` : "–"} | ${fmt(m.cpuRatio, 2)} |\n`;
 }
 const plain = get("assets", "get", "service", 0, 2);
 const withAssets = get("assets", "get", "service-assets", 0, 2);
 const assetsRatio = pairedRatio(withAssets, plain);
 if (plain && withAssets) {
-  md += `\nThe service above is served without the console's static assets (as the baselines). With them, as \`wrangler.toml\` has it, the local runtime puts its asset router in front of every request: get ${fmt(withAssets.rps)} req/s (p50 ${fmt(withAssets.p50, 2)} ms) against ${fmt(plain.rps)} (p50 ${fmt(plain.p50, 2)} ms) without, a paired ratio of ${fmt(assetsRatio, 2)}. At the edge that routing is the platform's, before the Worker runs.\n`;
+  md += `\nThe service above is served without the console's static assets (as the baselines). With them, as \`wrangler.toml\` has it, the local runtime puts its asset router in front of every request: get ${fmt(withAssets.rps)} req/s (p50 ${fmt(withAssets.p50, 2)} ms) against ${fmt(plain.rps)} (p50 ${fmt(plain.p50, 2)} ms) without, a paired ratio of ${fmt(assetsRatio, 2)}; CPU time per request ${fmt(withAssets.cpu, 2)} ms against ${fmt(plain.cpu, 2)} (ratio from CPU ${fmt(cpuRatio(withAssets, plain), 2)}). At the edge that routing is the platform's, before the Worker runs.\n`;
 }
 if (misc.delete.service?.exhausted || misc.delete.baseline?.exhausted) md += `\nA delete run used up its slice of tokens before its time was over (its throughput is then that of a shorter run).\n`;
 
 md += `\n## Listings\n\n1 connection (one object serves one request at a time: a second connection on the same project only waits behind the first, doubling the latency at the same throughput). Baseline (h) is one object call that runs the same \`COUNT(*)\` and \`LIMIT/OFFSET\` query over the same rows and answers them as JSON; the ratio is the service's throughput over (h)'s, paired. p99: median of the repetitions' p99 (in brackets the highest single run's).\n\n`;
 for (const n of sizes) {
-  md += `### N = ${nfmt(n)}\n\n| case | req/s | p50 ms | p99 ms | (h) req/s | (h) p50 ms | (h) p99 ms | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|\n`;
+  md += `### N = ${nfmt(n)}\n\n| case | req/s | p50 ms | p99 ms | CPU ms/req | (h) req/s | (h) p50 ms | (h) p99 ms | (h) CPU ms/req | ratio | ratio from CPU |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n`;
   for (const r of listing[n]) {
-    md += `| ${caseLabel(r.case)} | ${fmt(r.service?.rps)} | ${fmt(r.service?.p50, 2)} | ${fmt(r.service?.p99, 2)} (${fmt(r.service?.p99Worst, 1)}) | ${fmt(r.baseline?.rps)} | ${fmt(r.baseline?.p50, 2)} | ${fmt(r.baseline?.p99, 2)} | ${fmt(r.ratio, 2)} |\n`;
+    md += `| ${caseLabel(r.case)} | ${fmt(r.service?.rps)} | ${fmt(r.service?.p50, 2)} | ${fmt(r.service?.p99, 2)} (${fmt(r.service?.p99Worst, 1)}) | ${fmt(r.service?.cpu, 2)} | ${fmt(r.baseline?.rps)} | ${fmt(r.baseline?.p50, 2)} | ${fmt(r.baseline?.p99, 2)} | ${fmt(r.baseline?.cpu, 2)} | ${fmt(r.ratio, 2)} | ${fmt(r.cpuRatio, 2)} |\n`;
   }
   const ok = listing[n].filter((r) => r.service);
-  md += `\nRange: p50 ${fmt(Math.min(...ok.map((r) => r.service.p50)), 2)}–${fmt(Math.max(...ok.map((r) => r.service.p50)), 2)} ms, p99 ${fmt(Math.min(...ok.map((r) => r.service.p99)), 2)}–${fmt(Math.max(...ok.map((r) => r.service.p99)), 2)} ms, ${fmt(Math.min(...ok.map((r) => r.service.rps)))}–${fmt(Math.max(...ok.map((r) => r.service.rps)))} req/s; ratio to (h) ${fmt(Math.min(...ok.map((r) => r.ratio ?? Infinity)), 2)}–${fmt(Math.max(...ok.map((r) => r.ratio ?? 0)), 2)}, median ${fmt(median(ok.map((r) => r.ratio)), 2)}.\n\n`;
+  md += `\nRange: p50 ${fmt(Math.min(...ok.map((r) => r.service.p50)), 2)}–${fmt(Math.max(...ok.map((r) => r.service.p50)), 2)} ms, p99 ${fmt(Math.min(...ok.map((r) => r.service.p99)), 2)}–${fmt(Math.max(...ok.map((r) => r.service.p99)), 2)} ms, ${fmt(Math.min(...ok.map((r) => r.service.rps)))}–${fmt(Math.max(...ok.map((r) => r.service.rps)))} req/s; ratio to (h) ${fmt(Math.min(...ok.map((r) => r.ratio ?? Infinity)), 2)}–${fmt(Math.max(...ok.map((r) => r.ratio ?? 0)), 2)}, median ${fmt(median(ok.map((r) => r.ratio)), 2)}; from CPU time, median ${fmt(median(ok.map((r) => r.cpuRatio)), 2)}.\n\n`;
 }
 
 md += `## The old design beside it\n\nThe build of ${meta.old_commit} on the old KV layout (records and index entries written by its own seeding tool, the same tokens), 1 connection, each run next to the same listing of the new design. "Speed-up" is the median over repetitions of new req/s over old req/s.\n\n`;
-md += `| N | case | old req/s | old p50 ms | old p99 ms | old KV lists | new req/s | new p50 ms | new p99 ms | speed-up |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n`;
+md += `| N | case | old req/s | old p50 ms | old p99 ms | old CPU ms/req | old KV lists | new req/s | new p50 ms | new p99 ms | new CPU ms/req | speed-up |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n`;
 for (const r of oldRows) {
-  md += `| ${nfmt(r.n)} | ${caseLabel(r.case)} | ${fmt(r.old?.rps, 2)} | ${fmt(r.old?.p50)} | ${fmt(r.old?.p99)} | ${r.oldTrips?.lists ?? "–"} | ${fmt(r.service?.rps)} | ${fmt(r.service?.p50, 2)} | ${fmt(r.service?.p99, 2)} | ${fmt(r.speedup, r.speedup !== null && r.speedup < 10 ? 1 : 0)}x |\n`;
+  md += `| ${nfmt(r.n)} | ${caseLabel(r.case)} | ${fmt(r.old?.rps, 2)} | ${fmt(r.old?.p50)} | ${fmt(r.old?.p99)} | ${fmt(r.old?.cpu, 1)} | ${r.oldTrips?.lists ?? "–"} | ${fmt(r.service?.rps)} | ${fmt(r.service?.p50, 2)} | ${fmt(r.service?.p99, 2)} | ${fmt(r.service?.cpu, 2)} | ${fmt(r.speedup, r.speedup !== null && r.speedup < 10 ? 1 : 0)}x |\n`;
 }
 
 md += `\n## Latency at the edge, modelled\n\nLocally every storage call is a call into the same process; at the edge each is a network round trip. Modelled time = measured local p50 + ${KV_MS} ms per KV call + ${OBJECT_MS} ms per object call, with the calls counted above (all sequential). Old: ⌈N/1000⌉ KV \`list\` calls, one after another (each needs the previous one's cursor); new: one object call. The old design is not run at N above ${nfmt(Math.max(...oldSizes))}: its local time there is extrapolated in proportion to N (marked *), and its list calls are ⌈N/1000⌉ by construction. At 1,000,000 tokens the old design needs 1,000 KV calls in one request, the platform's limit per invocation: one more token and it fails.\n\n`;
@@ -358,25 +375,25 @@ for (const m of model) {
 md += `\nThe other requests, network part only (same model): get ${KV_MS * (misc.get.trips?.kv ?? 0) + OBJECT_MS * (misc.get.trips?.objectCalls ?? 0)} ms new, ${KV_MS * (misc.get.oldTrips?.kv ?? 0)} ms old; create ${KV_MS * (misc.create.trips?.kv ?? 0) + OBJECT_MS * (misc.create.trips?.objectCalls ?? 0)} ms new, ${KV_MS * (misc.create.oldTrips?.kv ?? 0)} ms old; delete ${KV_MS * (misc.delete.trips?.kv ?? 0) + OBJECT_MS * (misc.delete.trips?.objectCalls ?? 0)} ms new, ${KV_MS * (misc.delete.oldTrips?.kv ?? 0)} ms old. The rate limiter's call (made alongside) is not counted.\n\n`;
 md += `![modelled listing latency against N, old design and new](index-chart.svg)\n`;
 
-md += `\n## Creates per second on one project's object\n\nLoad of creates only, for ${s.ceiling_duration_s} s per run, at several connections: on one project (every create goes to the same object), spread over ${s.spread_projects} projects in turn (${s.spread_projects} objects), and baseline (f) (one KV put + one insert, one object). All of it runs in one local runtime on 2 cores, so this is the local ceiling of the whole path; the real edge runs each object on its own machine.\n\n`;
-md += `| connections | one project req/s | p50 ms | p99 ms | ${s.spread_projects} projects req/s | p50 ms | p99 ms | baseline (f) req/s | p50 ms | p99 ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n`;
+md += `\n## Creates per second on one project's object\n\nLoad of creates only, ${s.ceiling_rounds} round(s) of ${s.ceiling_duration_s} s per run (medians), at several connections: on one project (every create goes to the same object), spread over ${s.spread_projects} projects in turn (${s.spread_projects} objects), and baseline (f) (one KV put + one insert, one object). All of it runs in one local runtime on 2 cores, so this is the local ceiling of the whole path; the real edge runs each object on its own machine.\n\n`;
+md += `| connections | one project req/s | p50 ms | p99 ms | CPU ms/req | ${s.spread_projects} projects req/s | p50 ms | p99 ms | CPU ms/req | baseline (f) req/s | p50 ms | p99 ms | CPU ms/req |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n`;
 for (const r of ceiling) {
-  md += `| ${r.conns} | ${fmt(r.one?.rps)} | ${fmt(r.one?.p50, 1)} | ${fmt(r.one?.p99, 1)} | ${fmt(r.spread?.rps)} | ${fmt(r.spread?.p50, 1)} | ${fmt(r.spread?.p99, 1)} | ${fmt(r.base?.rps)} | ${fmt(r.base?.p50, 1)} | ${fmt(r.base?.p99, 1)} |\n`;
+  md += `| ${r.conns} | ${fmt(r.one?.rps)} | ${fmt(r.one?.p50, 1)} | ${fmt(r.one?.p99, 1)} | ${fmt(r.one?.cpu, 2)} | ${fmt(r.spread?.rps)} | ${fmt(r.spread?.p50, 1)} | ${fmt(r.spread?.p99, 1)} | ${fmt(r.spread?.cpu, 2)} | ${fmt(r.base?.rps)} | ${fmt(r.base?.p50, 1)} | ${fmt(r.base?.p99, 1)} | ${fmt(r.base?.cpu, 2)} |\n`;
 }
 md += `\nHighest: one project ${fmt(bestOne?.one?.rps)} creates/s (${bestOne?.conns} connections), ${s.spread_projects} projects ${fmt(bestSpread?.spread?.rps)} (${bestSpread?.conns}), baseline (f) ${fmt(bestBase?.base?.rps)} (${bestBase?.conns}).\n`;
 
 writeFileSync(join(out, "index-results.md"), md);
 writeFileSync(join(out, "index-chart.svg"), chart());
-const strip = (g) => g && { rps: round(g.rps, 2), p50: round(g.p50, 3), p99: round(g.p99, 3), p99Worst: round(g.p99Worst, 3), requests: g.requests, unexpected: g.unexpected, reps: g.reps };
+const strip = (g) => g && { rps: round(g.rps, 2), cpuMsPerRequest: round(g.cpu, 3), p50: round(g.p50, 3), p99: round(g.p99, 3), p99Worst: round(g.p99Worst, 3), requests: g.requests, unexpected: g.unexpected, reps: g.reps };
 writeFileSync(join(out, "index-results.json"), JSON.stringify({
   meta,
   model: { kvMs: KV_MS, objectMs: OBJECT_MS, rows: model },
   targets,
-  misc: Object.fromEntries(Object.entries(misc).map(([c, m]) => [c, { service: strip(m.service), baseline: strip(m.baseline), baselineLetter: m.letter, ratio: round(m.ratio, 3), trips: m.trips, oldTrips: m.oldTrips }])),
-  listing: Object.fromEntries(Object.entries(listing).map(([n, rows]) => [n, rows.map((r) => ({ case: r.case, service: strip(r.service), baselineH: strip(r.baseline), ratio: round(r.ratio, 3), trips: r.trips }))])),
+  misc: Object.fromEntries(Object.entries(misc).map(([c, m]) => [c, { service: strip(m.service), baseline: strip(m.baseline), baselineLetter: m.letter, ratio: round(m.ratio, 3), ratios: m.ratios.map((r) => round(r, 3)), cpuRatio: round(m.cpuRatio, 3), trips: m.trips, oldTrips: m.oldTrips }])),
+  listing: Object.fromEntries(Object.entries(listing).map(([n, rows]) => [n, rows.map((r) => ({ case: r.case, service: strip(r.service), baselineH: strip(r.baseline), ratio: round(r.ratio, 3), cpuRatio: round(r.cpuRatio, 3), trips: r.trips }))])),
   old: oldRows.map((r) => ({ n: r.n, case: r.case, old: strip(r.old), service: strip(r.service), speedup: round(r.speedup, 2), oldTrips: r.oldTrips })),
   ceiling: ceiling.map((r) => ({ conns: r.conns, oneProject: strip(r.one), spread: strip(r.spread), baselineF: strip(r.base) })),
-  assets: { get: strip(plain), getWithAssets: strip(withAssets), ratio: round(assetsRatio, 3) },
+  assets: { get: strip(plain), getWithAssets: strip(withAssets), ratio: round(assetsRatio, 3), cpuRatio: round(cpuRatio(withAssets, plain), 3) },
   loadavg: marks,
 }, null, 1));
 console.log(`wrote ${join(out, "index-results.md")}, index-results.json, index-chart.svg`);
