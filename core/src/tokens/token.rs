@@ -138,10 +138,7 @@ mod tests {
     fn long_ttls_keep_their_own_kv_expiry() {
         assert_eq!(token(3600).kv_expiration_ttl(0), Some(3600));
         assert_eq!(token(3600).kv_expiration_ttl(600), Some(4200));
-        assert_eq!(
-            token(MAX_TTL).kv_expiration_ttl(86_400),
-            Some(MAX_TTL)
-        );
+        assert_eq!(token(MAX_TTL).kv_expiration_ttl(86_400), Some(MAX_TTL));
     }
 
     #[test]
