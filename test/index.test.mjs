@@ -54,8 +54,9 @@ test("after a 204 delete the token uploads nothing, not even the rest of an uplo
 });
 
 test("a token deleted before its expiry is still refused after it: only an expired, undeleted token finishes its upload", async () => {
-  const deleted = await create(w, 4);
-  const kept = await create(w, 4);
+  // Seconds of room for two 5 MiB parts and a delete before they expire, on a loaded machine too.
+  const deleted = await create(w, 8);
+  const kept = await create(w, 8);
   const deletedVideo = await openUpload(deleted.token);
   const keptVideo = await openUpload(kept.token);
   await deleteToken(deleted.token);
