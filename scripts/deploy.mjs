@@ -23,6 +23,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseJson } from "./lib/http.mjs";
 import { runSmoke } from "./smoke.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -109,19 +110,15 @@ function tail({ stdout, stderr }) {
   return lines.slice(-12).map((l) => `    ${l}`).join("\n");
 }
 
-function parseJson(text, opening) {
+/** The JSON value that starts at the first `opening` of `text`, or undefined. */
+function jsonFrom(text, opening) {
   const at = text.indexOf(opening);
-  if (at < 0) return undefined;
-  try {
-    return JSON.parse(text.slice(at));
-  } catch {
-    return undefined;
-  }
+  return at < 0 ? undefined : parseJson(text.slice(at));
 }
 
 async function checkLogin(opts) {
   const res = await wrangler(["whoami", "--json"]);
-  const who = parseJson(res.stdout, "{");
+  const who = jsonFrom(res.stdout, "{");
   if (who?.loggedIn === false) {
     throw new Stop(
       "wrangler is not logged in to Cloudflare. Run `npx wrangler login` (or set CLOUDFLARE_API_TOKEN), then `npm run deploy` again.",
@@ -154,7 +151,7 @@ async function secretNames() {
     if (/Worker "[^"]*".*not found/.test(res.stderr + res.stdout)) return { names: [], exists: false };
     throw new Stop(`could not list the Worker's secrets (\`wrangler secret list\` failed):\n${tail(res)}`);
   }
-  const list = parseJson(res.stdout, "[");
+  const list = jsonFrom(res.stdout, "[");
   if (!Array.isArray(list)) throw new Stop(`unexpected output of \`wrangler secret list\`:\n${tail(res)}`);
   return { names: list.map((s) => s.name), exists: true };
 }

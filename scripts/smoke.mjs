@@ -10,6 +10,7 @@
 // stays: the API has no way to delete a video. It is a few dozen bytes named smoke-check.txt.
 import { randomBytes } from "node:crypto";
 import { pathToFileURL } from "node:url";
+import { basic, readAnswer } from "./lib/http.mjs";
 
 export const SMOKE_FILE_NAME = "smoke-check.txt";
 
@@ -49,25 +50,18 @@ const shortToken = (t) => (typeof t === "string" ? `${t.slice(0, 6)}…` : Strin
  */
 export async function runSmoke({ url, apiKey, waitMs = 0, settleMs = 60000, print = console.log }) {
   const base = String(url).replace(/\/+$/, "");
-  const auth = { Authorization: "Basic " + Buffer.from(`${apiKey}:`).toString("base64") };
+  const auth = { Authorization: basic(apiKey) };
   const started = Date.now();
 
-  async function call(method, path, { headers = {}, body, raw = false } = {}) {
+  async function call(method, path, { headers = {}, body } = {}) {
     let res;
     try {
       res = await fetch(base + path, { method, headers, body, signal: AbortSignal.timeout(30000) });
     } catch (err) {
       throw new StepFailure(networkMessage(err));
     }
-    if (raw) return { res, bytes: Buffer.from(await res.arrayBuffer()) };
-    const text = await res.text();
-    let json;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    return { res, body: json ?? text };
+    const { bytes, text, json } = await readAnswer(res);
+    return { res, bytes, body: json ?? text };
   }
 
   /** Retries `attempt` (which returns a note, or null to try again) until `ms` have passed. */
@@ -206,7 +200,7 @@ export async function runSmoke({ url, apiKey, waitMs = 0, settleMs = 60000, prin
     });
 
     await step("download source", async () => {
-      const { res, bytes } = await call("GET", `/videos/${videoId}/source`, { headers: auth, raw: true });
+      const { res, bytes } = await call("GET", `/videos/${videoId}/source`, { headers: auth });
       if (res.status !== 200) throw new StepFailure(describe(res, bytes.toString("utf8")));
       if (!bytes.equals(content)) {
         throw new StepFailure(`the file came back different: ${bytes.length} bytes, ${content.length} sent`);

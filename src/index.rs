@@ -28,6 +28,7 @@ impl Sql for DoSql {
         let bindings = params
             .iter()
             .map(|p| match *p {
+                SqlParam::Null => SqlStorageValue::Null,
                 SqlParam::Integer(i) => SqlStorageValue::Integer(i),
                 SqlParam::Text(s) => SqlStorageValue::String(s.to_owned()),
             })
@@ -61,9 +62,12 @@ pub struct ProjectIndex {
 
 impl DurableObject for ProjectIndex {
     fn new(state: State, env: Env) -> Self {
+        // An invalid value makes the Worker refuse every request before any reaches an object,
+        // so the default here is never what a command is answered with.
         let keep_expired = upload_tokens_core::config::upload_stale_after(|name| {
             env.var(name).ok().map(|v| v.to_string())
-        });
+        })
+        .unwrap_or(upload_tokens_core::config::DEFAULT_UPLOAD_STALE_AFTER);
         let sql = DoSql(state.storage().sql());
         // The schema statements are idempotent; a failure here is reported by every request.
         let index = SqlIndex::open(sql, keep_expired).unwrap_or_else(|e| {

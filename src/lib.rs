@@ -13,8 +13,8 @@ use std::rc::Rc;
 use upload_tokens_core::config::Config;
 use upload_tokens_core::http::problem::ApiError;
 use upload_tokens_core::http::{
-    finish, handle, resolve, without_config, Answer, Context as ApiContext, LimitScope, Limiter,
-    Request as ApiRequest, Response as ApiResponse,
+    finish, handle, resolve, route_refusal, without_config, Answer, Context as ApiContext,
+    LimitScope, Limiter, Request as ApiRequest, Response as ApiResponse,
 };
 use upload_tokens_core::ids::SystemEntropy;
 use upload_tokens_core::storage::index::CommandIndex;
@@ -104,13 +104,17 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 /// The periodic cleanup of abandoned uploads (`[triggers] crons` in wrangler.toml).
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let stale_after = upload_tokens_core::config::upload_stale_after(var(&env));
-    let result = match r2::WorkerObjects::new(&env) {
-        Ok(objects) => {
+    // An invalid UPLOAD_STALE_AFTER removes nothing: the run is refused and says why.
+    let result = match (
+        upload_tokens_core::config::upload_stale_after(var(&env)),
+        r2::WorkerObjects::new(&env),
+    ) {
+        (Ok(stale_after), Ok(objects)) => {
             upload_tokens_core::videos::cleanup::remove_stale_uploads(&objects, now(), stale_after)
                 .await
         }
-        Err(e) => Err(ApiError::internal(format!("binding R2: {e}"))),
+        (Err(e), _) => Err(e),
+        (_, Err(e)) => Err(ApiError::internal(format!("binding R2: {e}"))),
     };
     match result {
         Ok(n) => console_log!("removed {n} abandoned upload(s) or staged file(s)"),
@@ -145,20 +149,28 @@ async fn serve(req: &Request, env: &Env) -> Result<Answer<web_sys::ReadableStrea
     let method = req.method();
     let endpoint = match resolve(&method, path) {
         Ok(e) => e,
-        Err(e) => return Ok(Answer::Api(ApiResponse::error(e))),
+        Err(e) => return Ok(Answer::Api(route_refusal(path, e))),
     };
     if let Some(r) = without_config(&endpoint) {
         return Ok(Answer::Api(r));
     }
     let config = match config(env) {
         Ok(c) => c,
-        Err(e) => return Ok(Answer::Api(finish(&endpoint, None, ApiResponse::error(e)))),
+        Err(e) => {
+            return Ok(Answer::Api(finish(
+                &endpoint,
+                None,
+                None,
+                ApiResponse::error(e),
+            )))
+        }
     };
     let headers = req.headers();
     let authorization = headers.get("Authorization")?;
     let content_type = headers.get("Content-Type")?;
     let content_range = headers.get("Content-Range")?;
     let client_addr = headers.get("CF-Connecting-IP")?.unwrap_or_default();
+    let origin = headers.get("Origin")?;
     let declared_length = headers
         .get("Content-Length")?
         .and_then(|v| v.trim().parse::<u64>().ok());
@@ -170,6 +182,7 @@ async fn serve(req: &Request, env: &Env) -> Result<Answer<web_sys::ReadableStrea
         content_type: content_type.as_deref(),
         content_range: content_range.as_deref(),
         client_addr: &client_addr,
+        origin: origin.as_deref(),
     };
     let store = TokenStore::new(kv::WorkersKv::new(env, KV_BINDING)?);
     let index = CommandIndex::new(index::DurableObjectTransport::new(env));

@@ -105,6 +105,21 @@ impl Objects for WorkerObjects {
             .map_err(failed("put"))
     }
 
+    async fn create_text(&self, key: &str, text: &str) -> StoreResult<bool> {
+        let only_if_absent = worker::Conditional {
+            etag_does_not_match: Some("*".to_owned()),
+            ..Default::default()
+        };
+        let written = self
+            .bucket
+            .put(key, text.to_owned())
+            .only_if(only_if_absent)
+            .execute()
+            .await
+            .map_err(failed("put"))?;
+        Ok(written.is_some())
+    }
+
     async fn head(&self, key: &str) -> StoreResult<Option<ObjectInfo>> {
         let object = self.bucket.head(key).await.map_err(failed("head"))?;
         Ok(object.as_ref().map(info))

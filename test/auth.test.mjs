@@ -1,8 +1,9 @@
 // Authentication: Basic API keys, bearer tokens from /auth/api-key and /auth/refresh, 401s,
 // and a service without API keys.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, KEYS, basic } from "./support/miniflare.mjs";
+import { basic, bearer } from "./support/http.mjs";
+import { startWorker, workerForTests, KEYS } from "./support/miniflare.mjs";
 import {
   ABSENT_ID,
   BAD_CREDENTIALS,
@@ -17,13 +18,7 @@ import {
   sleepUntil,
 } from "./support/mf-helpers.mjs";
 
-let w;
-before(async () => {
-  w = await startWorker();
-});
-after(() => w?.dispose());
-
-const bearer = (token) => `Bearer ${token}`;
+const w = workerForTests();
 
 async function apiKeyLogin(worker, apiKey, headers = {}) {
   return worker.call("POST", "/auth/api-key", { auth: null, body: { apiKey }, headers });

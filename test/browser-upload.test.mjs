@@ -1,60 +1,44 @@
 // api.video's browser uploader (@api.video/video-uploader) in headless Debian Chromium, driven
 // by Playwright, uploading to the Worker under `wrangler dev --local-protocol https` from a page
 // on another origin (http://localhost:{port}): CORS preflights, chunked and progressive uploads,
-// and a refused token seen by the page as a 401 rather than a network error.
+// a refused token seen by the page as a 401 rather than a network error, and tokens bound to
+// origins: accepted from the page's own origin, refused at once (403) when bound to another.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./support/browser.mjs";
+import { basic, httpsRequest } from "./support/http.mjs";
 import { startWrangler, freePort } from "./support/wrangler.mjs";
-import { httpsRequest, servePage } from "./support/upload-browser.mjs";
+import { servePage } from "./support/upload-browser.mjs";
 import { pseudoRandomBytes } from "./browser/prng.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const CHROMIUM = "/usr/bin/chromium";
 const KEY = "browser-upload-test-key-0123456789";
 const MiB = 1024 * 1024;
 const REF = "https://docs.api.video/reference/";
 
 let worker;
 let site;
+let browser;
 let context;
 let page;
-let profile;
 /** Every request the browser made to the Worker's /upload, and its answer. */
 const seen = [];
 
 const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
-const authorization = { Authorization: "Basic " + Buffer.from(`${KEY}:`).toString("base64") };
+const authorization = { Authorization: basic(KEY) };
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/setup.sh --browser`);
   worker = await startWrangler({
     protocol: "https",
     vars: { API_KEYS: `browser:${KEY}`, AUTH_SIGNING_KEY: "browser-upload-test-signing-key-0123456789" },
   });
   site = await servePage(await freePort());
-  profile = mkdtempSync(join(tmpdir(), "uts-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    ignoreHTTPSErrors: true,
-    viewport: { width: 1400, height: 500 },
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium({ ignoreHTTPSErrors: true, viewport: { width: 1400, height: 500 } });
+  context = browser.context;
   // Recorded as the requests start, so their order is the order they were sent in.
   context.on("request", (req) => {
     if (!req.url().includes("/upload?")) return;
@@ -63,6 +47,8 @@ before(async () => {
     entry.done = req
       .response()
       .then(async (res) => {
+        // Every header the browser sent, `Origin` included (headers() leaves such ones out).
+        entry.headers = await req.allHeaders();
         entry.status = res?.status();
         entry.responseHeaders = res ? await res.allHeaders() : {};
       })
@@ -83,18 +69,17 @@ before(async () => {
 });
 
 after(async () => {
-  await context?.close().catch(() => {});
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
   await site?.close();
   await worker?.stop();
 });
 
 /** A new upload token minted with the API key (TLS not verified: wrangler's own certificate). */
-async function mintToken(ttl = 3600) {
+async function mintToken(ttl = 3600, policies = {}) {
   const res = await httpsRequest(`${worker.base}/upload-tokens`, {
     method: "POST",
     headers: { ...authorization, "Content-Type": "application/json" },
-    body: JSON.stringify({ ttl }),
+    body: JSON.stringify({ ttl, ...policies }),
   });
   assert.equal(res.status, 200, `minting a token: ${res.text}`);
   return res.json.token;
@@ -175,6 +160,37 @@ test("a refused token reaches the page as a 401 with its problem at once, not as
   assert.equal(posts[0].responseHeaders["access-control-allow-origin"], "*");
 });
 
+test("a token whose allowedOrigins is the page's origin uploads in chunks; every answer names that origin", async () => {
+  const pageOrigin = new URL(site.url).origin;
+  const token = await mintToken(3600, { allowedOrigins: [pageOrigin], maxUploads: 1, maxFileSize: 8 * MiB });
+  const args = { token, apiHost: apiHost(), name: "browser-origin.mp4", size: 7 * MiB, seed: 7, chunkSize: 5 * MiB };
+  const result = await page.evaluate((a) => window.uploadFile(a), args);
+  assert.ok(result.ok, `the upload failed in the page: ${JSON.stringify(result.error)}`);
+  const posts = await postsOf(token);
+  assert.deepEqual(posts.map((p) => p.headers["content-range"]), ["part 1/2", "part 2/2"]);
+  for (const p of posts) {
+    assert.equal(p.headers.origin, pageOrigin, "the browser sends the page's origin");
+    assert.equal(p.status, 201, JSON.stringify(p));
+    assert.equal(p.responseHeaders["access-control-allow-origin"], pageOrigin);
+    assert.equal(p.responseHeaders.vary, "Origin");
+  }
+  await assertStored(result.video.videoId, pseudoRandomBytes(args.seed, args.size), "bound to the page's origin");
+});
+
+test("a token bound to another origin reaches the page as a 403 at once, not retried", async () => {
+  const token = await mintToken(3600, { allowedOrigins: ["https://elsewhere.example"] });
+  const args = { token, apiHost: apiHost(), name: "wrong-origin.mp4", size: 2 * MiB, seed: 403, chunkSize: 5 * MiB };
+  const result = await page.evaluate((a) => window.uploadFile(a), args);
+  assert.equal(result.ok, false, "the upload must fail");
+  assert.equal(result.error.status, 403, JSON.stringify(result.error));
+  assert.equal(result.error.type, `${REF}upload-token-origin-not-allowed`, JSON.stringify(result.error));
+  assert.ok(result.ms < 4000, `the failure took ${result.ms} ms (a retried network error takes at least 4.4 s)`);
+  const posts = await postsOf(token);
+  assert.equal(posts.length, 1, `one request, no retry: ${JSON.stringify(posts)}`);
+  assert.equal(posts[0].status, 403);
+  assert.equal(posts[0].responseHeaders["access-control-allow-origin"], new URL(site.url).origin);
+});
+
 test("the finished page shows every run (screenshot in test-results/)", async () => {
   const rows = await page.$$eval("#runs tr", (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
   assert.deepEqual(
@@ -183,6 +199,8 @@ test("the finished page shows every run (screenshot in test-results/)", async ()
       ["VideoUploader browser-11mib.mp4", "uploaded"],
       ["ProgressiveUploader browser-progressive.webm", "uploaded"],
       ["VideoUploader refused.mp4", "failed"],
+      ["VideoUploader browser-origin.mp4", "uploaded"],
+      ["VideoUploader wrong-origin.mp4", "failed"],
     ],
   );
   mkdirSync(join(root, "test-results"), { recursive: true });

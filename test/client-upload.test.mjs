@@ -8,25 +8,19 @@
 // (Content-Range, the file field, videoId) and that every chunk was answered 201 with a Video.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, request } from "node:http";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
+import { ApiVideoClient, apiError, model } from "./support/api-video.mjs";
+import { basic, parseJson, readAnswer } from "./support/http.mjs";
+import { killRunning, report, requirePython, runPython } from "./support/process.mjs";
 import { startWrangler } from "./support/wrangler.mjs";
 
-const require = createRequire(import.meta.url);
-const ApiVideoClient = require("@api.video/nodejs-client");
-const ApiVideoError = require("@api.video/nodejs-client/lib/ApiVideoError").default;
-const Video = require("@api.video/nodejs-client/lib/model/Video").default;
-
-const root = fileURLToPath(new URL("..", import.meta.url));
-const python = join(root, ".venv/bin/python");
+const Video = model("Video");
 
 const KEYS = {
   alpha: "alpha-upload-key-0123456789",
@@ -41,7 +35,6 @@ const INVALID_TOKEN = "https://docs.api.video/reference/authentication-invalid-u
 let worker;
 let relay;
 let dir;
-const children = new Set();
 
 // ---------------------------------------------------------------------------------------------
 // Files, the Worker's view of a video, and the relay that records the upload requests.
@@ -62,22 +55,18 @@ function file(name, n) {
   return { name, path, size: n, sha: sha256(data), data };
 }
 
-const basic = (key) => `Basic ${Buffer.from(`${key}:`).toString("base64")}`;
-
 /** `GET /videos/{id}` with the project's key: the Video with its `ingest` status. */
 async function status(id, key = KEYS.alpha) {
-  const res = await fetch(`${worker.base}/videos/${id}`, { headers: { authorization: basic(key) } });
-  const text = await res.text();
-  assert.equal(res.status, 200, `GET /videos/${id}: ${text}`);
-  return JSON.parse(text);
+  const res = await readAnswer(await fetch(`${worker.base}/videos/${id}`, { headers: { authorization: basic(key) } }));
+  assert.equal(res.status, 200, `GET /videos/${id}: ${res.text}`);
+  return JSON.parse(res.text);
 }
 
 /** `GET /videos/{id}/source` with the project's key: the assembled file. */
 async function source(id, key = KEYS.alpha) {
-  const res = await fetch(`${worker.base}/videos/${id}/source`, { headers: { authorization: basic(key) } });
-  const body = Buffer.from(await res.arrayBuffer());
-  assert.equal(res.status, 200, `GET /videos/${id}/source: ${body.subarray(0, 300)}`);
-  return { body, headers: res.headers };
+  const res = await readAnswer(await fetch(`${worker.base}/videos/${id}/source`, { headers: { authorization: basic(key) } }));
+  assert.equal(res.status, 200, `GET /videos/${id}/source: ${res.bytes.subarray(0, 300)}`);
+  return { body: res.bytes, headers: res.headers };
 }
 
 /** The upload is complete: status, size, parts and the source's bytes match the file. */
@@ -142,22 +131,6 @@ function checkVideo(v, { title, id, near }) {
   for (const k of ["_public", "panoramic", "mp4Support"]) assert.equal(typeof v[k], "boolean", k);
   assert.deepEqual(v.tags, []);
   assert.deepEqual(v.metadata, []);
-}
-
-/** Runs `fn`, expects the Node client's ApiVideoError with `code`, returns it. */
-async function apiError(fn, code) {
-  let caught;
-  try {
-    await fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught, `expected the client to throw an ApiVideoError with status ${code}, it resolved`);
-  assert.ok(caught instanceof ApiVideoError, `expected an ApiVideoError, got ${caught?.constructor?.name}: ${caught?.message}`);
-  assert.equal(caught.code, code, `status (problem: ${JSON.stringify(caught.problemDetails)})`);
-  assert.equal(caught.problemDetails?.status, code, "problem.status");
-  assert.equal(caught.message, caught.problemDetails.title, "the client uses the problem title as the message");
-  return caught;
 }
 
 function decode(buf, encoding) {
@@ -227,12 +200,6 @@ async function wire(token) {
       const fields = [...form.entries()].map(([name, v]) =>
         typeof v === "string" ? { name, value: v } : { name, filename: v.name, size: v.size },
       );
-      let json;
-      try {
-        json = JSON.parse(e.response.toString("utf8"));
-      } catch {
-        json = undefined;
-      }
       // The file part's filename parameter as written, before any decoding.
       const head = e.body.subarray(0, 8192).toString("utf8");
       return {
@@ -242,7 +209,7 @@ async function wire(token) {
         fields,
         status: e.status,
         contentType: e.responseHeaders?.["content-type"],
-        json,
+        json: parseJson(e.response.toString("utf8")),
       };
     }),
   );
@@ -277,7 +244,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const child of children) child.kill("SIGKILL");
+  killRunning();
   await relay?.stop();
   await worker?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -488,40 +455,15 @@ describe("@api.video/nodejs-client uploads with an upload token", () => {
 
 // ---------------------------------------------------------------------------------------------
 
-/** Runs test/python/<script>.py; resolves with its exit code and output. */
-function runPython(script, args, timeoutMs = 60_000) {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const child = spawn(python, ["-u", join(root, "test/python", script), ...args], {
-      cwd: root,
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    children.add(child);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
-
 describe("api.video Python client uploads with an upload token", () => {
   let summary;
 
   before(async () => {
-    assert.ok(existsSync(python), "the test virtualenv is missing: run scripts/setup.sh --python");
+    requirePython();
     const work = mkdtempSync(join(dir, "python-"));
     const run = await runPython("upload_scenario.py", [relay.base, worker.base, KEYS.alpha, work, ...NAMES]);
-    const report = `upload_scenario.py exited with ${run.code ?? run.signal} after ${run.ms} ms\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`;
     const last = run.stdout.trim().split("\n").at(-1) ?? "";
-    summary = run.code === 0 && last.startsWith("OK {") ? JSON.parse(last.slice(3)) : { failure: report };
+    summary = run.code === 0 && last.startsWith("OK {") ? JSON.parse(last.slice(3)) : { failure: report(run, "upload_scenario.py") };
   });
 
   test("whole, chunked, progressive, a reused token and refused tokens, checked end to end", () => {

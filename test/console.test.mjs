@@ -5,18 +5,16 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./support/browser.mjs";
+import { basic, httpsRequest, readAnswer } from "./support/http.mjs";
 import { startWrangler } from "./support/wrangler.mjs";
-import { httpsRequest } from "./support/upload-browser.mjs";
 import { pseudoRandomBytes } from "./browser/prng.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const results = join(root, "test-results");
-const CHROMIUM = "/usr/bin/chromium";
 const KEY = "console-test-key-0123456789abcdef";
 const VARS = { API_KEYS: `console:${KEY}`, AUTH_SIGNING_KEY: "console-test-signing-key-0123456789abcdef" };
 const MiB = 1024 * 1024;
@@ -25,64 +23,43 @@ const DESKTOP = { width: 1280, height: 900 };
 const WAIT = 20_000;
 
 const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
-const basic = { Authorization: "Basic " + Buffer.from(`${KEY}:`).toString("base64") };
+const withKey = { Authorization: basic(KEY) };
 
-/** A request to the Worker from Node (TLS not verified for wrangler's own certificate). */
+/**
+ * A request to the Worker from Node (TLS not verified for wrangler's own certificate); the
+ * answer's headers as a plain object with lower-case names, whichever the protocol.
+ */
 async function request(worker, path, { method = "GET", headers = {}, body } = {}) {
   const url = `${worker.base}${path}`;
   if (url.startsWith("https:")) return httpsRequest(url, { method, headers, body });
   const res = await fetch(url, { method, headers, body, redirect: "manual" });
-  const bytes = Buffer.from(await res.arrayBuffer());
-  let json;
-  try {
-    json = JSON.parse(bytes.toString("utf8"));
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: Object.fromEntries(res.headers), bytes, json, text: bytes.toString("utf8") };
+  return { ...(await readAnswer(res)), headers: Object.fromEntries(res.headers) };
 }
 
-/** Headless Chromium with the launch flags of the browser upload test. */
-async function launch(profile, https) {
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    ignoreHTTPSErrors: https,
-    acceptDownloads: true,
-    viewport: DESKTOP,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  // Every Content-Security-Policy violation of the page, recorded before its own scripts run.
-  await context.addInitScript(() => {
+/** Chromium for the console, recording every Content-Security-Policy violation of the page. */
+async function launch(https) {
+  const browser = await launchChromium({ ignoreHTTPSErrors: https, acceptDownloads: true, viewport: DESKTOP });
+  // Recorded before the page's own scripts run.
+  await browser.context.addInitScript(() => {
     window.cspViolations = [];
     document.addEventListener("securitypolicyviolation", (e) =>
       window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`),
     );
   });
-  return context;
+  return browser;
 }
 
 /** One browser and one `wrangler dev` for a group of tests, with what the page did. */
 function harness(protocol) {
   const h = { requests: [], errors: [] };
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/setup.sh --browser`);
     assert.ok(
       existsSync(join(root, "public/console/vendor/video-uploader.js")),
       "public/console/vendor/video-uploader.js is missing: run scripts/build.sh",
     );
     h.worker = await startWrangler({ protocol, vars: VARS });
-    h.profile = mkdtempSync(join(tmpdir(), "uts-console-"));
-    h.context = await launch(h.profile, protocol === "https");
+    h.browser = await launch(protocol === "https");
+    h.context = h.browser.context;
     await h.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: h.worker.base });
     h.context.on("request", (req) => {
       const url = new URL(req.url());
@@ -97,8 +74,7 @@ function harness(protocol) {
     });
   }, { timeout: 180_000 });
   after(async () => {
-    await h.context?.close().catch(() => {});
-    if (h.profile) rmSync(h.profile, { recursive: true, force: true });
+    await h.browser?.close();
     await h.worker?.stop();
   }, { timeout: 30_000 });
   return h;
@@ -235,12 +211,12 @@ async function assertUploaded(h, { id, seen }, bytes, name) {
   );
   assert.equal(await page.locator("#upload-chunks li").count(), 3);
 
-  const video = await request(worker, `/videos/${id}`, { headers: basic });
+  const video = await request(worker, `/videos/${id}`, { headers: withKey });
   assert.equal(video.status, 200, video.text);
   assert.equal(video.json.title, name);
   assert.equal(video.json.ingest.status, "uploaded");
   assert.equal(video.json.ingest.filesize, bytes.length);
-  const source = await request(worker, `/videos/${id}/source`, { headers: basic });
+  const source = await request(worker, `/videos/${id}/source`, { headers: withKey });
   assert.equal(sha256(source.bytes), sha256(bytes), "the service stored the file's exact bytes");
   assert.deepEqual(JSON.parse(await page.locator("#video-json").textContent()), video.json, "the page shows the Video");
   assert.equal(await page.locator("#video-size").textContent(), `${total} bytes`);
@@ -399,7 +375,7 @@ describe("console over http (as `npm start` serves it)", { timeout: 600_000 }, (
 
     // Creation order, as the API itself sorts it (tokens of one second tie-break on their id).
     await setListing(page, { sortBy: "createdAt", sortOrder: "asc", pageSize: 3 });
-    const api = await request(worker, "/upload-tokens?sortBy=createdAt&sortOrder=asc&pageSize=3", { headers: basic });
+    const api = await request(worker, "/upload-tokens?sortBy=createdAt&sortOrder=asc&pageSize=3", { headers: withKey });
     assert.equal(api.status, 200, api.text);
     await waitForRows(page, api.json.data.map((t) => t.token));
     await assertPager(page, { previous: false, next: false, info: "Page 1 of 1" });
@@ -479,7 +455,7 @@ describe("console over http (as `npm start` serves it)", { timeout: 600_000 }, (
     assert.equal(await dialog.locator("#delete-token").textContent(), created.hour);
     await dialog.getByRole("button", { name: "Cancel", exact: true }).click();
     await dialog.waitFor({ state: "hidden", timeout: WAIT });
-    assert.equal((await request(worker, `/upload-tokens/${created.hour}`, { headers: basic })).status, 200, "cancel keeps it");
+    assert.equal((await request(worker, `/upload-tokens/${created.hour}`, { headers: withKey })).status, 200, "cancel keeps it");
     assert.equal(h.requests.filter((r) => r.method === "DELETE").length, 0);
 
     await row.getByRole("button", { name: "Delete", exact: true }).click();
@@ -488,9 +464,9 @@ describe("console over http (as `npm start` serves it)", { timeout: 600_000 }, (
     await row.waitFor({ state: "detached", timeout: WAIT });
     await waitForText(page.locator("#tokens-status"), new RegExp(`^Deleted ${created.hour}\\.$`));
     assert.deepEqual((await shown(page)).sort(), [created.short, created.never].sort());
-    const gone = await request(worker, `/upload-tokens/${created.hour}`, { headers: basic });
+    const gone = await request(worker, `/upload-tokens/${created.hour}`, { headers: withKey });
     assert.equal(gone.status, 404, gone.text);
-    const listed = await request(worker, "/upload-tokens", { headers: basic });
+    const listed = await request(worker, "/upload-tokens", { headers: withKey });
     assert.deepEqual(listed.json.data.map((t) => t.token).sort(), [created.short, created.never].sort());
   });
 
@@ -526,6 +502,28 @@ describe("console over http (as `npm start` serves it)", { timeout: 600_000 }, (
     assert.match(await problem.textContent(), /status 401/);
     assert.ok((await problem.locator(".problem-title").textContent()).length > 0);
     await waitForText(page.locator("#upload-status"), /: failed$/);
+  });
+
+  test("a token with policies from the create form shows them; the metadata filter lists only it", { timeout: 60_000 }, async () => {
+    const { page, worker } = h;
+    await page.getByLabel("Max uploads").fill("2");
+    await page.getByLabel("Metadata", { exact: true }).fill("user=console-u1, plan=pro");
+    const token = await createToken(page, 600);
+    const made = await request(worker, `/upload-tokens/${token}`, { headers: withKey });
+    assert.deepEqual(
+      [made.json.maxUploads, made.json.uploadsUsed, made.json.metadata],
+      [2, 0, [{ key: "user", value: "console-u1" }, { key: "plan", value: "pro" }]],
+    );
+    const policies = page.locator(`#token-rows tr[data-token="${token}"] td[data-label="Policies"]`);
+    assert.equal(await policies.textContent(), "0 of 2 uploads; user=console-u1, plan=pro");
+    await page.getByLabel("Metadata key").fill("user");
+    await page.getByLabel("Metadata value").fill("console-u1");
+    await page.getByLabel("Metadata value").press("Tab");
+    await waitForRows(page, [token]);
+    const filtered = h.requests.filter((r) => r.path.startsWith("/upload-tokens?")).at(-1);
+    assert.match(filtered.path, /[?&]metadata%5Buser%5D=console-u1(&|$)/);
+    for (const label of ["Metadata key", "Metadata value", "Max uploads"]) await page.getByLabel(label).fill("");
+    await page.getByLabel("Metadata", { exact: true }).fill("");
   });
 
   test("sign out forgets the session: the listing is refused", { timeout: 60_000 }, async () => {

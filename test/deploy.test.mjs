@@ -24,6 +24,13 @@ after(() => sandboxes.forEach((s) => s.cleanup()));
 
 /** The calls as short strings: "whoami --json", "secret put API_KEYS", … */
 const names = (calls) => calls.map((c) => c.argv.join(" "));
+const WHOAMI = "whoami --json";
+const SECRET_LIST = "secret list --format json";
+const put = (secret) => `secret put ${secret}`;
+/** The calls of a run that deploys: the login, the secrets there are, those it puts, the deploy. */
+const deploying = (...puts) => [WHOAMI, SECRET_LIST, ...puts.map(put), "deploy"];
+/** The call that put `secret`, if any. */
+const putOf = (calls, secret) => calls.find((c) => c.argv.join(" ") === put(secret));
 const count = (haystack, needle) => haystack.split(needle).length - 1;
 
 describe("deploy script", { timeout: 240000 }, () => {
@@ -33,7 +40,7 @@ describe("deploy script", { timeout: 240000 }, () => {
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /not logged in to Cloudflare/);
     assert.match(r.stderr, /npx wrangler login/);
-    assert.deepEqual(names(r.calls), ["whoami --json"]);
+    assert.deepEqual(names(r.calls), [WHOAMI]);
   });
 
   test("an invalid --project stops before calling wrangler", { timeout: 30000 }, async () => {
@@ -58,10 +65,7 @@ describe("deploy script", { timeout: 240000 }, () => {
       s = sandbox({});
       // The key the deploy script made is known once it has put API_KEYS: read it from the
       // stand-in's record of that call's stdin, and let the proxy send DEV_KEY in its place.
-      const recordedKey = () => {
-        const put = s.calls().find((c) => c.argv.join(" ") === "secret put API_KEYS");
-        return put?.stdin.split(":")[1];
-      };
+      const recordedKey = () => putOf(s.calls(), "API_KEYS")?.stdin.split(":")[1];
       proxy = await startProxy(worker.base, { replaceKey: (key) => (key === recordedKey() ? DEV_KEY : undefined) });
       s.setState({ deployUrl: proxy.base });
       first = await s.run([], { timeoutMs: 150000 });
@@ -75,13 +79,7 @@ describe("deploy script", { timeout: 240000 }, () => {
 
     test("puts both secrets, deploys, then passes the smoke check with the new key", { timeout: 10000 }, () => {
       assert.equal(first.code, 0, first.stdout + first.stderr);
-      assert.deepEqual(names(first.calls), [
-        "whoami --json",
-        "secret list --format json",
-        "secret put AUTH_SIGNING_KEY",
-        "secret put API_KEYS",
-        "deploy",
-      ]);
+      assert.deepEqual(names(first.calls), deploying("AUTH_SIGNING_KEY", "API_KEYS"));
       assert.match(first.stdout, /Logged in as ops@example\.com, account Example/);
       assert.match(first.stdout, /does not exist yet/);
       assert.match(first.stdout, new RegExp(`Deployed: ${proxy.base}`));
@@ -107,10 +105,10 @@ describe("deploy script", { timeout: 240000 }, () => {
     });
 
     test("the secrets are strong random values, on stdin only", { timeout: 10000 }, () => {
-      const signing = first.calls.find((c) => c.argv.join(" ") === "secret put AUTH_SIGNING_KEY").stdin;
+      const signing = putOf(first.calls, "AUTH_SIGNING_KEY").stdin;
       assert.match(signing, B64URL);
       assert.ok(Buffer.from(signing, "base64url").length >= 48, `signing key of ${signing.length} characters`);
-      const apiKeys = first.calls.find((c) => c.argv.join(" ") === "secret put API_KEYS").stdin;
+      const apiKeys = putOf(first.calls, "API_KEYS").stdin;
       const [project, key, ...restOfEntry] = apiKeys.split(":");
       assert.equal(project, "default");
       assert.equal(restOfEntry.length, 0, "one entry, project:key");
@@ -131,7 +129,7 @@ describe("deploy script", { timeout: 240000 }, () => {
         "shown as soon as it exists, before anything else can fail",
       );
       assert.match(first.stdout, /The new API key of project "default" is printed above/);
-      const signing = first.calls.find((c) => c.argv.join(" ") === "secret put AUTH_SIGNING_KEY").stdin;
+      const signing = putOf(first.calls, "AUTH_SIGNING_KEY").stdin;
       assert.equal(count(first.stdout + first.stderr, signing), 0, "the signing key is never shown");
       // Every file the run wrote: in its HOME and TMPDIR, and anywhere in the checkout. The
       // stand-in's own record of the secrets it was given (the test's log) is left out.
@@ -162,7 +160,7 @@ describe("deploy script", { timeout: 240000 }, () => {
       const third = await s.run();
       for (const r of [second, third]) {
         assert.equal(r.code, 0, r.stdout + r.stderr);
-        assert.deepEqual(names(r.calls), ["whoami --json", "secret list --format json", "deploy"]);
+        assert.deepEqual(names(r.calls), deploying());
         assert.match(r.stdout, /AUTH_SIGNING_KEY exists: left as it is/);
         assert.match(r.stdout, /API_KEYS exists: left as it is/);
         assert.match(r.stdout, /Smoke check skipped: API_KEYS existed before this run/);
@@ -176,7 +174,7 @@ describe("deploy script", { timeout: 240000 }, () => {
       s.setState({ deployUrl: worker.base });
       const r = await s.run([], { env: { SMOKE_API_KEY: DEV_KEY } });
       assert.equal(r.code, 0, r.stdout + r.stderr);
-      assert.deepEqual(names(r.calls), ["whoami --json", "secret list --format json", "deploy"]);
+      assert.deepEqual(names(r.calls), deploying());
       assert.match(r.stdout, /Smoke check passed: 9 steps/);
       assert.equal(count(r.stdout, DEV_KEY), 0, "a key it did not make is never printed");
     });
@@ -186,7 +184,7 @@ describe("deploy script", { timeout: 240000 }, () => {
     const s = sandbox({ workerExists: true, secrets: ["API_KEYS", "AUTH_SIGNING_KEY"] });
     const r = await s.run(["--project", "acme"]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.deepEqual(names(r.calls), ["whoami --json", "secret list --format json", "deploy"]);
+    assert.deepEqual(names(r.calls), deploying());
     assert.match(r.stdout, /API_KEYS exists: left as it is \(so --project acme is not used\)/);
     assert.match(r.stdout, /Deployed: https:\/\/upload-token-service\.example\.workers\.dev/);
   });
@@ -195,12 +193,7 @@ describe("deploy script", { timeout: 240000 }, () => {
     const s = sandbox({ workerExists: true, secrets: ["API_KEYS"] });
     const r = await s.run();
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.deepEqual(names(r.calls), [
-      "whoami --json",
-      "secret list --format json",
-      "secret put AUTH_SIGNING_KEY",
-      "deploy",
-    ]);
+    assert.deepEqual(names(r.calls), deploying("AUTH_SIGNING_KEY"));
     assert.doesNotMatch(r.stdout, /New API key/);
   });
 
@@ -208,12 +201,7 @@ describe("deploy script", { timeout: 240000 }, () => {
     const s = sandbox({ workerExists: true, secrets: ["AUTH_SIGNING_KEY"] });
     const r = await s.run(["--project", "acme-uploads_1", "--no-smoke"]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.deepEqual(names(r.calls), [
-      "whoami --json",
-      "secret list --format json",
-      "secret put API_KEYS",
-      "deploy",
-    ]);
+    assert.deepEqual(names(r.calls), deploying("API_KEYS"));
     const [project, key] = r.calls[2].stdin.split(":");
     assert.equal(project, "acme-uploads_1");
     assert.equal(count(r.stdout, key), 1);
@@ -227,7 +215,7 @@ describe("deploy script", { timeout: 240000 }, () => {
     assert.equal(r.code, 1);
     assert.deepEqual(names(r.calls).at(-1), "deploy");
     assert.match(r.stderr, /`wrangler deploy` failed/);
-    const key = r.calls.find((c) => c.argv.join(" ") === "secret put API_KEYS").stdin.split(":")[1];
+    const key = putOf(r.calls, "API_KEYS").stdin.split(":")[1];
     assert.equal(count(r.stdout, key), 1, "the key is not lost: the secret exists now");
   });
 
@@ -235,7 +223,7 @@ describe("deploy script", { timeout: 240000 }, () => {
     const s = sandbox({ fail: ["secret put"] });
     const r = await s.run();
     assert.equal(r.code, 1);
-    assert.deepEqual(names(r.calls), ["whoami --json", "secret list --format json", "secret put AUTH_SIGNING_KEY"]);
+    assert.deepEqual(names(r.calls), [WHOAMI, SECRET_LIST, put("AUTH_SIGNING_KEY")]);
     assert.match(r.stderr, /`wrangler secret put AUTH_SIGNING_KEY` failed/);
     assert.doesNotMatch(r.stdout, /New API key/);
   });
@@ -250,12 +238,12 @@ describe("deploy script", { timeout: 240000 }, () => {
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /2 accounts; say which one to deploy to with --account ID/);
     assert.match(refused.stderr, /22222222222222222222222222222222 {2}Two/);
-    assert.deepEqual(names(refused.calls), ["whoami --json"]);
+    assert.deepEqual(names(refused.calls), [WHOAMI]);
 
     const r = await s.run(["--account", accounts[1].id]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /account Two/);
-    assert.deepEqual(names(r.calls), ["whoami --json", "secret list --format json", "deploy"]);
+    assert.deepEqual(names(r.calls), deploying());
     for (const c of r.calls) assert.equal(c.env.CLOUDFLARE_ACCOUNT_ID, accounts[1].id, c.argv.join(" "));
   });
 });

@@ -1,24 +1,18 @@
 // Bad requests: invalid ttl and bodies, size and media type, unknown paths and wrong methods.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker } from "./support/miniflare.mjs";
+import { authOf, workerForTests } from "./support/miniflare.mjs";
 import {
   REF,
   assertLimitHeader,
   assertProblem,
   assertTokenShape,
-  authOf,
   create,
   kvSnapshot,
   raw,
 } from "./support/mf-helpers.mjs";
 
-let w;
-before(async () => {
-  w = await startWorker();
-  await create(w, 3600);
-});
-after(() => w?.dispose());
+const w = workerForTests({}, (worker) => create(worker, 3600));
 
 /** POST /upload-tokens as alpha with exactly this body and these headers. */
 function post(body, headers = { "Content-Type": "application/json" }) {
@@ -134,16 +128,16 @@ test("a non-empty body with a non-JSON Content-Type is 415, and nothing is store
 });
 
 test("unknown paths are 404 unrecognized-request-url", async () => {
-  const cases = [
-    ["GET", "/"],
-    ["GET", "/nope"],
-    ["GET", "/upload-token"],
-    ["GET", "/upload-tokens/to1234567890123456789012/extra"],
-    ["POST", "/auth"],
-    ["POST", "/auth/other"],
-    ["GET", "/v1/upload-tokens"],
+  const requests = [
+    "GET /",
+    "GET /nope",
+    "GET /upload-token",
+    "GET /upload-tokens/to1234567890123456789012/extra",
+    "POST /auth",
+    "POST /auth/other",
+    "GET /v1/upload-tokens",
   ];
-  for (const [method, path] of cases) {
+  for (const [method, path] of requests.map((r) => r.split(" "))) {
     for (const auth of [authOf("alpha"), undefined]) {
       const res = await raw(w.mf, method, path, { headers: auth ? { Authorization: auth } : {} });
       assertProblem(res, 404, { type: `${REF}unrecognized-request-url` }, `${method} ${path}`);

@@ -1,7 +1,8 @@
 // Projects never see each other's tokens: alpha and beta, with Basic keys and bearer tokens.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, KEYS } from "./support/miniflare.mjs";
+import { bearer } from "./support/http.mjs";
+import { workerForTests, KEYS } from "./support/miniflare.mjs";
 import {
   ABSENT_ID,
   assertJson,
@@ -15,24 +16,21 @@ import {
 const NOT_FOUND_BODY =
   '{"type":"https://docs.api.video/reference/resource-not-found","title":"The requested resource was not found.","status":404,"name":"uploadToken"}';
 
-let w;
 const tokens = { alpha: [], beta: [] };
 const auths = {};
 
-before(async () => {
-  w = await startWorker();
+const w = workerForTests({}, async (worker) => {
   for (const [name, key] of [
     ["alpha", KEYS.alpha],
     ["beta", KEYS.beta],
   ]) {
-    const res = await w.call("POST", "/auth/api-key", { auth: null, body: { apiKey: key } });
+    const res = await worker.call("POST", "/auth/api-key", { auth: null, body: { apiKey: key } });
     assert.equal(res.status, 200, res.text);
-    auths[name] = { basic: name, bearer: `Bearer ${res.json.access_token}` };
+    auths[name] = { basic: name, bearer: bearer(res.json.access_token) };
   }
-  for (const ttl of [0, 60, 3600, 86400, 120]) tokens.alpha.push(await create(w, ttl, "alpha"));
-  for (const ttl of [0, 3600]) tokens.beta.push(await create(w, ttl, "beta"));
+  for (const ttl of [0, 60, 3600, 86400, 120]) tokens.alpha.push(await create(worker, ttl, "alpha"));
+  for (const ttl of [0, 3600]) tokens.beta.push(await create(worker, ttl, "beta"));
 });
-after(() => w?.dispose());
 
 /** All tokens `auth` can list, with itemsTotal. */
 async function listAll(auth) {
@@ -96,10 +94,16 @@ test("a foreign token answers exactly the 404 of a nonexistent one, to get and d
           const what = `${caller} ${scheme} ${method} ${owner}'s ${t.token}`;
           assert.equal(res.status, 404, `${what}: ${res.text}`);
           assert.equal(res.text, missing.text, `${what}: same body`);
-          // Every header alike but the date and the request's own id.
-          const same = ([k]) => k !== "date" && k !== "x-request-id";
-          assert.deepEqual([...res.headers].filter(same), [...missing.headers].filter(same), `${what}: same headers`);
-          assert.match(res.headers.get("x-request-id") ?? "", /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+          // Every header the same but the date and the request's own id (a fresh UUID each).
+          const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+          assert.match(res.headers.get("x-request-id"), uuid, `${what}: a request id`);
+          assert.notEqual(res.headers.get("x-request-id"), missing.headers.get("x-request-id"));
+          const own = new Set(["date", "x-request-id"]);
+          assert.deepEqual(
+            [...res.headers].filter(([k]) => !own.has(k)),
+            [...missing.headers].filter(([k]) => !own.has(k)),
+            `${what}: same headers`,
+          );
         }
       }
     }

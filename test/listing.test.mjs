@@ -1,7 +1,8 @@
 // Listing: pagination, both sort keys in both orders, links, and query validation.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker } from "./support/miniflare.mjs";
+import { basic } from "./support/http.mjs";
+import { startWorker, workerForTests } from "./support/miniflare.mjs";
 import {
   assertJson,
   assertLimitHeader,
@@ -17,17 +18,13 @@ import {
 const GAMMA_KEY = "gamma-test-key-000000000001";
 const FIXED_KEY = "fixed-test-key-000000000001";
 const FIXED2_KEY = "fixed2-test-key-00000000001";
-let w;
-before(async () => {
-  w = await startWorker({
-    vars: {
-      API_KEYS:
-        `alpha:alpha-test-key-000000000001,beta:beta-test-key-0000000000001,gamma:${GAMMA_KEY},` +
-        `fixed:${FIXED_KEY},fixed2:${FIXED2_KEY}`,
-    },
-  });
+const w = workerForTests({
+  vars: {
+    API_KEYS:
+      `alpha:alpha-test-key-000000000001,beta:beta-test-key-0000000000001,gamma:${GAMMA_KEY},` +
+      `fixed:${FIXED_KEY},fixed2:${FIXED2_KEY}`,
+  },
 });
-after(() => w?.dispose());
 
 const TOTAL = 150;
 /** token id -> the object the create call answered. */
@@ -70,7 +67,7 @@ async function walk({ query, prefix, pageSize, sortBy, sortOrder, auth = GAMMA_K
   const items = [];
   let path = `/upload-tokens?${query}`;
   for (let page = 1; page <= pagesTotal; page++) {
-    const res = await w.call("GET", path, { auth: `Basic ${Buffer.from(`${auth}:`).toString("base64")}` });
+    const res = await w.call("GET", path, { auth: basic(auth) });
     const what = `${path}`;
     assert.equal(res.status, 200, `${what}: ${res.text}`);
     assertJson(res, what);
@@ -272,7 +269,7 @@ test("1,150 tokens: each is listed once, every page one round trip to the projec
     vars: { API_KEYS: "delta:delta-test-key-000000000001", SERVER_TIMING: "1" },
   });
   try {
-    const auth = `Basic ${Buffer.from("delta-test-key-000000000001:").toString("base64")}`;
+    const auth = basic("delta-test-key-000000000001");
     const N = 1150;
     const made = new Map();
     for (let i = 0; i < N; i += 50) {

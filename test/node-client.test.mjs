@@ -3,18 +3,11 @@
 // and checks what the client hands back: its model objects, Date fields, pagination and errors.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
-import { readFileSync } from "node:fs";
+import { ApiVideoClient, CLIENT_VERSION, apiError, model } from "./support/api-video.mjs";
 import { startWrangler } from "./support/wrangler.mjs";
 
-const require = createRequire(import.meta.url);
-const ApiVideoClient = require("@api.video/nodejs-client");
-const ApiVideoError = require("@api.video/nodejs-client/lib/ApiVideoError").default;
-const UploadToken = require("@api.video/nodejs-client/lib/model/UploadToken").default;
-const TokenListResponse = require("@api.video/nodejs-client/lib/model/TokenListResponse").default;
-const CLIENT_VERSION = JSON.parse(
-  readFileSync(require.resolve("@api.video/nodejs-client/package.json"), "utf8"),
-).version;
+const UploadToken = model("UploadToken");
+const TokenListResponse = model("TokenListResponse");
 
 const KEYS = {
   alpha: "alpha-node-key-0123456789",
@@ -43,28 +36,6 @@ before(async () => {
 after(async () => {
   await worker?.stop();
 });
-
-/** Runs `fn`, expects it to reject with the client's ApiVideoError, and returns that error. */
-async function apiError(fn, status) {
-  let caught;
-  try {
-    await fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught, `expected the client to throw an ApiVideoError with status ${status}, it resolved`);
-  assert.ok(
-    caught instanceof ApiVideoError,
-    `expected an ApiVideoError, got ${caught?.constructor?.name}: ${caught?.message}`,
-  );
-  assert.equal(caught.code, status, `status of the client's error (problem: ${JSON.stringify(caught.problemDetails)})`);
-  assert.equal(typeof caught.problemDetails, "object", "the client's error carries the problem body");
-  assert.equal(caught.problemDetails.status, status, "problem.status");
-  assert.equal(typeof caught.problemDetails.type, "string", "problem.type");
-  assert.equal(typeof caught.problemDetails.title, "string", "problem.title");
-  assert.equal(caught.message, caught.problemDetails.title, "the client uses the problem title as the message");
-  return caught;
-}
 
 /** The checks every UploadToken the client returns must pass. */
 function checkToken(t, { ttl, near } = {}) {

@@ -6,7 +6,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { KEYS, basic, startWorker } from "./support/miniflare.mjs";
+import { basic } from "./support/http.mjs";
+import { KEYS, startWorker } from "./support/miniflare.mjs";
 import { deref, resolveRef, validate } from "./support/oas-validate.mjs";
 import { MIN_CHUNK, bytes, expectSlug, get, send, upload, videoIdOf } from "./support/oas-upload.mjs";
 
@@ -31,11 +32,22 @@ const BIG_BODY = JSON.stringify({ ttl: 60, padding: "x".repeat(17 * 1024) });
 
 let w; // { main, limited, broken }
 
-async function createToken(worker = w.main, auth = "alpha", ttl = 3600) {
-  const r = await worker.call("POST", "/upload-tokens", { auth, body: { ttl } });
+async function createToken(worker = w.main, auth = "alpha", ttl = 3600, policies = {}) {
+  const r = await worker.call("POST", "/upload-tokens", { auth, body: { ttl, ...policies } });
   assert.equal(r.status, 200, `creating a token: ${r.status} ${r.text}`);
   return r.json.token;
 }
+
+/** A token of the main Worker with the given policies. */
+const policyToken = (policies) => createToken(w.main, "alpha", 3600, policies);
+
+const EVERY_POLICY = {
+  maxUploads: 3,
+  maxFileSize: 1048576,
+  allowedOrigins: ["https://app.example.com", "http://localhost:8080"],
+  metadata: [{ key: "user", value: "u-42" }, { key: "course", value: "" }],
+};
+const PAGE_ORIGIN = "https://app.example.com";
 
 async function tokenPair(worker = w.main) {
   const r = await worker.call("POST", "/auth/api-key", { auth: null, body: { apiKey: KEYS.alpha } });
@@ -97,6 +109,31 @@ async function until429(method, path, opts) {
   return r;
 }
 
+/**
+ * The recipes of `method /upload-tokens/{uploadToken}`: those of `own` (by status), and the
+ * refusals GET and DELETE share: no credentials; an unknown, another project's or a deleted
+ * token (that case named `own.deleted`); the rate limit; no API keys configured.
+ */
+function tokenRecipes(method, { deleted, ...own }) {
+  const call = (token, opts) => w.main.call(method, `/upload-tokens/${token}`, opts);
+  return {
+    ...own,
+    401: { "no credentials": () => call(SAMPLE_TOKEN, { auth: null }) },
+    404: {
+      "unknown token": () => call(SAMPLE_TOKEN),
+      ...own[404],
+      "another project's token": async () => call(await createToken(w.main, "beta")),
+      [deleted]: async () => {
+        const t = await createToken();
+        assert.equal((await w.main.call("DELETE", `/upload-tokens/${t}`)).status, 204);
+        return call(t);
+      },
+    },
+    429: { "over the project's limit": () => until429(method, `/upload-tokens/${SAMPLE_TOKEN}`) },
+    500: { "no API_KEYS configured": () => w.broken.call(method, `/upload-tokens/${SAMPLE_TOKEN}`) },
+  };
+}
+
 // How to make the Worker give each documented status, several ways where there are several
 // reasons. A recipe for a status the document does not give fails the test too.
 const RECIPES = {
@@ -110,8 +147,14 @@ const RECIPES = {
       "a page past the end": () => w.main.call("GET", "/upload-tokens?currentPage=2147483647&pageSize=100"),
       "bearer token": async () =>
         w.main.call("GET", "/upload-tokens", { auth: `Bearer ${(await tokenPair()).access_token}` }),
+      "filtered by metadata, tokens with every policy": async () => {
+        await policyToken(EVERY_POLICY);
+        return w.main.call("GET", "/upload-tokens?metadata[user]=u-42&metadata%5Bcourse%5D=&pageSize=2");
+      },
     },
     400: {
+      "a metadata filter without a key": () => w.main.call("GET", "/upload-tokens?metadata[]=u-42"),
+      "a bare metadata parameter": () => w.main.call("GET", "/upload-tokens?metadata=u-42"),
       "pageSize out of range": () => w.main.call("GET", "/upload-tokens?pageSize=0"),
       "unknown sortBy": () => w.main.call("GET", "/upload-tokens?sortBy=expiresAt"),
       "currentPage given twice": () => w.main.call("GET", "/upload-tokens?currentPage=1&currentPage=2"),
@@ -132,8 +175,22 @@ const RECIPES = {
       "no body at all": () => w.main.call("POST", "/upload-tokens"),
       "ttl null and an unknown attribute": () => w.main.call("POST", "/upload-tokens", { body: { ttl: null, other: [1] } }),
       "largest ttl": () => w.main.call("POST", "/upload-tokens", { body: { ttl: 2147483647 } }),
+      "every policy": () => w.main.call("POST", "/upload-tokens", { body: { ttl: 60, ...EVERY_POLICY } }),
+      "policies at their bounds, and nulls": () =>
+        w.main.call("POST", "/upload-tokens", {
+          body: { maxUploads: 1000000, maxFileSize: 5368709120, allowedOrigins: ["capacitor://localhost"], metadata: null },
+        }),
     },
     400: {
+      "maxUploads 0": () => w.main.call("POST", "/upload-tokens", { body: { maxUploads: 0 } }),
+      "maxFileSize as a string": () => w.main.call("POST", "/upload-tokens", { body: { maxFileSize: "100" } }),
+      "an origin with a path": () =>
+        w.main.call("POST", "/upload-tokens", { body: { allowedOrigins: ["https://app.example.com/"] } }),
+      "a wildcard origin": () => w.main.call("POST", "/upload-tokens", { body: { allowedOrigins: ["*"] } }),
+      "two metadata entries with one key": () =>
+        w.main.call("POST", "/upload-tokens", {
+          body: { metadata: [{ key: "a", value: "1" }, { key: "a", value: "2" }] },
+        }),
       "negative ttl": () => w.main.call("POST", "/upload-tokens", { body: { ttl: -1 } }),
       "ttl as a string": () => w.main.call("POST", "/upload-tokens", { body: { ttl: "3600" } }),
       "not JSON": () => w.main.call("POST", "/upload-tokens", { body: "{ttl", headers: { "Content-Type": "application/json" } }),
@@ -151,42 +208,24 @@ const RECIPES = {
     429: { "over the project's limit": () => until429("POST", "/upload-tokens", { body: {} }) },
     500: { "no API_KEYS configured": () => w.broken.call("POST", "/upload-tokens", { body: {} }) },
   },
-  "GET /upload-tokens/{uploadToken}": {
+  "GET /upload-tokens/{uploadToken}": tokenRecipes("GET", {
     200: {
       "a token of the project": async () => w.main.call("GET", `/upload-tokens/${await createToken()}`),
       "one that never expires, by another key of the project": async () =>
         w.main.call("GET", `/upload-tokens/${await createToken(w.main, "alpha", 0)}`, { auth: "alpha2" }),
-    },
-    401: { "no credentials": () => w.main.call("GET", `/upload-tokens/${SAMPLE_TOKEN}`, { auth: null }) },
-    404: {
-      "unknown token": () => w.main.call("GET", `/upload-tokens/${SAMPLE_TOKEN}`),
-      "malformed token": () => w.main.call("GET", "/upload-tokens/not-a-token"),
-      "another project's token": async () => w.main.call("GET", `/upload-tokens/${await createToken(w.main, "beta")}`),
-      "a deleted token": async () => {
-        const t = await createToken();
-        assert.equal((await w.main.call("DELETE", `/upload-tokens/${t}`)).status, 204);
+      "one with every policy, having made a video": async () => {
+        const t = await policyToken(EVERY_POLICY);
+        videoIdOf(await upload(w.main, t, { headers: { Origin: PAGE_ORIGIN } }));
         return w.main.call("GET", `/upload-tokens/${t}`);
       },
     },
-    429: { "over the project's limit": () => until429("GET", `/upload-tokens/${SAMPLE_TOKEN}`) },
-    500: { "no API_KEYS configured": () => w.broken.call("GET", `/upload-tokens/${SAMPLE_TOKEN}`) },
-  },
-  "DELETE /upload-tokens/{uploadToken}": {
+    404: { "malformed token": () => w.main.call("GET", "/upload-tokens/not-a-token") },
+    deleted: "a deleted token",
+  }),
+  "DELETE /upload-tokens/{uploadToken}": tokenRecipes("DELETE", {
     204: { "a token of the project": async () => w.main.call("DELETE", `/upload-tokens/${await createToken()}`) },
-    401: { "no credentials": () => w.main.call("DELETE", `/upload-tokens/${SAMPLE_TOKEN}`, { auth: null }) },
-    404: {
-      "unknown token": () => w.main.call("DELETE", `/upload-tokens/${SAMPLE_TOKEN}`),
-      "another project's token": async () =>
-        w.main.call("DELETE", `/upload-tokens/${await createToken(w.main, "beta")}`),
-      "deleted twice": async () => {
-        const t = await createToken();
-        assert.equal((await w.main.call("DELETE", `/upload-tokens/${t}`)).status, 204);
-        return w.main.call("DELETE", `/upload-tokens/${t}`);
-      },
-    },
-    429: { "over the project's limit": () => until429("DELETE", `/upload-tokens/${SAMPLE_TOKEN}`) },
-    500: { "no API_KEYS configured": () => w.broken.call("DELETE", `/upload-tokens/${SAMPLE_TOKEN}`) },
-  },
+    deleted: "deleted twice",
+  }),
   "POST /auth/api-key": {
     200: { "a configured key": () => w.main.call("POST", "/auth/api-key", { auth: null, body: { apiKey: KEYS.beta } }) },
     400: {
@@ -254,6 +293,9 @@ const RECIPES = {
         const { token } = await firstChunk(`bytes 0-${MIN_CHUNK - 1}/${MIN_CHUNK + 5}`);
         return upload(w.main, token, { filename: "big.mp4", range: `bytes ${MIN_CHUNK}-${MIN_CHUNK + 4}/${MIN_CHUNK + 5}` });
       },
+      "from an allowed origin, with metadata": async () =>
+        upload(w.main, await policyToken(EVERY_POLICY), { headers: { Origin: PAGE_ORIGIN } }),
+      "exactly maxFileSize bytes": async () => upload(w.main, await policyToken({ maxFileSize: 5 }), { data: bytes(5) }),
       "an expired token finishing the upload it began": async () => {
         // Seconds of room for the first part while the token is active.
         const { id, token } = await firstChunk("part 1/2", { ttl: 8 });
@@ -315,6 +357,26 @@ const RECIPES = {
         upload(w.main, SAMPLE_TOKEN, { videoId: await wholeVideo({ auth: "beta" }) }),
       "an unknown token naming an unknown video": () => upload(w.main, SAMPLE_TOKEN, { videoId: SAMPLE_VIDEO }),
       "an unknown token with a malformed videoId": () => upload(w.main, SAMPLE_TOKEN, { videoId: "not-a-video" }),
+    },
+    403: {
+      "a token with allowedOrigins, no Origin": async () => upload(w.main, await policyToken({ allowedOrigins: [PAGE_ORIGIN] })),
+      "a token with allowedOrigins, another Origin": async () =>
+        upload(w.main, await policyToken({ allowedOrigins: [PAGE_ORIGIN] }), { headers: { Origin: "https://elsewhere.example" } }),
+      "maxUploads reached": async () => {
+        const t = await policyToken({ maxUploads: 1 });
+        videoIdOf(await upload(w.main, t));
+        return expectSlug(await upload(w.main, t, { filename: "second.mp4" }), "upload-token-max-uploads-reached");
+      },
+    },
+    413: {
+      "a whole file over maxFileSize": async () => upload(w.main, await policyToken({ maxFileSize: 4 }), { data: bytes(5) }),
+      "a byte range declaring a total over maxFileSize": async () =>
+        upload(w.main, await policyToken({ maxFileSize: MIN_CHUNK }), { data: bytes(MIN_CHUNK), range: `bytes 0-${MIN_CHUNK - 1}/${MIN_CHUNK + 1}` }),
+      "from an allowed origin": async () =>
+        upload(w.main, await policyToken({ maxFileSize: 4, allowedOrigins: [PAGE_ORIGIN] }), {
+          data: bytes(5),
+          headers: { Origin: PAGE_ORIGIN },
+        }),
     },
     404: {
       "another project's video": async () => upload(w.main, await createToken(), { videoId: await wholeVideo({ auth: "beta" }) }),

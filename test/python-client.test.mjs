@@ -4,57 +4,33 @@
 // Python; this file starts the worker, runs them, and checks their outcome and the worker's log.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { killRunning, python, report, requirePython, runCommand, runPython } from "./support/process.mjs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startWrangler } from "./support/wrangler.mjs";
-
-const root = fileURLToPath(new URL("..", import.meta.url));
-const python = join(root, ".venv/bin/python");
 
 const KEYS = {
   alpha: "alpha-python-key-0123456789",
   beta: "beta-python-key-0123456789ab",
   gamma: "gamma-python-key-0123456789a",
+  delta: "delta-python-key-0123456789a",
 };
 // The Python client refreshes at expires_in - 10 s, so this makes it refresh about every
 // 4 s, and an access token outlives its lifetime after 14 s (the scenarios run meanwhile).
 const ACCESS_TOKEN_TTL = 14;
 
-let worker;
-const children = new Set();
+// The scenarios take longer than runPython allows by default.
+const PYTHON_TIMEOUT_MS = 90_000;
 
-/** Runs test/python/<script>.py with `args`; resolves with its exit code and output. */
-function runPython(script, args, timeoutMs = 90_000) {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const child = spawn(python, ["-u", join(root, "test/python", script), ...args], {
-      cwd: root,
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    children.add(child);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
+let worker;
 
 /** Asserts a clean run and returns the summary from its last `OK {...}` line. */
 function succeeded(run, name) {
-  const report = `${name} exited with ${run.code ?? run.signal} after ${run.ms} ms\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`;
-  assert.equal(run.code, 0, report);
+  const why = report(run, name);
+  assert.equal(run.code, 0, why);
   const last = run.stdout.trim().split("\n").at(-1);
-  assert.match(last, /^OK \{/, report);
+  assert.match(last, /^OK \{/, why);
   return JSON.parse(last.slice(3));
 }
 
@@ -64,7 +40,7 @@ describe("api.video Python client against the worker", () => {
   let refreshRun;
 
   before(async () => {
-    assert.ok(existsSync(python), "the test virtualenv is missing: run scripts/setup.sh --python");
+    requirePython();
     worker = await startWrangler({
       vars: {
         API_KEYS: Object.entries(KEYS).map(([p, k]) => `${p}:${k}`).join(","),
@@ -74,32 +50,40 @@ describe("api.video Python client against the worker", () => {
     });
     // The token life-cycle scenario mostly waits for lifetimes to pass: it runs alongside the
     // other one, in its own project.
-    refreshRun = runPython("refresh.py", [worker.base, KEYS.gamma, String(ACCESS_TOKEN_TTL)]);
+    refreshRun = runPython("refresh.py", [worker.base, KEYS.gamma, String(ACCESS_TOKEN_TTL)], { timeoutMs: PYTHON_TIMEOUT_MS });
   });
 
   after(async () => {
-    for (const child of children) child.kill("SIGKILL");
+    killRunning();
     await refreshRun?.catch(() => {});
     await worker?.stop();
   });
 
   test("client version is the pinned one", async () => {
-    const run = await new Promise((resolve) => {
-      const child = spawn(python, ["-c", "import apivideo; print(apivideo.__version__)"], { stdio: ["ignore", "pipe", "inherit"] });
-      let out = "";
-      child.stdout.on("data", (d) => (out += d));
-      child.on("close", (code) => resolve({ code, out: out.trim() }));
-    });
-    assert.deepEqual(run, { code: 0, out: "1.4.7" });
+    const run = await runCommand(python, ["-c", "import apivideo; print(apivideo.__version__)"]);
+    assert.deepEqual({ code: run.code, out: run.stdout.trim() }, { code: 0, out: "1.4.7" }, run.stderr);
   });
 
   test("create, get, delete, bad ttl, wrong key and paginated listing in every order", async () => {
-    const run = await runPython("scenario.py", [worker.base, KEYS.alpha, KEYS.beta, "wrong-python-key-0123456789"]);
+    const run = await runPython("scenario.py", [worker.base, KEYS.alpha, KEYS.beta, "wrong-python-key-0123456789"], {
+      timeoutMs: PYTHON_TIMEOUT_MS,
+    });
     const summary = succeeded(run, "scenario.py");
     assert.ok(summary.list_calls >= 4 * (31 + 11 + 4 + 2 + 1), `every page was fetched: ${JSON.stringify(summary)}`);
     // The client went through the bearer endpoints, never Basic auth.
     assert.ok(count(/POST \/auth\/api-key 200/g) >= 2, "the clients connected through /auth/api-key");
     assert.ok(count(/POST \/auth\/api-key 400/g) >= 1, "the wrong key was refused by /auth/api-key");
+  });
+
+  test("a token with policies reads as any token (unknown fields dropped), uploads, and its second video is a 403", async () => {
+    const workdir = mkdtempSync(join(tmpdir(), "uts-python-policies-"));
+    try {
+      const run = await runPython("policies.py", [worker.base, KEYS.delta, workdir]);
+      const summary = succeeded(run, "policies.py");
+      assert.match(summary.video, /^vi[0-9A-Za-z]{22}$/);
+    } finally {
+      rmSync(workdir, { recursive: true, force: true });
+    }
   });
 
   test("refresh through /auth/refresh, then expired and tampered tokens are refused", async () => {

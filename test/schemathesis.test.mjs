@@ -7,11 +7,12 @@
 // hand to the upload and video operations, whose random tokens and ids never exist.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { basic, readAnswer } from "./support/http.mjs";
+import { runCommand } from "./support/process.mjs";
 import { startWrangler } from "./support/wrangler.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -36,32 +37,32 @@ let server;
 let work;
 let fixtures; // { uploadToken, videoIds }
 
-const basic = (key) => "Basic " + Buffer.from(`${key}:`).toString("base64");
-
 /** Creates an upload token of the project of `key`. */
 async function createToken(key) {
-  const res = await fetch(`${server.base}/upload-tokens`, {
-    method: "POST",
-    headers: { Authorization: basic(key), "Content-Type": "application/json" },
-    body: "{}",
-  });
-  const text = await res.text();
-  assert.equal(res.status, 200, `creating a token: ${res.status} ${text}`);
-  return JSON.parse(text).token;
+  const res = await readAnswer(
+    await fetch(`${server.base}/upload-tokens`, {
+      method: "POST",
+      headers: { Authorization: basic(key), "Content-Type": "application/json" },
+      body: "{}",
+    }),
+  );
+  assert.equal(res.status, 200, `creating a token: ${res.status} ${res.text}`);
+  return JSON.parse(res.text).token;
 }
 
 /** Uploads `data` as `filename` with `token` (and `Content-Range: range`); the videoId. */
 async function upload(token, data, filename, range) {
   const form = new FormData();
   form.append("file", new Blob([data], { type: "video/mp4" }), filename);
-  const res = await fetch(`${server.base}/upload?token=${token}`, {
-    method: "POST",
-    headers: range ? { "Content-Range": range } : {},
-    body: form,
-  });
-  const text = await res.text();
-  assert.equal(res.status, 201, `uploading ${filename}: ${res.status} ${text}`);
-  return JSON.parse(text).videoId;
+  const res = await readAnswer(
+    await fetch(`${server.base}/upload?token=${token}`, {
+      method: "POST",
+      headers: range ? { "Content-Range": range } : {},
+      body: form,
+    }),
+  );
+  assert.equal(res.status, 201, `uploading ${filename}: ${res.status} ${res.text}`);
+  return JSON.parse(res.text).videoId;
 }
 
 before(async () => {
@@ -85,27 +86,6 @@ after(async () => {
   await server?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
-
-/** Runs a command to completion (killing it past `timeoutMs`); resolves with its output. */
-function run(cmd, args, { cwd, env, timeoutMs }) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try { process.kill(-child.pid, "SIGKILL"); } catch {}
-    }, timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, timedOut });
-    });
-  });
-}
 
 /** Every request/response pair schemathesis recorded, from its NDJSON event stream. */
 function interactions(ndjsonPath) {
@@ -140,7 +120,7 @@ test("schemathesis finds no failure in at least 200 test cases", { timeout: RUN_
     "--no-color",
   ];
   const started = Date.now();
-  const result = await run(schemathesisBin, args, {
+  const result = await runCommand(schemathesisBin, args, {
     cwd: work, // keeps schemathesis' and Hypothesis' caches out of the checkout
     env: {
       ...process.env,

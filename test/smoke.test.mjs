@@ -4,10 +4,11 @@
 // still deletes its token); and it leaves no token behind.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { startWrangler, freePort } from "./support/wrangler.mjs";
+import { basic, readAnswer } from "./support/http.mjs";
+import { runCommand } from "./support/process.mjs";
 import { startProxy } from "./support/proxy.mjs";
+import { startWrangler, freePort } from "./support/wrangler.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const KEY = "smoke-test-key-0123456789abcdef";
@@ -42,30 +43,16 @@ after(async () => {
 
 /** Runs the smoke command; resolves to its exit code and output. */
 function smoke(args, { env = {}, timeoutMs = 60000 } = {}) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [`${root}scripts/smoke.mjs`, ...args], {
-      cwd: root,
-      env: { PATH: process.env.PATH, NO_COLOR: "1", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+  return runCommand(process.execPath, [`${root}scripts/smoke.mjs`, ...args], {
+    env: { PATH: process.env.PATH, NO_COLOR: "1", ...env },
+    timeoutMs,
   });
 }
 
 async function activeTokens(key) {
-  const res = await fetch(`${worker.base}/upload-tokens?pageSize=100`, {
-    headers: { Authorization: "Basic " + Buffer.from(`${key}:`).toString("base64") },
-  });
+  const res = await readAnswer(await fetch(`${worker.base}/upload-tokens?pageSize=100`, { headers: { Authorization: basic(key) } }));
   assert.equal(res.status, 200);
-  return (await res.json()).data;
+  return res.json.data;
 }
 
 describe("smoke check", { timeout: 180000 }, () => {
@@ -88,9 +75,7 @@ describe("smoke check", { timeout: 180000 }, () => {
     assert.equal(r.stderr, "");
 
     assert.deepEqual(await activeTokens(KEY), [], "the token is gone");
-    const res = await fetch(`${worker.base}/videos/${video[1]}`, {
-      headers: { Authorization: "Basic " + Buffer.from(`${KEY}:`).toString("base64") },
-    });
+    const res = await fetch(`${worker.base}/videos/${video[1]}`, { headers: { Authorization: basic(KEY) } });
     assert.equal(res.status, 200, "the video stays, as the output says");
   });
 

@@ -1,7 +1,7 @@
 // Creating, reading and deleting upload tokens, and what each leaves in KV.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, KEYS } from "./support/miniflare.mjs";
+import { startWorker, authOf, KEYS } from "./support/miniflare.mjs";
 import {
   NOT_FOUND,
   ABSENT_ID,
@@ -15,7 +15,6 @@ import {
   kvSnapshot,
   list,
   raw,
-  authOf,
   secs,
   sleepUntil,
 } from "./support/mf-helpers.mjs";

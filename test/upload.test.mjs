@@ -4,7 +4,8 @@
 // cleanup of abandoned uploads.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, KEYS, basic } from "./support/miniflare.mjs";
+import { basic, multipart } from "./support/http.mjs";
+import { startWorker, KEYS } from "./support/miniflare.mjs";
 import { ABSENT_ID, TOO_MANY, create, sleep, sleepUntil, freshSecond, secs } from "./support/mf-helpers.mjs";
 import {
   MiB,
@@ -15,7 +16,6 @@ import {
   VIDEO_FIELDS,
   getSource,
   getVideo,
-  multipart,
   r2Keys,
   r2Snapshot,
   random,
@@ -74,6 +74,21 @@ async function assertSource(id, data, type, what = "") {
   assert.equal(sha256(res.bytes), sha256(data), `${what} source SHA-256`);
   if (type) assert.equal(res.headers.get("content-type"), type, `${what} source Content-Type`);
   assert.equal(res.headers.get("content-length"), String(data.length), `${what} source Content-Length`);
+}
+
+/** The `ingest` of an upload of `data` completed in numbered parts 1 to `n`. */
+const uploadedInParts = (data, n) => ({
+  status: "uploaded",
+  mode: "part",
+  receivedBytesTotal: data.length,
+  filesize: data.length,
+  receivedParts: { parts: Array.from({ length: n }, (_, i) => i + 1), total: n },
+});
+
+/** Assembled: `id` serves exactly `data` typed `type`, and R2 keeps nothing else of its upload. */
+async function assertAssembled(id, token, data, type, what) {
+  await assertSource(id, data, type, what);
+  await assertOnlyRecordAndSource(id, token, what);
 }
 
 /** Once assembled, a video keeps only its record and its source in R2. */
@@ -175,15 +190,8 @@ group("preflight and accepted uploads", () => {
     const last = await sendChunk(mf, token, { data: c3, filename: "sample.mp4", field: "sample.mp4", range: "part 3/3" });
     assertVideoAnswer(last, { title: "sample.mp4", videoId: id }, "part 3/3 without videoId");
     assert.equal(last.json.createdAt, first.json.createdAt);
-    assert.deepEqual(await ingestOf(id, "after part 3"), {
-      status: "uploaded",
-      mode: "part",
-      receivedBytesTotal: data.length,
-      filesize: data.length,
-      receivedParts: { parts: [1, 2, 3], total: 3 },
-    });
-    await assertSource(id, data, "video/mp4", "part n/N");
-    await assertOnlyRecordAndSource(id, token, "part n/N");
+    assert.deepEqual(await ingestOf(id, "after part 3"), uploadedInParts(data, 3));
+    await assertAssembled(id, token, data, "video/mp4", "part n/N");
   });
 
   test("parts out of order, videoId before or after the file; an identical part sent again is accepted and not stored twice", async () => {
@@ -207,8 +215,7 @@ group("preflight and accepted uploads", () => {
     const r2 = await sendChunk(mf, token, { data: c2, filename: "out-of-order.mov", videoId: id, videoIdAfter: true, range: "part 2/3" });
     assertVideoAnswer(r2, { videoId: id, title: "out-of-order.mov" }, "part 2/3 with videoId after");
     assert.equal((await ingestOf(id, "done")).status, "uploaded");
-    await assertSource(id, data, "video/quicktime", "out of order");
-    await assertOnlyRecordAndSource(id, token, "out of order");
+    await assertAssembled(id, token, data, "video/quicktime", "out of order");
   });
 
   test("progressive part n/* ending with part n/n, with unequal parts of 6, 7 and 1 MiB", async () => {
@@ -225,15 +232,8 @@ group("preflight and accepted uploads", () => {
     assertVideoAnswer(r2, { videoId: id }, "part 2/* without videoId");
     const r3 = await sendChunk(mf, token, { data: c3, filename: "live.webm", videoId: id, range: "part 3/3" });
     assertVideoAnswer(r3, { videoId: id }, "part 3/3");
-    assert.deepEqual(await ingestOf(id, "done"), {
-      status: "uploaded",
-      mode: "part",
-      receivedBytesTotal: data.length,
-      filesize: data.length,
-      receivedParts: { parts: [1, 2, 3], total: 3 },
-    });
-    await assertSource(id, data, "video/webm", "progressive");
-    await assertOnlyRecordAndSource(id, token, "progressive");
+    assert.deepEqual(await ingestOf(id, "done"), uploadedInParts(data, 3));
+    await assertAssembled(id, token, data, "video/webm", "progressive");
   });
 
   test("bytes a-b/total ranges in any order, the later ones without or with videoId, are assembled", async () => {
@@ -264,8 +264,7 @@ group("preflight and accepted uploads", () => {
       filesize: total,
       receivedBytes: [{ from: 0, to: total - 1, total }],
     });
-    await assertSource(id, data, "video/mp4", "bytes");
-    await assertOnlyRecordAndSource(id, token, "bytes");
+    await assertAssembled(id, token, data, "video/mp4", "bytes");
   });
 
   test("parts sent at the same time are all assembled, whichever request stores the last one", async () => {

@@ -1,12 +1,16 @@
 """Writes the wrangler configurations the benchmark serves its targets with (JSON, which wrangler
 reads like wrangler.toml).
 
-  config.py service  OUT.json ROOT MAIN LIMIT
+  config.py service  OUT.json ROOT MAIN LIMIT [assets]
       the project's wrangler.toml as it is (bindings, vars, compatibility date), with `main`
-      pointing at MAIN, no build step (the benchmark builds first), and every [[ratelimits]]
-      binding raised to LIMIT requests per 60 s, with the vars that state them to match
+      pointing at MAIN, no build step (the benchmark builds first), no static assets (unless
+      `assets` is given), and every [[ratelimits]] binding raised to LIMIT requests per 60 s,
+      with the vars that state them to match
   config.py baseline OUT.json ROOT NAME MAIN
       a baseline Worker: the service's compatibility date and KV namespace binding only
+  config.py baseline-do OUT.json ROOT NAME MAIN CLASS
+      the same, plus a SQLite-backed Durable Object class CLASS bound as INDEX (with the
+      migration that creates it), for the baselines that call an index object
 """
 import json
 import os
@@ -24,6 +28,14 @@ def main():
         config.pop("build", None)
         config["main"] = os.path.abspath(main_path)
         config["send_metrics"] = False
+        # No static assets (the console) unless asked: locally they put the runtime's asset
+        # router (more workers in the same process) in front of every request, which the
+        # baselines do not have (bench/index.sh measures what it costs a get).
+        if len(sys.argv) > 6 and sys.argv[6] == "assets" and "directory" in config.get("assets", {}):
+            config["assets"] = dict(config["assets"])
+            config["assets"]["directory"] = os.path.normpath(os.path.join(os.path.abspath(root), config["assets"]["directory"]))
+        else:
+            config.pop("assets", None)
         for binding in config.get("ratelimits", []):
             binding["simple"] = {"limit": limit, "period": 60}
         config["vars"] = dict(config.get("vars", {}))
@@ -33,7 +45,7 @@ def main():
             "AUTH_RATE_LIMIT": str(limit),
             "AUTH_RATE_LIMIT_PERIOD": "60",
         })
-    elif mode == "baseline":
+    elif mode in ("baseline", "baseline-do"):
         name, main_path = sys.argv[4], sys.argv[5]
         kv = [ns for ns in service.get("kv_namespaces", []) if ns.get("binding") == "UPLOAD_TOKENS"]
         if not kv:
@@ -47,6 +59,10 @@ def main():
         }
         if "compatibility_flags" in service:
             config["compatibility_flags"] = service["compatibility_flags"]
+        if mode == "baseline-do":
+            class_name = sys.argv[6]
+            config["durable_objects"] = {"bindings": [{"name": "INDEX", "class_name": class_name}]}
+            config["migrations"] = [{"tag": "v1", "new_sqlite_classes": [class_name]}]
     else:
         sys.exit(__doc__)
     with open(out, "w") as f:

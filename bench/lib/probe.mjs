@@ -1,10 +1,12 @@
 // Sends a few single requests per case (never during a timed run) and records what each answer
-// says: status, time, the service's Server-Timing figures (KV operations, wasm memory) when it
-// is run with SERVER_TIMING=1, and the counts a listing or baseline (d) reports.
+// says: status, time, the service's Server-Timing figures (KV operations, project-index calls,
+// wasm memory) when it is run with SERVER_TIMING=1, and the counts a listing or baseline (d)
+// reports.
 //
 //   node bench/lib/probe.mjs cases  SPEC.jsonl OUT.jsonl REPEAT
-//       SPEC has one case per line (written by bench/run.sh): {case, target, n, method, url,
-//       auth, body, walk: {file, start, count}}; a walk case takes its tokens from the slice
+//       SPEC has one case per line (written by bench/run.sh, bench/index.sh): {case, target, n,
+//       method, url, auth, body, walk: {file, start, count, idx, suffix}}; a walk case takes its
+//       tokens from the slice, and appends `?idx=INDEX_KEY` (idx) or the suffix to each one
 //   node bench/lib/probe.mjs upload BASE AUTH PGID MIB OUT.json
 //       mints a token, uploads a small file, then a MIB MiB file in one chunk, and records the
 //       wasm memory (Server-Timing) and the workerd processes' RSS before, during and after
@@ -22,6 +24,8 @@ function serverTiming(headers) {
   if (!raw) return out;
   const kv = /kv;desc="([^"]*)"/.exec(raw);
   if (kv) for (const [, k, v] of kv[1].matchAll(/(\w+)=(\d+)/g)) out[k] = Number(v);
+  const index = /index;desc="calls=(\d+)"/.exec(raw);
+  if (index) out.indexCalls = Number(index[1]);
   const mem = /wasm-memory;desc="(\d+)"/.exec(raw);
   if (mem) out.wasmMemory = Number(mem[1]);
   return out;
@@ -53,7 +57,7 @@ if (mode === "cases") {
       let url = spec.url;
       if (spec.walk) {
         const [token, index] = tokens[i % tokens.length];
-        url += token + (spec.walk.idx ? `?idx=${encodeURIComponent(index)}` : "");
+        url += token + (spec.walk.idx ? `?idx=${encodeURIComponent(index)}` : spec.walk.suffix ?? "");
       }
       let r;
       try {

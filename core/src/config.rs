@@ -20,8 +20,11 @@ pub struct Config {
     pub lifetimes: Lifetimes,
     /// Per project, on every authenticated call and on uploads.
     pub api_limit: RateLimit,
-    /// Per client address, on `/auth/api-key` and `/auth/refresh`.
+    /// Per client address, on `/auth/api-key` and `/auth/refresh`, and on failed
+    /// authentication and refused upload tokens anywhere.
     pub auth_limit: RateLimit,
+    /// See [`upload_stale_after`].
+    pub upload_stale_after: u32,
 }
 
 /// Default access-token lifetime, as api.video's.
@@ -30,15 +33,32 @@ pub const DEFAULT_ACCESS_TOKEN_TTL: u32 = 3600;
 pub const DEFAULT_REFRESH_TOKEN_TTL: u32 = 30 * 24 * 3600;
 
 /// Seconds without a new chunk after which an unfinished upload is removed: `UPLOAD_STALE_AFTER`,
-/// default one day. Read on its own, since the cleanup needs no other configuration.
-pub fn upload_stale_after(var: impl Fn(&str) -> Option<String>) -> u32 {
-    var("UPLOAD_STALE_AFTER")
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(DEFAULT_UPLOAD_STALE_AFTER)
+/// default one day, 1 to 2,592,000 (30 days): `0` would remove every upload in progress (values
+/// of seconds are for tests; in production keep hours, so that slow chunks are not removed). Read on its own,
+/// since the cleanup and the project index need no other configuration; a value out of range
+/// or not an integer is refused (a "misconfigured" 500 naming the var, never a fallback).
+pub fn upload_stale_after(var: impl Fn(&str) -> Option<String>) -> Result<u32, ApiError> {
+    match var("UPLOAD_STALE_AFTER") {
+        None => Ok(DEFAULT_UPLOAD_STALE_AFTER),
+        Some(raw) => raw
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|v| STALE_AFTER_RANGE.contains(v))
+            .ok_or_else(|| {
+                ApiError::misconfigured(format!(
+                    "UPLOAD_STALE_AFTER must be an integer in {}..={}",
+                    STALE_AFTER_RANGE.start(),
+                    STALE_AFTER_RANGE.end()
+                ))
+            }),
+    }
 }
 
 /// Default of [`upload_stale_after`].
 pub const DEFAULT_UPLOAD_STALE_AFTER: u32 = 24 * 3600;
+/// Accepted values of [`upload_stale_after`].
+pub const STALE_AFTER_RANGE: std::ops::RangeInclusive<u32> = 1..=2_592_000;
 
 impl Config {
     /// Reads the configuration through `var` (a var or secret by name). Any problem is a
@@ -97,6 +117,7 @@ impl Config {
                 limit: number("AUTH_RATE_LIMIT", 30, 1..=1_000_000)?,
                 period: period("AUTH_RATE_LIMIT_PERIOD", 60)?,
             },
+            upload_stale_after: upload_stale_after(&var)?,
         })
     }
 }

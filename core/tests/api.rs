@@ -7,7 +7,9 @@ use upload_tokens_core::ids::TokenId;
 use upload_tokens_core::project::ProjectId;
 use upload_tokens_core::storage::index::{TokenIndex, TokenStatus};
 use upload_tokens_core::storage::kv::{Op, OpCounts};
-use upload_tokens_core::testing::harness::{basic, json, Harness, KEY_A, KEY_A2, KEY_B, T0};
+use upload_tokens_core::testing::harness::{
+    basic, json, Harness, KEY_A, KEY_A2, KEY_B, STALE_AFTER, T0,
+};
 use upload_tokens_core::testing::{block_on, IndexFault, MemoryKv, MemoryLimiter};
 
 fn create(h: &Harness, key: &str, ttl: u32) -> String {
@@ -274,9 +276,11 @@ fn tokens_expire_on_time_even_below_kv_minimum() {
     assert_eq!(listed(&h, KEY_A, ""), vec![hour.clone()]);
     let r = h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), "");
     assert_eq!(json(&r)["pagination"]["itemsTotal"], 1);
-    // KV itself drops the records at 60 s.
+    // KV itself drops the records the uploads' stale time after max(ttl, 60) s.
     assert_eq!(h.kv().keys().len(), 3);
-    h.set_now(T0 + 60);
+    h.set_now(T0 + 60 + i64::from(STALE_AFTER) - 1);
+    assert_eq!(h.kv().keys().len(), 3);
+    h.set_now(T0 + 60 + i64::from(STALE_AFTER));
     assert_eq!(h.kv().keys().len(), 1);
 }
 

@@ -175,12 +175,13 @@ fn secrets_are_required_and_their_reasons_name_no_secret() {
 }
 
 #[test]
-fn upload_stale_after_defaults_to_a_day() {
-    let of = |v: Option<&str>| upload_stale_after(|_| v.map(str::to_owned));
-    assert_eq!(of(None), 86_400);
-    assert_eq!(of(Some("60")), 60);
-    assert_eq!(of(Some(" 120 ")), 120);
-    assert_eq!(of(Some("x")), 86_400);
+fn upload_stale_after_defaults_to_a_day_and_refuses_what_is_not_a_time() {
+    let of = |v: Option<&str>| upload_stale_after(|_| v.map(str::to_owned)).ok();
+    assert_eq!(of(None), Some(86_400));
+    assert_eq!(of(Some("60")), Some(60));
+    assert_eq!(of(Some(" 120 ")), Some(120));
+    assert_eq!(of(Some("x")), None);
+    assert_eq!(of(Some("0")), None);
 }
 
 /// A harness whose configuration has these lifetimes.

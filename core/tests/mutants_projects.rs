@@ -25,14 +25,15 @@ fn seed_legacy(h: &Harness, project: &str, id: &str, created_at: i64, ttl: u32) 
         token: TokenId::parse(id).unwrap(),
         ttl,
         created_at,
+        policy: Default::default(),
     };
     let (key, metadata) = legacy::entry(&project, &token);
     let options = PutOptions {
         metadata: Some(&metadata),
-        expiration_ttl: token.kv_expiration_ttl(),
+        expiration_ttl: token.kv_expiration_ttl(0),
     };
     block_on(h.kv().put(&key.to_string(), "", options)).unwrap();
-    block_on(h.store.save(&TokenRecord { project, token })).unwrap();
+    block_on(h.store.save(&TokenRecord { project, token }, 0)).unwrap();
 }
 
 fn listed_with_total(h: &Harness, key: &str) -> (Vec<String>, u64) {

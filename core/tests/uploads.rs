@@ -4,7 +4,7 @@
 use upload_tokens_core::http::Response;
 use upload_tokens_core::storage::objects::Objects;
 use upload_tokens_core::testing::harness::{basic, json, Harness, KEY_A, KEY_B, STALE_AFTER, T0};
-use upload_tokens_core::testing::{block_on, FormBody, ObjectOp};
+use upload_tokens_core::testing::{block_on, FormBody};
 use upload_tokens_core::videos::cleanup::remove_stale_uploads;
 use upload_tokens_core::videos::keys::ObjectKey;
 
@@ -402,13 +402,17 @@ fn a_failure_at_any_storage_call_of_an_upload_is_finished_by_retries() {
 }
 
 #[test]
-fn a_refused_upload_token_costs_no_object_operation_when_it_has_no_open_upload() {
+fn a_refused_upload_token_costs_one_read_and_no_object_or_index_call() {
     let h = Harness::new();
-    let t = h.create(KEY_A, 0);
-    assert_eq!(h.token_status(KEY_A, "DELETE", &t), 204);
-    let before = h.objects.total_ops();
-    assert_eq!(h.upload(&t, None, h.file("x.mp4", b"x")).status, 401);
-    // The record is gone: one KV read, then one list of the token's open uploads (none).
-    assert_eq!(h.objects.total_ops() - before, 1);
-    assert_eq!(h.objects.count(ObjectOp::List), 1);
+    let deleted = h.create(KEY_A, 0);
+    assert_eq!(h.token_status(KEY_A, "DELETE", &deleted), 204);
+    for token in [deleted.as_str(), "toUnknownUnknownUnknown1"] {
+        let before = h.objects.total_ops();
+        let (r, kv, index_calls) = h.cost(|h| h.upload(token, None, h.file("x.mp4", b"x")));
+        assert_eq!(r.status, 401, "{token}");
+        assert_eq!((kv.reads, kv.writes, kv.lists), (1, 0, 0), "{token}");
+        assert_eq!(index_calls, 0, "{token}");
+        // Only the harness's own staging of the form touched R2; the service made no call.
+        assert_eq!(h.objects.total_ops() - before, 0, "{token}");
+    }
 }

@@ -103,25 +103,22 @@ async function guarded(box, work) {
 // ---------------------------------------------------------------------------------------------
 // Signed in / signed out
 
-function showSignedIn() {
+/** Shows what a signed-in user works with, or else the sign-in form alone. */
+function showSections(signedIn) {
   ui.boot.hidden = true;
-  ui.signIn.hidden = true;
-  ui.sessionState.hidden = false;
-  ui.signOut.hidden = false;
-  ui.tokens.hidden = false;
-  ui.upload.hidden = false;
+  ui.signIn.hidden = signedIn;
+  for (const section of [ui.sessionState, ui.signOut, ui.tokens, ui.upload]) section.hidden = !signedIn;
+}
+
+function showSignedIn() {
+  showSections(true);
   startCountdown();
 }
 
 function showSignedOut(problem) {
   forgetSession();
   stopCountdown();
-  ui.boot.hidden = true;
-  ui.tokens.hidden = true;
-  ui.upload.hidden = true;
-  ui.sessionState.hidden = true;
-  ui.signOut.hidden = true;
-  ui.signIn.hidden = false;
+  showSections(false);
   if (ui.deleteDialog.open) ui.deleteDialog.close("cancel");
   cancelUpload();
   // Nothing of the last session stays on the page.
@@ -172,12 +169,17 @@ let links = {};
 /** Numbers the listing requests: only the answer to the latest one is shown. */
 let loads = 0;
 
-/** The listing query from the listing form: every named control with a value is a parameter. */
+/**
+ * The listing query from the listing form: every named control with a value is a parameter,
+ * and the metadata key and value, when a key is given, one `metadata[key]=value` filter.
+ */
 function listQuery(currentPage = 1) {
   const query = new URLSearchParams();
   for (const [name, value] of new FormData(ui.listForm)) {
     if (typeof value === "string" && value.trim() !== "") query.append(name, value.trim());
   }
+  const [key, value] = ["key", "value"].map((k) => ui.listForm.querySelector(`[data-metadata="${k}"]`).value.trim());
+  if (key !== "") query.append(`metadata[${key}]`, value);
   query.set("currentPage", String(currentPage));
   return `/upload-tokens?${query}`;
 }
@@ -251,6 +253,16 @@ function button(text, describedBy, onClick, className) {
   return b;
 }
 
+/** A token's policies in a few words (empty for a token without). */
+function policySummary(t) {
+  const parts = [];
+  if (t.maxUploads !== undefined) parts.push(`${t.uploadsUsed ?? 0} of ${t.maxUploads} uploads`);
+  if (t.maxFileSize !== undefined) parts.push(`≤ ${bytes.format(t.maxFileSize)} bytes`);
+  if (t.allowedOrigins) parts.push(`from ${t.allowedOrigins.join(", ")}`);
+  if (t.metadata) parts.push(t.metadata.map((m) => `${m.key}=${m.value}`).join(", "));
+  return parts.join("; ");
+}
+
 function renderRows(tokens) {
   const rows = tokens.map((t, i) => {
     const row = document.createElement("tr");
@@ -267,6 +279,7 @@ function renderRows(tokens) {
     left.className = "countdown";
     if (t.expiresAt) left.dataset.expiresAt = String(Date.parse(t.expiresAt));
     else left.textContent = "never";
+    cell(row, policySummary(t), "Policies");
     const actions = document.createElement("div");
     actions.className = "actions";
     actions.append(
@@ -355,6 +368,19 @@ function creationBody() {
     switch (control.dataset.type) {
       case "integer":
         body[control.name] = Number(raw);
+        break;
+      case "list":
+        body[control.name] = raw.split(/[\s,]+/).filter(Boolean);
+        break;
+      case "pairs":
+        body[control.name] = raw
+          .split(",")
+          .map((pair) => pair.trim())
+          .filter(Boolean)
+          .map((pair) => {
+            const at = pair.indexOf("=");
+            return at < 0 ? { key: pair, value: "" } : { key: pair.slice(0, at).trim(), value: pair.slice(at + 1).trim() };
+          });
         break;
       default:
         body[control.name] = raw;

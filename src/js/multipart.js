@@ -2,17 +2,25 @@
 // memory: small fields are kept as text, and each file part is written to R2 in slices of
 // SLICE bytes (one `put` if it is smaller, else a multipart upload) under a fresh staging key.
 // The Rust side decides what the upload is and copies the staged file where it belongs.
+//
+// The parsing is multipasta's: a push parser that is handed each piece of the body as it is
+// read and calls back, before it returns, with the bytes of the file part they hold. So the body
+// is read one piece at a time, and the next piece is only read once the slices filled so far are
+// in R2: what is held is at most a slice per file and one piece of the body.
+import * as Multipasta from "multipasta";
 
 /** R2 multipart parts must be at least 5 MiB, all of one size but the last. */
 const SLICE = 5 * 1024 * 1024;
-/** Limits on everything that is not file data. */
-const MAX_HEADER_BYTES = 16 * 1024;
+/** A file's first buffer; it grows to SLICE as the file does, so a small file costs little. */
+const FIRST_BUFFER = 64 * 1024;
+/** Limits on everything that is not file data. A part's header block is limited to 16 KiB (and
+ * 100 lines) by the parser itself. */
 const MAX_FIELD_BYTES = 16 * 1024;
 const MAX_PARTS = 16;
 
-const CR = 13;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const EMPTY = new Uint8Array(0);
 
 class Refusal extends Error {
   constructor(kind) {
@@ -35,89 +43,101 @@ function dispositionParam(value, param) {
   return m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : m[2].trim();
 }
 
-/** Index of `needle` in `hay` at or after `from`, or -1; `needle` starts with CR. */
-function indexOf(hay, needle, from) {
-  for (let i = hay.indexOf(CR, from); i !== -1 && i + needle.length <= hay.length; i = hay.indexOf(CR, i + 1)) {
-    let j = 1;
-    while (j < needle.length && hay[i + j] === needle[j]) j++;
-    if (j === needle.length) return i;
-  }
-  return -1;
+/** The last value of a part's header (a repeated header comes as an array), or "". */
+function header(info, name) {
+  const v = info.headers[name];
+  return (Array.isArray(v) ? v[v.length - 1] : v ?? "").trim();
 }
 
-function concat(a, b) {
-  if (a.length === 0) return b;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
+/** What a part's headers say: its field name, and its file name (null for a text field). */
+function describe(info) {
+  const disposition = header(info, "content-disposition");
+  return {
+    field: dispositionParam(disposition, "name") ?? "",
+    filename: dispositionParam(disposition, "filename"),
+    type: header(info, "content-type"),
+  };
 }
 
-/** Writes one file part to R2 as its bytes come, SLICE at a time. */
+/** One file part: its bytes are copied into slices as the parser hands them over (`take`, which
+ * does not wait), and `send` puts the full slices into R2 before the next piece is read. */
 class StagedFile {
-  constructor(bucket, key, maxBytes) {
+  constructor(bucket, key, part) {
     this.bucket = bucket;
     this.key = key;
-    this.maxBytes = maxBytes;
+    this.part = part;
     this.size = 0;
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.buffer = null;
+    this.filled = 0;
+    this.full = [];
+    // A slice R2 has taken, filled again rather than a new one allocated for every 5 MiB.
+    this.spare = null;
     this.upload = null;
     this.parts = [];
+    this.ended = false;
+    this.closed = false;
   }
 
-  async write(bytes) {
-    if (bytes.length === 0) return;
+  take(bytes) {
     this.size += bytes.length;
-    if (this.size > this.maxBytes) throw new Refusal("too-large");
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
-    while (this.pendingBytes >= SLICE) await this.flush(SLICE);
-  }
-
-  /** Sends the first `n` pending bytes as the next part. */
-  async flush(n) {
-    const slice = new Uint8Array(n);
-    let filled = 0;
-    while (filled < n) {
-      const head = this.pending[0];
-      const take = Math.min(head.length, n - filled);
-      slice.set(head.subarray(0, take), filled);
-      filled += take;
-      if (take === head.length) this.pending.shift();
-      else this.pending[0] = head.subarray(take);
-    }
-    this.pendingBytes -= n;
-    if (!this.upload) this.upload = await this.bucket.createMultipartUpload(this.key);
-    this.parts.push(await this.upload.uploadPart(this.parts.length + 1, slice));
-  }
-
-  async close() {
-    if (!this.upload) {
-      const whole = new Uint8Array(this.pendingBytes);
-      let at = 0;
-      for (const p of this.pending) {
-        whole.set(p, at);
-        at += p.length;
+    for (let at = 0; at < bytes.length; ) {
+      if (!this.buffer) {
+        this.buffer = this.spare ?? new Uint8Array(this.full.length || this.parts.length ? SLICE : FIRST_BUFFER);
+        this.spare = null;
+      } else if (this.filled === this.buffer.length) {
+        const grown = new Uint8Array(Math.min(SLICE, this.buffer.length * 2));
+        grown.set(this.buffer);
+        this.buffer = grown;
       }
-      await this.bucket.put(this.key, whole);
-      return;
+      const n = Math.min(bytes.length - at, this.buffer.length - this.filled);
+      this.buffer.set(bytes.subarray(at, at + n), this.filled);
+      this.filled += n;
+      at += n;
+      if (this.filled === SLICE) {
+        this.full.push(this.buffer);
+        this.buffer = null;
+        this.filled = 0;
+      }
     }
-    if (this.pendingBytes > 0) await this.flush(this.pendingBytes);
-    await this.upload.complete(this.parts);
+  }
+
+  /** Sends the full slices, then, once the part has ended, the rest. */
+  async send() {
+    while (this.full.length) {
+      if (!this.upload) this.upload = await this.bucket.createMultipartUpload(this.key);
+      const slice = this.full.shift();
+      this.parts.push(await this.upload.uploadPart(this.parts.length + 1, slice));
+      this.spare = slice;
+    }
+    if (!this.ended || this.closed) return;
+    const rest = this.buffer ? this.buffer.subarray(0, this.filled) : EMPTY;
+    this.buffer = this.spare = null;
+    if (!this.upload) {
+      await this.bucket.put(this.key, rest);
+    } else {
+      if (rest.length > 0) this.parts.push(await this.upload.uploadPart(this.parts.length + 1, rest));
+      await this.upload.complete(this.parts);
+    }
+    this.closed = true;
   }
 
   async abandon() {
     try {
-      if (this.upload) await this.upload.abort();
+      if (this.upload && !this.closed) await this.upload.abort();
     } catch {}
   }
 }
 
 /** Reads a body to its end, dropping what comes. */
-async function drain(reader, ended) {
-  if (ended) return;
+async function drain(reader) {
   while (!(await reader.read()).done) {}
+}
+
+function concat(a, b) {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
 }
 
 /**
@@ -127,98 +147,118 @@ async function drain(reader, ended) {
  * "not-multipart", "malformed" or "too-large" (then nothing stays staged).
  */
 export async function stageMultipart(request, bucket, stagingPrefix, maxFileBytes) {
-  const fields = {};
-  const files = [];
-  let current = null;
-  const boundary = boundaryOf(request.headers.get("content-type"));
-  if (!boundary || !/^multipart\/form-data/i.test(request.headers.get("content-type") || "") || !request.body) {
-    return { fields, files, error: "not-multipart" };
+  const contentType = request.headers.get("content-type") || "";
+  const boundary = boundaryOf(contentType);
+  if (!boundary || !/^multipart\/form-data/i.test(contentType) || !request.body) {
+    return { fields: {}, files: [], error: "not-multipart" };
   }
-  const opening = encoder.encode(`--${boundary}`);
-  const delimiter = encoder.encode(`\r\n--${boundary}`);
-  const reader = request.body.getReader();
-  let buf = new Uint8Array(0);
-  let ended = false;
-  const more = async () => {
-    const { value, done } = await reader.read();
-    if (done) ended = true;
-    else buf = concat(buf, value);
-    return !done;
+
+  const fields = {};
+  const started = [];
+  let refusal = null;
+  let done = false;
+  const refuse = (kind) => {
+    refusal ??= kind;
+  };
+  const parser = Multipasta.make({
+    // The boundary as found above, quoted, so that the parser splits on exactly that.
+    headers: { "content-type": `multipart/form-data; boundary="${boundary.replace(/["\\]/g, "\\$&")}"` },
+    maxParts: MAX_PARTS,
+    maxFieldSize: MAX_FIELD_BYTES,
+    isFile: (info) => describe(info).filename !== null,
+    onFile(info) {
+      if (refusal || done) return () => {};
+      const file = new StagedFile(bucket, `${stagingPrefix}${crypto.randomUUID()}`, describe(info));
+      started.push(file);
+      return (bytes) => {
+        if (refusal || done) return;
+        if (bytes === null) file.ended = true;
+        else if (file.size + bytes.length > maxFileBytes) refuse("too-large");
+        else file.take(bytes);
+      };
+    },
+    onField(info, value) {
+      if (!refusal && !done) fields[describe(info).field] = decoder.decode(value);
+    },
+    onError(error) {
+      if (!done) refuse(error._tag === "InvalidBoundary" ? "not-multipart" : "malformed");
+    },
+    onDone() {
+      done = true;
+    },
+  });
+
+  // The parser throws on what it cannot read at all (a `filename*` that is not percent-encoded
+  // UTF-8, which it decodes though only `filename` is used here): the body is malformed.
+  const parse = (step) => {
+    try {
+      step();
+    } catch {
+      refuse("malformed");
+    }
   };
 
+  // The parser takes a piece that stops between the two dashes of the closing delimiter for the
+  // start of another part, so such a dash is kept back and handed over with the next piece. The
+  // parser itself starts on a CRLF, so that an opening boundary is seen as a delimiter too.
+  const closing = encoder.encode(`\r\n--${boundary}-`);
+  let recent = encoder.encode("\r\n");
+  let held = null;
+  const feed = (piece) => {
+    // The last bytes of the body so far, as many as `closing` has.
+    const keep = Math.max(0, closing.length - piece.length);
+    recent = concat(
+      recent.subarray(Math.max(0, recent.length - keep)),
+      piece.subarray(Math.max(0, piece.length - closing.length)),
+    );
+    let bytes = held ? concat(held, piece) : piece;
+    held = null;
+    if (recent.length === closing.length && recent.every((b, i) => b === closing[i])) {
+      held = bytes.subarray(bytes.length - 1);
+      bytes = bytes.subarray(0, bytes.length - 1);
+    }
+    if (bytes.length > 0) parse(() => parser.write(bytes));
+  };
+  // Puts what the parser handed over into R2, file by file.
+  const send = async () => {
+    for (const file of started) if (!file.closed) await file.send();
+  };
+
+  const reader = request.body.getReader();
+  let ended = false;
   try {
-    // The preamble, up to the first boundary line.
-    let start;
-    for (;;) {
-      start = indexOf(concat(new Uint8Array([CR, 10]), buf), delimiter, 0);
-      if (start !== -1) break;
-      if (buf.length > MAX_HEADER_BYTES || !(await more())) throw new Refusal("malformed");
+    while (!done && !refusal) {
+      const { value, done: last } = await reader.read();
+      if (last) {
+        ended = true;
+        parse(() => {
+          if (held) parser.write(held);
+          parser.end();
+        });
+      } else if (value.length > 0) {
+        feed(value);
+      }
+      if (refusal) break;
+      await send();
+      if (ended) break;
     }
-    buf = buf.subarray(start + opening.length);
-    let parts = 0;
-    for (;;) {
-      // After a boundary: "--" ends the body, CRLF starts a part.
-      while (buf.length < 2) if (!(await more())) throw new Refusal("malformed");
-      if (buf[0] === 45 && buf[1] === 45) break;
-      if (buf[0] !== CR || buf[1] !== 10) throw new Refusal("malformed");
-      buf = buf.subarray(2);
-      if (++parts > MAX_PARTS) throw new Refusal("malformed");
-
-      let end;
-      while ((end = indexOf(buf, encoder.encode("\r\n\r\n"), 0)) === -1) {
-        if (buf.length > MAX_HEADER_BYTES || !(await more())) throw new Refusal("malformed");
-      }
-      const head = decoder.decode(buf.subarray(0, end));
-      buf = buf.subarray(end + 4);
-      let disposition = "";
-      let type = "";
-      for (const line of head.split("\r\n")) {
-        const colon = line.indexOf(":");
-        if (colon === -1) continue;
-        const name = line.slice(0, colon).trim().toLowerCase();
-        if (name === "content-disposition") disposition = line.slice(colon + 1).trim();
-        if (name === "content-type") type = line.slice(colon + 1).trim();
-      }
-      const field = dispositionParam(disposition, "name") ?? "";
-      const filename = dispositionParam(disposition, "filename");
-
-      // The part's content runs to the next delimiter.
-      let text = filename === null ? new Uint8Array(0) : null;
-      if (filename !== null) {
-        current = new StagedFile(bucket, `${stagingPrefix}${crypto.randomUUID()}`, maxFileBytes);
-      }
-      for (;;) {
-        const at = indexOf(buf, delimiter, 0);
-        const usable = at !== -1 ? at : Math.max(0, buf.length - delimiter.length + 1);
-        const data = buf.subarray(0, usable);
-        if (current) await current.write(data);
-        else {
-          text = concat(text, data);
-          if (text.length > MAX_FIELD_BYTES) throw new Refusal("malformed");
-        }
-        buf = buf.subarray(usable);
-        if (at !== -1) break;
-        if (!(await more())) throw new Refusal("malformed");
-      }
-      buf = buf.subarray(delimiter.length);
-      if (current) {
-        await current.close();
-        files.push({ key: current.key, field, filename, type, size: current.size });
-        current = null;
-      } else {
-        fields[field] = decoder.decode(text);
-      }
-    }
-    // Whatever follows the closing boundary is ignored, but read so the answer is not cut off.
-    await drain(reader, ended);
-    return { fields, files, error: null };
+    if (refusal) throw new Refusal(refusal);
+    // Cut short: the closing delimiter never came.
+    if (!done) throw new Refusal("malformed");
+    // Whatever follows the closing delimiter is ignored, but read so the answer is not cut off.
+    if (!ended) await drain(reader);
+    return {
+      fields,
+      files: started.map((f) => ({ key: f.key, ...f.part, size: f.size })),
+      error: null,
+    };
   } catch (e) {
-    if (current) await current.abandon();
-    const keys = files.map((f) => f.key);
+    for (const file of started) await file.abandon();
+    const keys = started.filter((f) => f.closed).map((f) => f.key);
     if (keys.length) await bucket.delete(keys).catch(() => {});
     if (e instanceof Refusal) {
       // Read the rest without keeping it, so the client gets the answer, not a reset.
-      await drain(reader, ended).catch(() => {});
+      if (!ended) await drain(reader).catch(() => {});
       return { fields: {}, files: [], error: e.kind };
     }
     throw e;

@@ -1,11 +1,11 @@
 // Runs scripts/deploy.mjs against the wrangler stand-in (test/support/wrangler-standin.mjs) put
 // first on PATH, in a sandbox of its own (HOME and TMPDIR in a temporary directory), and hands
 // back what it printed and every wrangler call it made, in order.
-import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runCommand } from "./process.mjs";
 
 export const root = fileURLToPath(new URL("../..", import.meta.url));
 const standinScript = fileURLToPath(new URL("./wrangler-standin.mjs", import.meta.url));
@@ -41,8 +41,7 @@ export function makeSandbox(state) {
   async function run(args = [], { env = {}, timeoutMs = 60000 } = {}) {
     const started = Date.now();
     const logStart = readFileSync(logPath, "utf8").length;
-    const child = spawn(process.execPath, [join(root, "scripts/deploy.mjs"), ...args], {
-      cwd: root,
+    const { code, stdout, stderr } = await runCommand(process.execPath, [join(root, "scripts/deploy.mjs"), ...args], {
       // Only what the script needs: no Cloudflare credentials or SMOKE_API_KEY from outside.
       env: {
         PATH: [bin, dirname(process.execPath), "/usr/bin", "/bin"].join(":"),
@@ -53,15 +52,8 @@ export function makeSandbox(state) {
         STANDIN_LOG: logPath,
         ...env,
       },
-      stdio: ["ignore", "pipe", "pipe"],
+      timeoutMs,
     });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    const code = await new Promise((resolve) => child.on("close", resolve));
-    clearTimeout(timer);
     const runCalls = parseLog(readFileSync(logPath, "utf8").slice(logStart));
     return { code, stdout, stderr, calls: runCalls, started, ms: Date.now() - started };
   }

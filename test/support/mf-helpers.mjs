@@ -1,6 +1,7 @@
 // Assertions and small utilities shared by the Miniflare test files.
 import assert from "node:assert/strict";
-import { KEYS, basic } from "./miniflare.mjs";
+import { readAnswer } from "./http.mjs";
+import { authOf } from "./miniflare.mjs";
 
 export const REF = "https://docs.api.video/reference/";
 export const TOKEN_RE = /^to[0-9A-Za-z]{22}$/;
@@ -118,16 +119,6 @@ export function legacyIndexEntry(project, t) {
   return { key: `idx:${project}:${String(created).padStart(10, "0")}:${t.token}`, metadata: `${created},${t.ttl}` };
 }
 
-/** The Authorization header of a key name of KEYS, or a raw key. */
-export const authOf = (keyOrName) => basic(KEYS[keyOrName] ?? keyOrName);
-
-/** `auth` for `call`: a key name of KEYS, a raw API key, or a whole header value. */
-export function authHeader(a) {
-  if (!a) return null;
-  if (/^(Basic|Bearer) /.test(a)) return a;
-  return authOf(a);
-}
-
 /**
  * A request with nothing added: `body` is sent as given (string, bytes or stream) and only the
  * given headers are set (besides what fetch itself adds).
@@ -135,20 +126,12 @@ export function authHeader(a) {
 export async function raw(mf, method, path, { headers = {}, body } = {}) {
   const init = { method, headers, body };
   if (body instanceof ReadableStream) init.duplex = "half";
-  const res = await mf.dispatchFetch(`http://localhost${path}`, init);
-  const text = await res.text();
-  let json;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return readAnswer(await mf.dispatchFetch(`http://localhost${path}`, init));
 }
 
 /** Creates a token through the API and checks the answer; returns the token object. */
 export async function create(w, ttl, auth = "alpha") {
-  const res = await w.call("POST", "/upload-tokens", { auth: authHeader(auth), body: ttl === undefined ? {} : { ttl } });
+  const res = await w.call("POST", "/upload-tokens", { auth: authOf(auth), body: ttl === undefined ? {} : { ttl } });
   assert.equal(res.status, 200, `create ttl ${ttl}: ${res.text}`);
   assertJson(res, "create");
   assertTokenShape(res.json, ttl ?? 0);
@@ -157,6 +140,6 @@ export async function create(w, ttl, auth = "alpha") {
 
 /** Lists with the given query string (without `?`). */
 export async function list(w, query = "", auth = "alpha") {
-  const res = await w.call("GET", `/upload-tokens${query ? `?${query}` : ""}`, { auth: authHeader(auth) });
+  const res = await w.call("GET", `/upload-tokens${query ? `?${query}` : ""}`, { auth: authOf(auth) });
   return res;
 }

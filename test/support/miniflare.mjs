@@ -1,6 +1,8 @@
 // Starts the built Worker (build/index.js) in Miniflare with test-only configuration.
+import { after, before } from "node:test";
 import { Miniflare } from "miniflare";
 import { fileURLToPath } from "node:url";
+import { authorization, basic, readAnswer } from "./http.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -12,10 +14,8 @@ export const KEYS = {
 
 export const SIGNING_KEY = "miniflare-signing-key-0123456789abcdef";
 
-/** Basic auth header value as the Node client sends it. */
-export function basic(key) {
-  return "Basic " + Buffer.from(`${key}:`).toString("base64");
-}
+/** `auth` as an Authorization header value: a key name of KEYS, a raw API key or a whole header value (see authorization). */
+export const authOf = (auth) => authorization(auth, KEYS);
 
 /**
  * A Miniflare running the real Worker. `vars` override or add bindings (pass `API_KEYS: undefined`
@@ -58,15 +58,23 @@ export async function startWorker({ vars = {}, limits = {} } = {}) {
       payload = JSON.stringify(body);
       h["Content-Type"] ??= "application/json";
     }
-    const res = await mf.dispatchFetch(`http://localhost${path}`, { method, headers: h, body: payload });
-    const text = await res.text();
-    let json;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, headers: res.headers, text, json };
+    return readAnswer(await mf.dispatchFetch(`http://localhost${path}`, { method, headers: h, body: payload }));
   }
   return { mf, kv, call, dispose: () => mf.dispose() };
+}
+
+/**
+ * One Worker (startWorker with `options`) for the tests of the enclosing file or describe block:
+ * started before them, then given to `prepare` if any (in the same hook: the hooks of a file
+ * may run at the same time), and disposed of after them. The object returned is the Worker once
+ * started.
+ */
+export function workerForTests(options, prepare) {
+  const worker = {};
+  before(async () => {
+    Object.assign(worker, await startWorker(options));
+    await prepare?.(worker);
+  });
+  after(() => worker.dispose?.());
+  return worker;
 }

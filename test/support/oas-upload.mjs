@@ -1,8 +1,8 @@
-// Requests to `/upload` and `/videos/...` for test/openapi.test.mjs: multipart bodies built by
-// Node's own FormData (dispatchFetch does not encode a FormData body itself), and answers read
-// as bytes so that a binary source can be checked as well as a JSON one.
+// Requests to `/upload` and `/videos/...` for test/openapi.test.mjs, with answers that keep their
+// bytes so that a binary source can be checked as well as a JSON one.
 import assert from "node:assert/strict";
-import { KEYS, basic } from "./miniflare.mjs";
+import { multipart, readAnswer } from "./http.mjs";
+import { authOf } from "./miniflare.mjs";
 
 export const MiB = 1024 * 1024;
 /** The smallest chunk other than the last one. */
@@ -15,32 +15,10 @@ export function bytes(size, seed = 1) {
   return b;
 }
 
-/**
- * A multipart/form-data body. `parts` is a list of `[name, string]` (a text field) or
- * `[name, {data, filename, type}]` (a file part), in order.
- */
-export async function multipart(parts) {
-  const fd = new FormData();
-  for (const [name, value] of parts) {
-    if (typeof value === "string") fd.append(name, value);
-    else fd.append(name, new Blob([value.data], value.type ? { type: value.type } : {}), value.filename);
-  }
-  const encoded = new Response(fd);
-  return { body: Buffer.from(await encoded.arrayBuffer()), contentType: encoded.headers.get("content-type") };
-}
-
 /** Sends a request as given; the answer with its raw bytes, its text and its JSON if any. */
 export async function send(worker, method, path, { headers = {}, body } = {}) {
   const res = await worker.mf.dispatchFetch(`http://localhost${path}`, { method, headers, body });
-  const raw = Buffer.from(await res.arrayBuffer());
-  const text = raw.toString("utf8");
-  let json;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, bytes: raw, text, json, request: `${method} ${path}` };
+  return { ...(await readAnswer(res)), request: `${method} ${path}` };
 }
 
 /**
@@ -66,12 +44,9 @@ function describeForm(form) {
     .join(", ");
 }
 
-/** The Authorization header of a KEYS name, or a whole header value. */
-const authorization = (auth) => (KEYS[auth] ? basic(KEYS[auth]) : auth);
-
 /** `GET path` with the credentials of `auth` (a KEYS name, a header value, or null). */
 export function get(worker, path, auth = "alpha") {
-  return send(worker, "GET", path, { headers: auth ? { Authorization: authorization(auth) } : {} });
+  return send(worker, "GET", path, { headers: auth ? { Authorization: authOf(auth) } : {} });
 }
 
 /** Asserts the answer is the problem `slug` (and 201/200 otherwise unchecked); returns it. */

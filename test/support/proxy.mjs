@@ -2,6 +2,7 @@
 // or receives without changing the client: it can swap the API key of Basic auth, and answer
 // chosen requests itself.
 import { request as httpRequest, createServer } from "node:http";
+import { basic } from "./http.mjs";
 
 /**
  * Proxies to `upstream`. `replaceKey(key)`: another API key to send in place of `key`, or
@@ -26,7 +27,7 @@ export async function startProxy(upstream, { replaceKey = () => undefined, answe
       const user = Buffer.from(auth.slice(6), "base64").toString("utf8").split(":")[0];
       const other = replaceKey(user);
       if (other) {
-        headers.authorization = "Basic " + Buffer.from(`${other}:`).toString("base64");
+        headers.authorization = basic(other);
         seen.replaced += 1;
       } else {
         seen.other += 1;

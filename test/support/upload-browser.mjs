@@ -1,35 +1,9 @@
-// Support for the browser upload test: HTTPS requests to a `wrangler dev --local-protocol https`
-// (whose certificate is self-signed, so it is not verified, for these requests only) and a plain
-// HTTP server for the test page.
-import { request } from "node:https";
+// Support for the browser upload test: a plain HTTP server for the test page.
 import { createServer } from "node:http";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-
-/** One HTTPS request; resolves with status, headers, the body's bytes and its JSON if any. */
-export function httpsRequest(url, { method = "GET", headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers, rejectUnauthorized: false, agent: false }, (res) => {
-      const parts = [];
-      res.on("data", (d) => parts.push(d));
-      res.on("error", reject);
-      res.on("end", () => {
-        const bytes = Buffer.concat(parts);
-        let json;
-        try {
-          json = JSON.parse(bytes.toString("utf8"));
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode, headers: res.headers, bytes, json, text: bytes.length < 4096 ? bytes.toString("utf8") : "" });
-      });
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
 
 const FILES = {
   "/": ["test/browser/upload.html", "text/html; charset=utf-8"],

@@ -3,41 +3,14 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { DATE_RE, REF } from "./mf-helpers.mjs";
-import { KEYS, basic } from "./miniflare.mjs";
+import { multipart, readAnswer } from "./http.mjs";
+import { authOf } from "./miniflare.mjs";
 
 export const MiB = 1024 * 1024;
 export const MIN_PART = 5 * MiB;
 
 export const sha256 = (buf) => createHash("sha256").update(buf).digest("hex");
 export const random = (n) => randomBytes(n);
-
-/**
- * A multipart/form-data body encoded by Node's own FormData. `fields` is a list of
- * `[name, string]` or `[name, {data, filename, type}]`, in order.
- */
-export async function multipart(fields) {
-  const fd = new FormData();
-  for (const [name, value] of fields) {
-    if (typeof value === "string") fd.append(name, value);
-    else fd.append(name, new Blob([value.data], value.type ? { type: value.type } : {}), value.filename);
-  }
-  const encoded = new Response(fd);
-  return {
-    body: Buffer.from(await encoded.arrayBuffer()),
-    contentType: encoded.headers.get("content-type"),
-  };
-}
-
-async function answer(res) {
-  const text = await res.text();
-  let json;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
-}
 
 /**
  * Sends one chunk. `data` is the file's bytes, `filename` its name (default `clip.mp4`), `field`
@@ -66,33 +39,25 @@ export async function sendChunk(mf, token, opts = {}) {
   const h = { "Content-Type": contentType, ...headers };
   if (range !== undefined) h["Content-Range"] = range;
   const query = token === null ? "" : `?token=${encodeURIComponent(token)}`;
-  return answer(await mf.dispatchFetch(`http://localhost/upload${query}`, { method: "POST", headers: h, body }));
+  return readAnswer(await mf.dispatchFetch(`http://localhost/upload${query}`, { method: "POST", headers: h, body }));
 }
 
 /** A request to `/upload` with an arbitrary body and headers. */
 export async function rawUpload(mf, query, { method = "POST", headers = {}, body } = {}) {
-  return answer(await mf.dispatchFetch(`http://localhost/upload${query}`, { method, headers, body }));
+  return readAnswer(await mf.dispatchFetch(`http://localhost/upload${query}`, { method, headers, body }));
+}
+
+/** `GET path` with the Basic key of `auth` (a KEYS name), or no auth when null. */
+async function get(mf, path, auth) {
+  const headers = auth ? { Authorization: authOf(auth) } : {};
+  return readAnswer(await mf.dispatchFetch(`http://localhost${path}`, { headers }));
 }
 
 /** `GET /videos/{id}` (JSON) with the Basic key of `auth` (a KEYS name), or no auth when null. */
-export async function getVideo(mf, id, auth = "alpha") {
-  const headers = auth ? { Authorization: basic(KEYS[auth]) } : {};
-  return answer(await mf.dispatchFetch(`http://localhost/videos/${id}`, { headers }));
-}
+export const getVideo = (mf, id, auth = "alpha") => get(mf, `/videos/${id}`, auth);
 
 /** `GET /videos/{id}/source`: status, headers and the raw bytes. */
-export async function getSource(mf, id, auth = "alpha") {
-  const headers = auth ? { Authorization: basic(KEYS[auth]) } : {};
-  const res = await mf.dispatchFetch(`http://localhost/videos/${id}/source`, { headers });
-  const bytes = Buffer.from(await res.arrayBuffer());
-  let json;
-  try {
-    json = JSON.parse(bytes.toString("utf8"));
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, bytes, text: bytes.length < 4096 ? bytes.toString("utf8") : "", json };
-}
+export const getSource = (mf, id, auth = "alpha") => get(mf, `/videos/${id}/source`, auth);
 
 /**
  * Every object of the R2 bucket as `key etag` (the etag is a hash of the content), in key

@@ -23,7 +23,8 @@ export function freePort() {
 
 /**
  * Starts `wrangler dev` with `vars` passed as `--var NAME:VALUE` (test-only keys), state in a
- * fresh temporary directory, and extra arguments. Resolves once it answers; `stop()` ends it.
+ * fresh temporary directory, and extra arguments. Resolves once it answers; `stop()` ends it
+ * and removes the state (`stop({ keepState: true })` leaves it, under `state`, to be read).
  */
 export async function startWrangler({ vars = {}, args = [], protocol = "http", timeoutMs = 120000 } = {}) {
   const port = await freePort();
@@ -56,7 +57,7 @@ export async function startWrangler({ vars = {}, args = [], protocol = "http", t
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  async function stop() {
+  async function stop({ keepState = false } = {}) {
     if (child.exitCode === null) {
       const exited = new Promise((r) => child.once("exit", r));
       try { process.kill(-child.pid, "SIGINT"); } catch {}
@@ -64,7 +65,7 @@ export async function startWrangler({ vars = {}, args = [], protocol = "http", t
       await exited;
       clearTimeout(timer);
     }
-    rmSync(state, { recursive: true, force: true });
+    if (!keepState) rmSync(state, { recursive: true, force: true });
   }
-  return { base, port, stop, output: () => output };
+  return { base, port, state, stop, output: () => output };
 }

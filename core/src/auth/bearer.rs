@@ -34,6 +34,30 @@ struct Claims {
     kid: String,
     iat: UnixSeconds,
     exp: UnixSeconds,
+    /// Refresh tokens only: the session, the token's number in it, when the session started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seq: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ses: Option<UnixSeconds>,
+}
+
+/// A chain of single-use refresh tokens, started by one `/auth/api-key` call: its id, the
+/// number of the refresh token at hand, and when it started (it ends `REFRESH_TOKEN_TTL` after
+/// that, however often it is refreshed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    pub seq: u32,
+    pub started: UnixSeconds,
+}
+
+impl Session {
+    /// When every refresh token of the session stops working.
+    pub fn ends_at(&self, lifetimes: Lifetimes) -> UnixSeconds {
+        self.started + UnixSeconds::from(lifetimes.refresh)
+    }
 }
 
 /// `{"alg":"HS256","typ":"JWT"}`, base64url-encoded; the only header accepted.
@@ -87,49 +111,74 @@ impl Signer {
         signed
     }
 
-    /// Issues an access token and a refresh token for the key `api_key`, or `None` if no
-    /// project has that key.
-    pub fn issue_for_key(
+    /// The project of the key `api_key`, and a new session `session_id` for it starting `now`;
+    /// `None` if no project has that key.
+    pub(crate) fn session_for_key<'k>(
         &self,
-        keys: &ApiKeys,
+        keys: &'k ApiKeys,
         api_key: &str,
+        session_id: String,
         now: UnixSeconds,
-        lifetimes: Lifetimes,
-    ) -> Option<AccessTokenResponse> {
+    ) -> Option<(&'k KeyEntry, Session)> {
         let entry = keys.find(api_key)?;
-        Some(self.issue(entry, now, lifetimes))
+        let session = Session {
+            id: session_id,
+            seq: 0,
+            started: now,
+        };
+        Some((entry, session))
     }
 
-    /// Issues a fresh pair for the holder of a valid refresh token.
-    pub fn refresh(
+    /// The key entry and session of a valid, unexpired refresh token whose key is still
+    /// configured. A refresh token without a session (made by earlier versions) is refused.
+    pub(crate) fn verify_refresh<'k>(
         &self,
-        keys: &ApiKeys,
+        keys: &'k ApiKeys,
         refresh_token: &str,
         now: UnixSeconds,
-        lifetimes: Lifetimes,
-    ) -> Option<AccessTokenResponse> {
-        let entry = self.verify(keys, refresh_token, TokenKind::Refresh, now)?;
-        Some(self.issue(entry, now, lifetimes))
+    ) -> Option<(&'k KeyEntry, Session)> {
+        let (entry, claims) = self.verify_claims(keys, refresh_token, TokenKind::Refresh, now)?;
+        let session = Session {
+            id: claims.sid?,
+            seq: claims.seq?,
+            started: claims.ses?,
+        };
+        Some((entry, session))
     }
 
-    fn issue(
+    /// An access token and refresh token number `session.seq` of the session. The refresh token
+    /// ends with the session; the access token after its own lifetime, or with the session if
+    /// that comes first.
+    pub(crate) fn issue(
         &self,
         entry: &KeyEntry,
+        session: &Session,
         now: UnixSeconds,
         lifetimes: Lifetimes,
     ) -> AccessTokenResponse {
-        let claims = |typ, ttl: u32| Claims {
+        let ends = session.ends_at(lifetimes);
+        let claims = |typ, exp: UnixSeconds| Claims {
             sub: entry.project.as_str().to_owned(),
             typ,
             kid: self.key_id(entry),
             iat: now,
-            exp: now + UnixSeconds::from(ttl),
+            exp,
+            sid: None,
+            seq: None,
+            ses: None,
+        };
+        let access_exp = (now + UnixSeconds::from(lifetimes.access)).min(ends);
+        let refresh = Claims {
+            sid: Some(session.id.clone()),
+            seq: Some(session.seq),
+            ses: Some(session.started),
+            ..claims(TokenKind::Refresh, ends)
         };
         AccessTokenResponse {
-            access_token: self.sign(&claims(TokenKind::Access, lifetimes.access)),
-            refresh_token: self.sign(&claims(TokenKind::Refresh, lifetimes.refresh)),
+            access_token: self.sign(&claims(TokenKind::Access, access_exp)),
+            refresh_token: self.sign(&refresh),
             token_type: "Bearer",
-            expires_in: lifetimes.access,
+            expires_in: u32::try_from(access_exp - now).unwrap_or(0),
         }
     }
 
@@ -140,19 +189,19 @@ impl Signer {
         token: &str,
         now: UnixSeconds,
     ) -> Option<&'k ProjectId> {
-        self.verify(keys, token, TokenKind::Access, now)
-            .map(|e| &e.project)
+        self.verify_claims(keys, token, TokenKind::Access, now)
+            .map(|(e, _)| &e.project)
     }
 
     /// Checks the signature, the kind, the expiry, and that the API key it came from is still
     /// configured for the same project.
-    fn verify<'k>(
+    fn verify_claims<'k>(
         &self,
         keys: &'k ApiKeys,
         token: &str,
         kind: TokenKind,
         now: UnixSeconds,
-    ) -> Option<&'k KeyEntry> {
+    ) -> Option<(&'k KeyEntry, Claims)> {
         let mut parts = token.split('.');
         let (header, payload, sig) = (parts.next()?, parts.next()?, parts.next()?);
         if parts.next().is_some() || header != JWT_HEADER {
@@ -175,7 +224,7 @@ impl Signer {
                 found = Some(entry);
             }
         }
-        found
+        found.map(|entry| (entry, claims))
     }
 }
 

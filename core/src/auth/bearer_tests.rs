@@ -3,6 +3,31 @@ use super::*;
 use crate::auth::keys::{parse_authorization, Credentials};
 use base64::engine::general_purpose::STANDARD;
 
+/// A pair for an API key, as `/auth/api-key` makes it (session `s1` starting `now`).
+fn issue_for_key(
+    s: &Signer,
+    keys: &ApiKeys,
+    api_key: &str,
+    now: UnixSeconds,
+    life: Lifetimes,
+) -> Option<AccessTokenResponse> {
+    let (entry, session) = s.session_for_key(keys, api_key, "s1".into(), now)?;
+    Some(s.issue(entry, &session, now, life))
+}
+
+/// The next pair for a refresh token, as `/auth/refresh` makes it once the session allows.
+fn refresh(
+    s: &Signer,
+    keys: &ApiKeys,
+    token: &str,
+    now: UnixSeconds,
+    life: Lifetimes,
+) -> Option<AccessTokenResponse> {
+    let (entry, mut session) = s.verify_refresh(keys, token, now)?;
+    session.seq += 1;
+    Some(s.issue(entry, &session, now, life))
+}
+
 const LIFE: Lifetimes = Lifetimes {
     access: 3600,
     refresh: 86_400,
@@ -92,9 +117,7 @@ fn basic_and_bearer_headers_are_read() {
 #[test]
 fn an_access_token_authenticates_its_project_until_it_expires() {
     let (k, s) = (keys(), signer());
-    let pair = s
-        .issue_for_key(&k, "beta-key-00000000001", 1000, LIFE)
-        .unwrap();
+    let pair = issue_for_key(&s, &k, "beta-key-00000000001", 1000, LIFE).unwrap();
     assert_eq!(pair.token_type, "Bearer");
     assert_eq!(pair.expires_in, 3600);
     assert_eq!(
@@ -109,39 +132,31 @@ fn an_access_token_authenticates_its_project_until_it_expires() {
     assert!(s
         .project_of_access_token(&k, &pair.access_token, 4600)
         .is_none());
-    assert!(s
-        .issue_for_key(&k, "wrong-key-0000000000", 1000, LIFE)
-        .is_none());
+    assert!(issue_for_key(&s, &k, "wrong-key-0000000000", 1000, LIFE).is_none());
 }
 
 #[test]
 fn refresh_and_access_tokens_are_not_interchangeable() {
     let (k, s) = (keys(), signer());
-    let pair = s
-        .issue_for_key(&k, "alpha-key-0000000001", 1000, LIFE)
-        .unwrap();
+    let pair = issue_for_key(&s, &k, "alpha-key-0000000001", 1000, LIFE).unwrap();
     assert!(s
         .project_of_access_token(&k, &pair.refresh_token, 1000)
         .is_none());
-    assert!(s.refresh(&k, &pair.access_token, 1000, LIFE).is_none());
-    let next = s.refresh(&k, &pair.refresh_token, 5000, LIFE).unwrap();
+    assert!(refresh(&s, &k, &pair.access_token, 1000, LIFE).is_none());
+    let next = refresh(&s, &k, &pair.refresh_token, 5000, LIFE).unwrap();
     assert_eq!(
         s.project_of_access_token(&k, &next.access_token, 5000)
             .unwrap()
             .as_str(),
         "alpha"
     );
-    assert!(s
-        .refresh(&k, &pair.refresh_token, 1000 + 86_400, LIFE)
-        .is_none());
+    assert!(refresh(&s, &k, &pair.refresh_token, 1000 + 86_400, LIFE).is_none());
 }
 
 #[test]
 fn tampered_or_foreign_tokens_are_refused() {
     let (k, s) = (keys(), signer());
-    let pair = s
-        .issue_for_key(&k, "alpha-key-0000000001", 1000, LIFE)
-        .unwrap();
+    let pair = issue_for_key(&s, &k, "alpha-key-0000000001", 1000, LIFE).unwrap();
     let t = &pair.access_token;
     let (head, sig) = t.rsplit_once('.').unwrap();
     // Flip one character of the payload.
@@ -152,9 +167,7 @@ fn tampered_or_foreign_tokens_are_refused() {
     assert!(s.project_of_access_token(&k, &forged, 1000).is_none());
     // A payload naming another project, signed with another key.
     let other = Signer::new(b"another-signing-key-of-32-bytes!").unwrap();
-    let foreign = other
-        .issue_for_key(&k, "alpha-key-0000000001", 1000, LIFE)
-        .unwrap();
+    let foreign = issue_for_key(&other, &k, "alpha-key-0000000001", 1000, LIFE).unwrap();
     assert!(s
         .project_of_access_token(&k, &foreign.access_token, 1000)
         .is_none());
@@ -178,14 +191,12 @@ fn tampered_or_foreign_tokens_are_refused() {
 fn removing_an_api_key_ends_its_bearer_tokens() {
     let s = signer();
     let before = keys();
-    let pair = s
-        .issue_for_key(&before, "alpha-key-0000000002", 1000, LIFE)
-        .unwrap();
+    let pair = issue_for_key(&s, &before, "alpha-key-0000000002", 1000, LIFE).unwrap();
     let after = ApiKeys::parse("alpha:alpha-key-0000000001,beta:beta-key-00000000001").unwrap();
     assert!(s
         .project_of_access_token(&after, &pair.access_token, 1000)
         .is_none());
-    assert!(s.refresh(&after, &pair.refresh_token, 1000, LIFE).is_none());
+    assert!(refresh(&s, &after, &pair.refresh_token, 1000, LIFE).is_none());
     // Moving a key to another project ends its tokens too.
     let moved = ApiKeys::parse("beta:alpha-key-0000000002").unwrap();
     assert!(s

@@ -1,9 +1,16 @@
 //! `POST /auth/api-key` and `POST /auth/refresh`: bearer tokens for clients that use them.
+//!
+//! An API key starts a session: a chain of refresh tokens, each usable once, the whole chain
+//! ending `REFRESH_TOKEN_TTL` after the API key was exchanged. The project's index keeps each
+//! session's next expected refresh token (strongly consistent): a refresh token used a second
+//! time, by its owner or by whoever copied it, ends the session, and neither can go on
+//! (reuse detection, as OAuth 2.0 security practice recommends). An access token is not looked
+//! up: it ends after `ACCESS_TOKEN_TTL`, or with its session if that comes first.
 
-use crate::config::Config;
 use crate::http::problem::ApiError;
-use crate::http::{read_json_body, Body, Request, Response};
-use crate::time::UnixSeconds;
+use crate::http::{read_json_body, Body, Context, Request, Response};
+use crate::ids::request_id;
+use crate::storage::index::{SessionUse, TokenIndex};
 use crate::tokens::query::parse_json_object;
 use serde_json::Value;
 
@@ -17,12 +24,11 @@ pub enum Exchange {
 }
 
 /// Exchanges the body's secret (`apiKey` or `refreshToken`) for an access and refresh token.
-pub async fn exchange<B: Body>(
-    config: &Config,
+pub async fn exchange<K, L, I: TokenIndex, O, B: Body>(
+    ctx: &mut Context<'_, K, L, I, O>,
     req: &Request<'_>,
     body: B,
     kind: Exchange,
-    now: UnixSeconds,
 ) -> Result<Response, ApiError> {
     let body = read_json_body(req, body).await?;
     let fields = parse_json_object(&body)?;
@@ -36,12 +42,41 @@ pub async fn exchange<B: Body>(
             "This attribute is required and must be a string.",
         ));
     };
-    let (keys, lifetimes) = (&config.keys, config.lifetimes);
-    let pair = match kind {
-        Exchange::ApiKey => config.signer.issue_for_key(keys, secret, now, lifetimes),
-        Exchange::Refresh => config.signer.refresh(keys, secret, now, lifetimes),
+    let (config, now) = (ctx.config, ctx.now);
+    let (signer, keys, lifetimes) = (&config.signer, &config.keys, config.lifetimes);
+    let failed = |e| ApiError::internal(format!("keeping a session: {e}"));
+    let (entry, mut session) = match kind {
+        Exchange::ApiKey => {
+            let id = request_id(ctx.entropy);
+            let (entry, session) = signer
+                .session_for_key(keys, secret, id, now)
+                .ok_or_else(ApiError::invalid_credentials)?;
+            let ends = session.ends_at(lifetimes);
+            ctx.index
+                .start_session(&entry.project, &session.id, ends, now)
+                .await
+                .map_err(failed)?;
+            (entry, session)
+        }
+        Exchange::Refresh => {
+            let (entry, session) = signer
+                .verify_refresh(keys, secret, now)
+                .ok_or_else(ApiError::invalid_credentials)?;
+            let used = ctx
+                .index
+                .rotate_session(&entry.project, &session.id, session.seq, now)
+                .await
+                .map_err(failed)?;
+            if used != SessionUse::Rotated {
+                return Err(ApiError::invalid_credentials());
+            }
+            (entry, session)
+        }
     };
-    let pair = pair.ok_or_else(ApiError::invalid_credentials)?;
+    if kind == Exchange::Refresh {
+        session.seq += 1;
+    }
+    let pair = signer.issue(entry, &session, now, lifetimes);
     Ok(Response::json(
         200,
         serde_json::to_string(&pair).expect("serialises"),

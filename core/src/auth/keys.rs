@@ -44,6 +44,13 @@ impl ApiKeys {
                 )
             })?;
             let key = key.trim();
+            if key.contains(':') {
+                // A Basic user name ends at the first ':', so such a key could never be sent.
+                return Err(format!(
+                    "API_KEYS entry {} has a key containing ':', which can never authenticate",
+                    i + 1
+                ));
+            }
             if key.len() < 16 {
                 return Err(format!(
                     "API_KEYS entry {} has a key shorter than 16 characters",

@@ -95,14 +95,55 @@ pub async fn check_rate_limit<L: Limiter>(
     }
 }
 
+/// The limiter key of a client address: an IPv4 address as it is, an IPv6 address by its /64
+/// (one subscriber's whole allocation, so that changing address within it gains nothing).
+pub fn client_key(addr: &str) -> String {
+    match addr.trim().parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => format!("addr:{v4}"),
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("addr:{v4}"),
+            None => {
+                let s = v6.segments();
+                format!("addr:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Err(_) => format!("addr:{}", addr.trim()),
+    }
+}
+
+/// Counts a failed authentication or a refused upload token against the caller's address;
+/// once the address is over the limit, the answer is a 429 instead (a key or token cannot be
+/// guessed quickly). Successful callers are never counted.
+async fn count_failure<L: Limiter>(
+    limiter: &L,
+    limit: RateLimit,
+    addr: &str,
+    refused: ApiError,
+    log: &mut Option<String>,
+) -> ApiError {
+    let key = format!("failed-{}", client_key(addr));
+    match check_rate_limit(limiter, LimitScope::Auth, limit, &key, log).await {
+        Ok(()) => refused,
+        Err(mut too_many) => {
+            too_many.headers.extend(rate_limit_headers(limit, false));
+            too_many
+        }
+    }
+}
+
 /// The limiter key of a project.
 pub fn project_limit_key(project: &ProjectId) -> String {
     format!("project:{project}")
 }
 
-/// What every answer of `endpoint` carries besides its own headers: CORS on `/upload`, and the
-/// figure of the limit it falls under.
-pub fn finish(endpoint: &Endpoint, config: Option<&Config>, mut r: Response) -> Response {
+/// What every answer of `endpoint` carries besides its own headers: CORS on `/upload` (for a
+/// request from `origin`), and the figure of the limit it falls under.
+pub fn finish(
+    endpoint: &Endpoint,
+    config: Option<&Config>,
+    origin: Option<&str>,
+    mut r: Response,
+) -> Response {
     if let (Some(scope), Some(config)) = (endpoint.limit_scope(), config) {
         if r.header("X-RateLimit-Limit").is_none() {
             let limit = match scope {
@@ -114,9 +155,20 @@ pub fn finish(endpoint: &Endpoint, config: Option<&Config>, mut r: Response) -> 
         }
     }
     if matches!(endpoint, Endpoint::Upload) {
-        r = with_cors(r);
+        r = with_cors(r, origin);
     }
     r
+}
+
+/// The answer to a request `resolve` refused (404, 405): `/upload`'s carry CORS like every
+/// other answer of it, so a browser sees them for what they are.
+pub fn route_refusal(path: &str, e: ApiError) -> Response {
+    let r = Response::error(e);
+    if path.trim_end_matches('/') == "/upload" {
+        with_cors(r, None)
+    } else {
+        r
+    }
 }
 
 /// The answer of an endpoint that needs no configuration (`/openapi.json`, the preflight of
@@ -144,9 +196,14 @@ pub async fn handle<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
             return Answer::Stream { headers, body };
         }
         Ok(Answer::Api(r)) => r,
+        Err(e) if e.status() == 401 => {
+            let limit = ctx.config.auth_limit;
+            let e = count_failure(ctx.limiter, limit, req.client_addr, e, &mut log).await;
+            Response::error(e)
+        }
         Err(e) => Response::error(e),
     };
-    let mut answer = finish(&endpoint, Some(ctx.config), answer);
+    let mut answer = finish(&endpoint, Some(ctx.config), req.origin, answer);
     if answer.log.is_none() {
         answer.log = log;
     }
@@ -171,13 +228,13 @@ async fn dispatch<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
         Endpoint::Upload => return api(upload::upload(ctx, req, body, log, request_id).await),
         Endpoint::AuthApiKey | Endpoint::AuthRefresh => {
             let limit = ctx.limit(LimitScope::Auth);
-            let key = format!("addr:{}", req.client_addr);
+            let key = client_key(req.client_addr);
             check_rate_limit(ctx.limiter, LimitScope::Auth, limit, &key, log).await?;
             let kind = match endpoint {
                 Endpoint::AuthApiKey => Exchange::ApiKey,
                 _ => Exchange::Refresh,
             };
-            return api(exchange(ctx.config, req, body, kind, ctx.now).await);
+            return api(exchange(ctx, req, body, kind).await);
         }
         _ => {}
     }

@@ -114,6 +114,8 @@ pub struct Request<'a> {
     pub content_type: Option<&'a str>,
     /// The caller's address (`CF-Connecting-IP`), for limits on the auth endpoints.
     pub client_addr: &'a str,
+    /// `Origin`, which browsers send on cross-origin requests: the origin of the page.
+    pub origin: Option<&'a str>,
 }
 
 /// Why a body could not be read.

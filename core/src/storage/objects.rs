@@ -55,6 +55,9 @@ pub trait Objects {
     async fn get_text(&self, key: &str) -> StoreResult<Option<String>>;
     /// Writes a small object.
     async fn put_text(&self, key: &str, text: &str) -> StoreResult<()>;
+    /// Writes a small object only if no object `key` exists (R2's conditional put); whether it
+    /// wrote it. Of two requests creating the same key at once, exactly one succeeds.
+    async fn create_text(&self, key: &str, text: &str) -> StoreResult<bool>;
     /// The object's size, date and custom metadata, if it exists.
     async fn head(&self, key: &str) -> StoreResult<Option<ObjectInfo>>;
     /// Objects under `prefix` in key order, at most `max` (≤ [`PAGE_LIMIT`]), from the cursor

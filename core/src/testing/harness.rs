@@ -7,7 +7,7 @@ use super::{
     SeqEntropy,
 };
 use crate::config::Config;
-use crate::http::{handle, resolve, Answer, Context, Request, Response};
+use crate::http::{handle, resolve, route_refusal, Answer, Context, Request, Response};
 use crate::ids::{Entropy, SystemEntropy};
 use crate::storage::index::CommandIndex;
 use crate::storage::kv::OpCounts;
@@ -121,7 +121,7 @@ impl Harness {
     pub fn send<B: crate::http::Body>(&self, req: &Request<'_>, body: B) -> Response {
         let endpoint = match resolve(req.method, req.path) {
             Ok(e) => e,
-            Err(e) => return Response::error(e),
+            Err(e) => return route_refusal(req.path, e),
         };
         let mut system = SystemEntropy;
         let mut scripted = self.entropy.borrow_mut();
@@ -201,6 +201,17 @@ impl Harness {
 
     /// `POST /upload?token=` with `Content-Range` and a form.
     pub fn upload(&self, token: &str, range: Option<&str>, form: FormBody<'_>) -> Response {
+        self.upload_from(None, token, range, form)
+    }
+
+    /// The same, from a page of `origin` (its `Origin` header), or with no `Origin`.
+    pub fn upload_from(
+        &self,
+        origin: Option<&str>,
+        token: &str,
+        range: Option<&str>,
+        form: FormBody<'_>,
+    ) -> Response {
         let query = format!("token={token}");
         let req = Request {
             method: "POST",
@@ -208,6 +219,7 @@ impl Harness {
             query: &query,
             content_range: range,
             client_addr: "192.0.2.1",
+            origin,
             ..Request::default()
         };
         self.send(&req, form)

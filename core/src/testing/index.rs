@@ -30,6 +30,7 @@ impl Sql for MemorySql {
         let failed = |e: rusqlite::Error| StoreError(format!("SQL failed: {e}"));
         let mut stmt = self.conn.prepare_cached(statement).map_err(failed)?;
         let params = params.iter().map(|p| match *p {
+            SqlParam::Null => Value::Null,
             SqlParam::Integer(i) => Value::Integer(i),
             SqlParam::Text(s) => Value::Text(s.to_owned()),
         });

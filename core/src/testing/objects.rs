@@ -45,6 +45,9 @@ pub struct MemoryObjects {
     counts: RefCell<HashMap<ObjectOp, usize>>,
     /// Fail the n-th next operation of any kind (0 = the very next), or of one kind.
     failure: FailurePlan<Option<ObjectOp>>,
+    /// Keys whose next read answers "absent", as a read made just before another request
+    /// wrote them would.
+    hidden: RefCell<Vec<String>>,
     /// Operations left before every later one fails (a crash at that point).
     crash_after: Cell<Option<usize>>,
 }
@@ -108,6 +111,17 @@ impl MemoryObjects {
     /// Writes an object directly, bypassing counts and failures (to set up a state).
     pub fn insert_raw(&self, key: &str, bytes: &[u8]) {
         self.store(key, bytes.to_vec(), ObjectMeta::default());
+    }
+
+    /// Makes the next read of `key` answer as if it did not exist yet (a race lost).
+    pub fn hide_next_read(&self, key: &str) {
+        self.hidden.borrow_mut().push(key.to_owned());
+    }
+
+    fn hidden(&self, key: &str) -> bool {
+        let mut hidden = self.hidden.borrow_mut();
+        let found = hidden.iter().position(|k| k == key);
+        found.map(|i| hidden.remove(i)).is_some()
     }
 
     /// Multipart uploads started and neither completed nor aborted.
@@ -215,6 +229,9 @@ impl Objects for MemoryObjects {
 
     async fn get_text(&self, key: &str) -> StoreResult<Option<String>> {
         self.record(ObjectOp::Get, key)?;
+        if self.hidden(key) {
+            return Ok(None);
+        }
         Ok(self
             .objects
             .borrow()
@@ -226,6 +243,15 @@ impl Objects for MemoryObjects {
         self.record(ObjectOp::Put, key)?;
         self.store(key, text.as_bytes().to_vec(), ObjectMeta::default());
         Ok(())
+    }
+
+    async fn create_text(&self, key: &str, text: &str) -> StoreResult<bool> {
+        self.record(ObjectOp::Put, key)?;
+        if self.objects.borrow().contains_key(key) {
+            return Ok(false);
+        }
+        self.store(key, text.as_bytes().to_vec(), ObjectMeta::default());
+        Ok(true)
     }
 
     async fn head(&self, key: &str) -> StoreResult<Option<ObjectInfo>> {

@@ -19,10 +19,10 @@ fn internal(what: &'static str) -> impl Fn(StoreError) -> ApiError {
     move |e| ApiError::internal(format!("{what}: {e}"))
 }
 
-fn token_response(token: &UploadToken) -> Response {
+fn token_response(token: &UploadToken, uploads_used: u32) -> Response {
     Response::json(
         200,
-        serde_json::to_string(&token.view()).expect("serialises"),
+        serde_json::to_string(&token.view(uploads_used)).expect("serialises"),
     )
 }
 
@@ -49,8 +49,9 @@ pub async fn list<K, L, I: TokenIndex, O>(
 }
 
 /// `POST /upload-tokens`: the limiter is asked while the body arrives. The record is written
-/// first, then the index row: an interrupted create leaves at worst a record the index does not
-/// know, which can neither be listed nor upload.
+/// first, then the index row (with the policy, metadata included, in one command): an
+/// interrupted create leaves at worst a record the index does not know, which can neither be
+/// listed nor upload.
 pub async fn create<K: Kv, L, I: TokenIndex, O, B: Body>(
     ctx: &mut Context<'_, K, L, I, O>,
     req: &Request<'_>,
@@ -60,28 +61,32 @@ pub async fn create<K: Kv, L, I: TokenIndex, O, B: Body>(
 ) -> Result<Response, ApiError> {
     let (allowed, body) = join(allowed, read_json_body(req, body)).await;
     allowed?;
-    let ttl = parse_create_body(&body?)?;
+    let creation = parse_create_body(&body?)?;
     let record = TokenRecord {
         project,
         token: UploadToken {
             token: TokenId::generate(ctx.entropy),
-            ttl,
+            ttl: creation.ttl,
             created_at: ctx.now,
+            policy: creation.policy,
         },
     };
     ctx.store
-        .save(&record)
+        .save(&record, ctx.config.upload_stale_after)
         .await
         .map_err(internal("creating a token"))?;
     ctx.index
         .insert(&record.project, &record.token)
         .await
         .map_err(internal("creating a token"))?;
-    Ok(token_response(&record.token))
+    Ok(token_response(&record.token, 0))
 }
 
-/// `GET /upload-tokens/{token}`: one KV read, made while the limiter answers.
-pub async fn get<K: Kv, L, I, O>(
+/// `GET /upload-tokens/{token}`: one KV read, made while the limiter answers. A token with
+/// `maxUploads` then asks its project's index how many videos it has made (the index alone
+/// counts them, strongly consistent): one more round trip, for those tokens only, and a 404 if
+/// the index no longer knows the token (deleted, wherever KV still has the record).
+pub async fn get<K: Kv, L, I: TokenIndex, O>(
     ctx: &Context<'_, K, L, I, O>,
     project: &ProjectId,
     id: &str,
@@ -89,7 +94,17 @@ pub async fn get<K: Kv, L, I, O>(
 ) -> Result<Response, ApiError> {
     let (allowed, found) = join(allowed, find_active(ctx, project, id)).await;
     allowed?;
-    Ok(token_response(&found?.token))
+    let record = found?;
+    let mut uploads_used = 0;
+    if record.token.policy.max_uploads.is_some() {
+        uploads_used = ctx
+            .index
+            .uploads_used(project, &record.token.token, ctx.now)
+            .await
+            .map_err(internal("reading a token"))?
+            .ok_or_else(|| ApiError::not_found("uploadToken"))?;
+    }
+    Ok(token_response(&record.token, uploads_used))
 }
 
 /// `DELETE /upload-tokens/{token}`: nothing changes before the limiter allows it. The index

@@ -1,4 +1,4 @@
-//! Listing: order, page arithmetic and links of `GET /upload-tokens`.
+//! Listing: order, filters, page arithmetic and links of `GET /upload-tokens`.
 
 use crate::storage::index::IndexPage;
 use crate::time::UnixSeconds;
@@ -26,9 +26,10 @@ pub fn compare(a: &UploadToken, b: &UploadToken, sort_by: SortBy) -> Ordering {
     }
 }
 
-/// Keeps the tokens still active at `now` and puts them in the order `query` asks for.
+/// Keeps the tokens still active at `now` that carry every metadata filter of `query`, and
+/// puts them in the order `query` asks for.
 pub fn sort_active(tokens: &mut Vec<UploadToken>, query: &ListQuery, now: UnixSeconds) {
-    tokens.retain(|t| t.is_active(now));
+    tokens.retain(|t| t.is_active(now) && t.policy.matches(&query.metadata));
     match query.sort_order {
         SortOrder::Asc => tokens.sort_unstable_by(|a, b| compare(a, b, query.sort_by)),
         SortOrder::Desc => tokens.sort_unstable_by(|a, b| compare(b, a, query.sort_by)),
@@ -89,7 +90,7 @@ pub fn paginate(items_total: usize, query: &ListQuery) -> (Range<usize>, Paginat
     (start..end, pagination)
 }
 
-/// A relative link to page `n` that keeps the sorting the caller asked for.
+/// A relative link to page `n` that keeps the sorting and the filters the caller asked for.
 fn page_uri(query: &ListQuery, n: usize) -> String {
     let mut uri = String::from("/upload-tokens?");
     if query.explicit_sort_by {
@@ -100,6 +101,14 @@ fn page_uri(query: &ListQuery, n: usize) -> String {
     if query.explicit_sort_order {
         uri.push_str("sortOrder=");
         uri.push_str(query.sort_order.as_str());
+        uri.push('&');
+    }
+    if !query.metadata.is_empty() {
+        let mut filters = form_urlencoded::Serializer::new(String::new());
+        for m in &query.metadata {
+            filters.append_pair(&format!("metadata[{}]", m.key), &m.value);
+        }
+        uri.push_str(&filters.finish());
         uri.push('&');
     }
     uri.push_str(&format!("currentPage={n}&pageSize={}", query.page_size));
@@ -117,19 +126,23 @@ pub struct TokenList<'a> {
 pub fn render_page(page: &IndexPage, query: &ListQuery) -> String {
     let (_, pagination) = paginate(page.items_total, query);
     let body = TokenList {
-        data: page.tokens.iter().map(UploadToken::view).collect(),
+        data: page
+            .tokens
+            .iter()
+            .map(|t| t.token.view(t.uploads_used))
+            .collect(),
         pagination,
     };
     serde_json::to_string(&body).expect("a token list always serialises")
 }
 
-/// Sorts, filters and cuts one page out of `tokens` (all of a project's tokens): the
-/// specification the project index must answer exactly as.
+/// Sorts, filters and cuts one page out of `tokens` (all of a project's tokens, none of which
+/// has made a video yet): the specification the project index must answer exactly as.
 pub fn list_page(tokens: &mut Vec<UploadToken>, query: &ListQuery, now: UnixSeconds) -> String {
     sort_active(tokens, query, now);
     let (range, pagination) = paginate(tokens.len(), query);
     let body = TokenList {
-        data: tokens[range].iter().map(UploadToken::view).collect(),
+        data: tokens[range].iter().map(|t| t.view(0)).collect(),
         pagination,
     };
     serde_json::to_string(&body).expect("a token list always serialises")
@@ -142,11 +155,7 @@ mod tests {
 
     fn tok(id: &str, created_at: UnixSeconds, ttl: u32) -> UploadToken {
         let token = TokenId::parse(&format!("to{id:0>22}")).unwrap();
-        UploadToken {
-            token,
-            ttl,
-            created_at,
-        }
+        UploadToken::new(token, ttl, created_at)
     }
 
     fn ids(tokens: &[UploadToken]) -> Vec<String> {
@@ -288,6 +297,52 @@ mod tests {
             p.links[0].uri,
             "/upload-tokens?sortBy=ttl&sortOrder=asc&currentPage=1&pageSize=10"
         );
+    }
+
+    #[test]
+    fn links_keep_the_metadata_filters_encoded() {
+        let q = ListQuery {
+            metadata: vec![
+                crate::tokens::policy::Metadata::new("user", "u 1&2"),
+                crate::tokens::policy::Metadata::new("plan", "é"),
+            ],
+            page_size: 10,
+            ..ListQuery::default()
+        };
+        let (_, p) = paginate(30, &q);
+        assert_eq!(
+            p.links[0].uri,
+            "/upload-tokens?metadata%5Buser%5D=u+1%262&metadata%5Bplan%5D=%C3%A9&currentPage=1&pageSize=10"
+        );
+        // The link reads back as the same query.
+        let back = ListQuery::parse(p.links[0].uri.split_once('?').unwrap().1).unwrap();
+        assert_eq!(back.metadata, q.metadata);
+    }
+
+    #[test]
+    fn filters_keep_only_tokens_carrying_every_pair() {
+        use crate::tokens::policy::Metadata;
+        let mut t = sample();
+        t[0].policy.metadata = vec![Metadata::new("user", "u1"), Metadata::new("plan", "pro")];
+        t[1].policy.metadata = vec![Metadata::new("user", "u1")];
+        t[2].policy.metadata = vec![Metadata::new("user", "u2"), Metadata::new("plan", "pro")];
+        let q = |pairs: &[(&str, &str)]| ListQuery {
+            sort_order: SortOrder::Asc,
+            metadata: pairs.iter().map(|(k, v)| Metadata::new(k, v)).collect(),
+            ..ListQuery::default()
+        };
+        let mut a = t.clone();
+        sort_active(&mut a, &q(&[("user", "u1")]), 100);
+        assert_eq!(ids(&a), ["A", "B"]);
+        let mut a = t.clone();
+        sort_active(&mut a, &q(&[("user", "u1"), ("plan", "pro")]), 100);
+        assert_eq!(ids(&a), ["A"]);
+        let mut a = t.clone();
+        sort_active(&mut a, &q(&[("plan", "pro")]), 100);
+        assert_eq!(ids(&a), ["C", "A"]);
+        let mut a = t;
+        sort_active(&mut a, &q(&[("user", "")]), 100);
+        assert!(a.is_empty());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Validation of what callers send: the create body and the list query.
 
 use crate::http::problem::ApiError;
+use crate::tokens::policy::{check_pair, Metadata, Policy, MAX_METADATA};
 use crate::tokens::token::MAX_TTL;
 use serde_json::Value;
 
@@ -47,19 +48,31 @@ pub fn parse_json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, 
     }
 }
 
-/// The `ttl` of a `POST /upload-tokens` body: absent or `null` mean 0; otherwise a JSON
-/// integer in `0..=2147483647`. Unknown fields are ignored.
-pub fn parse_create_body(body: &[u8]) -> Result<u32, ApiError> {
+/// What a `POST /upload-tokens` body asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Creation {
+    pub ttl: u32,
+    pub policy: Policy,
+}
+
+/// Reads a `POST /upload-tokens` body. `ttl`: absent or `null` mean 0; otherwise a JSON
+/// integer in `0..=2147483647`. Then the policy fields ([`Policy::from_body`]). Unknown fields
+/// are ignored.
+pub fn parse_create_body(body: &[u8]) -> Result<Creation, ApiError> {
     let map = parse_json_object(body)?;
-    match map.get("ttl") {
-        None | Some(Value::Null) => Ok(0),
+    let ttl = match map.get("ttl") {
+        None | Some(Value::Null) => 0,
         Some(Value::Number(n)) => n
             .as_u64()
             .and_then(|v| u32::try_from(v).ok())
             .filter(|v| *v <= MAX_TTL)
-            .ok_or_else(ttl_error),
-        Some(_) => Err(ttl_error()),
-    }
+            .ok_or_else(ttl_error)?,
+        Some(_) => return Err(ttl_error()),
+    };
+    Ok(Creation {
+        ttl,
+        policy: Policy::from_body(&map)?,
+    })
 }
 
 fn ttl_error() -> ApiError {
@@ -112,6 +125,9 @@ pub struct ListQuery {
     /// Whether the caller named `sortBy` / `sortOrder`, so links can repeat exactly that.
     pub explicit_sort_by: bool,
     pub explicit_sort_order: bool,
+    /// `metadata[key]=value` filters, in the order given: a token is listed only if it
+    /// carries every one.
+    pub metadata: Vec<Metadata>,
 }
 
 impl Default for ListQuery {
@@ -123,17 +139,24 @@ impl Default for ListQuery {
             page_size: DEFAULT_PAGE_SIZE,
             explicit_sort_by: false,
             explicit_sort_order: false,
+            metadata: Vec::new(),
         }
     }
 }
 
 impl ListQuery {
     /// Parses the raw query string (without `?`). Unknown parameters are ignored; a known
-    /// parameter given twice, empty, or out of range is a 400 naming it.
+    /// parameter given twice, empty, or out of range is a 400 naming it. Every parameter whose
+    /// name starts with `metadata` is a filter, and one that is not a well-formed
+    /// `metadata[key]=value` is a 400 rather than ignored (ignoring it would list every token).
     pub fn parse(query: &str) -> Result<Self, ApiError> {
         let mut q = ListQuery::default();
         let mut seen = [false; 4];
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            if key.starts_with("metadata") {
+                q.metadata.push(metadata_filter(&key, &value, &q.metadata)?);
+                continue;
+            }
             let slot = match key.as_ref() {
                 "sortBy" => 0,
                 "sortOrder" => 1,
@@ -187,6 +210,31 @@ impl ListQuery {
     }
 }
 
+/// One `metadata[key]=value` filter, given `earlier` ones.
+fn metadata_filter(name: &str, value: &str, earlier: &[Metadata]) -> Result<Metadata, ApiError> {
+    let refuse = |detail: String| {
+        ApiError::invalid_query(
+            "metadata",
+            "Filter with metadata[key]=value: keys of 1 to 64 characters, each once, values of at most 256, at most 20 filters.",
+        )
+        .detail(detail)
+    };
+    let key = name
+        .strip_prefix("metadata[")
+        .and_then(|k| k.strip_suffix(']'))
+        .ok_or_else(|| refuse(format!("{name:?} is not metadata[key].")))?;
+    check_pair(key, value).map_err(refuse)?;
+    if earlier.iter().any(|m| m.key == key) {
+        return Err(refuse(format!(
+            "The key {key:?} is filtered on more than once."
+        )));
+    }
+    if earlier.len() == MAX_METADATA {
+        return Err(refuse("More than 20 metadata filters.".to_owned()));
+    }
+    Ok(Metadata::new(key, value))
+}
+
 /// The value named `value` among `choices`, or the error `refuse` makes.
 fn one_of<T: Copy>(
     value: &str,
@@ -220,7 +268,7 @@ mod tests {
     use super::*;
 
     fn ttl_of(body: &str) -> Result<u32, ApiError> {
-        parse_create_body(body.as_bytes())
+        parse_create_body(body.as_bytes()).map(|c| c.ttl)
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! Where token records live in KV, in one place.
 //!
-//! - `tok:{token}` → `{"project","ttl","createdAt"}`: the record; one read answers a get, and
-//!   the upload path finds a token's project with it. It expires with the token
-//!   (`expirationTtl = max(ttl, 60)`); expiry is also judged on every read.
+//! - `tok:{token}` → `{"project","ttl","createdAt","policy"?}`: the record; one read answers a
+//!   get, and the upload path finds a token's project and policy with it. `policy` is there
+//!   only when the token has one (records written before policies existed have none, and read
+//!   as tokens without). KV drops the record the uploads' stale time after the token expires
+//!   (`expirationTtl = max(ttl, 60) + UPLOAD_STALE_AFTER`), so that an upload the token opened
+//!   can still be finished and anything else is refused with one read; expiry itself is judged
+//!   on every read.
 //!
 //! Which tokens a project has, their order and whether they may upload is the project index's
 //! business ([`crate::index`]); earlier versions kept that index in KV too ([`legacy`]).
@@ -11,8 +15,10 @@ use crate::ids::TokenId;
 use crate::project::ProjectId;
 use crate::storage::kv::{Kv, PutOptions, StoreError, StoreResult};
 use crate::time::UnixSeconds;
+use crate::tokens::policy::Policy;
 use crate::tokens::token::UploadToken;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 
 const RECORD_PREFIX: &str = "tok:";
@@ -31,6 +37,14 @@ struct StoredRecord<'a> {
     project: &'a str,
     ttl: u32,
     created_at: UnixSeconds,
+    #[serde(default, skip_serializing_if = "no_policy")]
+    policy: Cow<'a, Policy>,
+}
+
+// serde hands `skip_serializing_if` a reference to the field itself.
+#[allow(clippy::ptr_arg)]
+fn no_policy(policy: &Cow<'_, Policy>) -> bool {
+    policy.is_none()
 }
 
 /// A KV key of the token store: each kind formats and parses itself, so no key is glued
@@ -85,6 +99,7 @@ fn record_value(record: &TokenRecord) -> String {
         project: record.project.as_str(),
         ttl: record.token.ttl,
         created_at: record.token.created_at,
+        policy: Cow::Borrowed(&record.token.policy),
     })
     .expect("a record always serialises")
 }
@@ -122,11 +137,7 @@ pub mod legacy {
         };
         let (meta_created_at, ttl) = metadata?.split_once(',')?;
         (meta_created_at.parse::<UnixSeconds>().ok()? == created_at).then_some(())?;
-        Some(UploadToken {
-            token,
-            created_at,
-            ttl: ttl.parse().ok()?,
-        })
+        Some(UploadToken::new(token, ttl.parse().ok()?, created_at))
     }
 }
 
@@ -181,15 +192,17 @@ impl<K: Kv> TokenStore<K> {
                 token: token.clone(),
                 ttl: stored.ttl,
                 created_at: stored.created_at,
+                policy: stored.policy.into_owned(),
             },
         }))
     }
 
-    /// Writes the record. One KV write.
-    pub async fn save(&self, record: &TokenRecord) -> StoreResult<()> {
+    /// Writes the record, kept by KV `kept_after_expiry` seconds past the token's expiry (see
+    /// [`UploadToken::kv_expiration_ttl`]). One KV write.
+    pub async fn save(&self, record: &TokenRecord, kept_after_expiry: u32) -> StoreResult<()> {
         let options = PutOptions {
             metadata: None,
-            expiration_ttl: record.token.kv_expiration_ttl(),
+            expiration_ttl: record.token.kv_expiration_ttl(kept_after_expiry),
         };
         self.kv
             .put(
@@ -252,12 +265,50 @@ mod tests {
     }
 
     #[test]
-    fn a_legacy_entry_reads_back_only_with_matching_metadata() {
-        let token = UploadToken {
-            token: TokenId::parse("to1tcmSFHeYY5KzyhOqVKMKb").unwrap(),
-            created_at: 1_606_903_999,
-            ttl: 90,
+    fn records_without_a_policy_read_as_tokens_without_and_policies_round_trip() {
+        use crate::testing::{block_on, MemoryKv};
+        use crate::tokens::policy::Metadata;
+        let kv = MemoryKv::new(1_606_903_999);
+        let id = TokenId::parse("to1tcmSFHeYY5KzyhOqVKMKb").unwrap();
+        // As every earlier version wrote it.
+        let old = r#"{"project":"acme","ttl":90,"createdAt":1606903999}"#;
+        block_on(kv.put("tok:to1tcmSFHeYY5KzyhOqVKMKb", old, PutOptions::default())).unwrap();
+        let store = TokenStore::new(&kv);
+        let read = block_on(store.load(&id)).unwrap().unwrap();
+        assert_eq!(read.token, UploadToken::new(id.clone(), 90, 1_606_903_999));
+        // Without a policy the record is written exactly as before; with one, it follows.
+        block_on(store.save(&read, 0)).unwrap();
+        assert_eq!(
+            block_on(kv.get("tok:to1tcmSFHeYY5KzyhOqVKMKb"))
+                .unwrap()
+                .as_deref(),
+            Some(old)
+        );
+        let mut with = read.clone();
+        with.token.policy = Policy {
+            max_uploads: Some(1),
+            metadata: vec![Metadata::new("user", "u1")],
+            ..Policy::default()
         };
+        block_on(store.save(&with, 0)).unwrap();
+        assert_eq!(
+            block_on(kv.get("tok:to1tcmSFHeYY5KzyhOqVKMKb"))
+                .unwrap()
+                .as_deref(),
+            Some(
+                r#"{"project":"acme","ttl":90,"createdAt":1606903999,"policy":{"maxUploads":1,"metadata":[{"key":"user","value":"u1"}]}}"#
+            )
+        );
+        assert_eq!(block_on(store.load(&id)).unwrap(), Some(with));
+    }
+
+    #[test]
+    fn a_legacy_entry_reads_back_only_with_matching_metadata() {
+        let token = UploadToken::new(
+            TokenId::parse("to1tcmSFHeYY5KzyhOqVKMKb").unwrap(),
+            90,
+            1_606_903_999,
+        );
         let (key, metadata) = legacy::entry(&ProjectId::parse("acme").unwrap(), &token);
         assert_eq!(metadata, "1606903999,90");
         let name = key.to_string();

@@ -2,6 +2,7 @@
 
 use crate::ids::TokenId;
 use crate::time::{format_atom, UnixSeconds};
+use crate::tokens::policy::{Metadata, Policy};
 use serde::Serialize;
 
 /// The largest `ttl` api.video accepts (a signed 32-bit integer).
@@ -18,9 +19,21 @@ pub struct UploadToken {
     /// Lifetime in seconds; 0 means it never expires.
     pub ttl: u32,
     pub created_at: UnixSeconds,
+    /// What it may do beyond what every token may; the empty policy for most tokens.
+    pub policy: Policy,
 }
 
 impl UploadToken {
+    /// A token without policies.
+    pub fn new(token: TokenId, ttl: u32, created_at: UnixSeconds) -> Self {
+        Self {
+            token,
+            ttl,
+            created_at,
+            policy: Policy::default(),
+        }
+    }
+
     /// When the token stops being active, or `None` if it never does.
     pub fn expires_at(&self) -> Option<UnixSeconds> {
         (self.ttl > 0).then(|| self.created_at + UnixSeconds::from(self.ttl))
@@ -31,24 +44,40 @@ impl UploadToken {
         self.expires_at().is_none_or(|at| now < at)
     }
 
-    /// The `expirationTtl` to give its KV entries: the ttl, raised to KV's minimum of 60 s,
-    /// or none for a token that never expires. Reads enforce the exact expiry themselves.
-    pub fn kv_expiration_ttl(&self) -> Option<u32> {
-        (self.ttl > 0).then(|| self.ttl.max(KV_MIN_EXPIRATION_TTL))
+    /// The `expirationTtl` to give its KV record: the ttl, raised to KV's minimum of 60 s, plus
+    /// `kept_after_expiry` (the uploads' stale time, so that an upload it opened may still find
+    /// its project after it expires), or none for a token that never expires. Reads enforce the
+    /// exact expiry themselves.
+    pub fn kv_expiration_ttl(&self, kept_after_expiry: u32) -> Option<u32> {
+        (self.ttl > 0).then(|| {
+            self.ttl
+                .max(KV_MIN_EXPIRATION_TTL)
+                .saturating_add(kept_after_expiry)
+                // Never past what KV takes (a signed 32-bit count of seconds).
+                .min(MAX_TTL)
+        })
     }
 
-    /// The token as the API shows it.
-    pub fn view(&self) -> UploadTokenView<'_> {
+    /// The token as the API shows it, having created `uploads_used` videos (shown only when
+    /// their number is bounded).
+    pub fn view(&self, uploads_used: u32) -> UploadTokenView<'_> {
+        let policy = &self.policy;
         UploadTokenView {
             token: self.token.as_str(),
             ttl: self.ttl,
             created_at: format_atom(self.created_at),
             expires_at: self.expires_at().map(format_atom),
+            max_uploads: policy.max_uploads,
+            uploads_used: policy.max_uploads.map(|_| uploads_used),
+            max_file_size: policy.max_file_size,
+            allowed_origins: &policy.allowed_origins,
+            metadata: &policy.metadata,
         }
     }
 }
 
-/// The JSON shape of an upload token: `{token, ttl, createdAt, expiresAt}`.
+/// The JSON shape of an upload token: `{token, ttl, createdAt, expiresAt}`, followed by each
+/// policy field the token was created with (and `uploadsUsed` beside `maxUploads`).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UploadTokenView<'a> {
@@ -57,6 +86,16 @@ pub struct UploadTokenView<'a> {
     pub created_at: String,
     /// `null` for a token that never expires.
     pub expires_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_uploads: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uploads_used: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_file_size: Option<u64>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub allowed_origins: &'a [String],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub metadata: &'a [Metadata],
 }
 
 #[cfg(test)]
@@ -64,11 +103,11 @@ mod tests {
     use super::*;
 
     fn token(ttl: u32) -> UploadToken {
-        UploadToken {
-            token: TokenId::parse("to1tcmSFHeYY5KzyhOqVKMKb").unwrap(),
+        UploadToken::new(
+            TokenId::parse("to1tcmSFHeYY5KzyhOqVKMKb").unwrap(),
             ttl,
-            created_at: 1_606_903_999,
-        }
+            1_606_903_999,
+        )
     }
 
     #[test]
@@ -83,7 +122,8 @@ mod tests {
         let t = token(59);
         assert!(t.is_active(1_606_903_999 + 58));
         assert!(!t.is_active(1_606_903_999 + 59));
-        assert_eq!(t.kv_expiration_ttl(), Some(60));
+        assert_eq!(t.kv_expiration_ttl(0), Some(60));
+        assert_eq!(t.kv_expiration_ttl(86_400), Some(86_460));
     }
 
     #[test]
@@ -91,23 +131,46 @@ mod tests {
         let t = token(0);
         assert!(t.is_active(i64::from(u32::MAX) * 100));
         assert_eq!(t.expires_at(), None);
-        assert_eq!(t.kv_expiration_ttl(), None);
+        assert_eq!(t.kv_expiration_ttl(86_400), None);
     }
 
     #[test]
     fn long_ttls_keep_their_own_kv_expiry() {
-        assert_eq!(token(3600).kv_expiration_ttl(), Some(3600));
-        assert_eq!(token(MAX_TTL).kv_expiration_ttl(), Some(MAX_TTL));
+        assert_eq!(token(3600).kv_expiration_ttl(0), Some(3600));
+        assert_eq!(token(3600).kv_expiration_ttl(600), Some(4200));
+        assert_eq!(
+            token(MAX_TTL).kv_expiration_ttl(86_400),
+            Some(MAX_TTL)
+        );
     }
 
     #[test]
     fn view_matches_the_published_example() {
-        let json = serde_json::to_string(&token(3600).view()).unwrap();
+        let json = serde_json::to_string(&token(3600).view(0)).unwrap();
         assert_eq!(
             json,
             r#"{"token":"to1tcmSFHeYY5KzyhOqVKMKb","ttl":3600,"createdAt":"2020-12-02T10:13:19+00:00","expiresAt":"2020-12-02T11:13:19+00:00"}"#
         );
-        let json = serde_json::to_string(&token(0).view()).unwrap();
+        let json = serde_json::to_string(&token(0).view(7)).unwrap();
         assert!(json.ends_with(r#""expiresAt":null}"#), "{json}");
+    }
+
+    #[test]
+    fn policy_fields_follow_and_uploads_used_only_beside_max_uploads() {
+        let mut t = token(60);
+        t.policy = Policy {
+            max_uploads: Some(3),
+            max_file_size: Some(1000),
+            allowed_origins: vec!["https://app.example".to_owned()],
+            metadata: vec![Metadata::new("user", "u1")],
+        };
+        let json = serde_json::to_string(&t.view(2)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"token":"to1tcmSFHeYY5KzyhOqVKMKb","ttl":60,"createdAt":"2020-12-02T10:13:19+00:00","expiresAt":"2020-12-02T10:14:19+00:00","maxUploads":3,"uploadsUsed":2,"maxFileSize":1000,"allowedOrigins":["https://app.example"],"metadata":[{"key":"user","value":"u1"}]}"#
+        );
+        t.policy.max_uploads = None;
+        let json = serde_json::to_string(&t.view(2)).unwrap();
+        assert!(!json.contains("uploads"), "{json}");
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod cleanup;
 pub mod keys;
+pub mod policy;
 pub mod range;
 pub mod read;
 pub mod record;

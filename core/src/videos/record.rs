@@ -5,6 +5,7 @@ use super::rules::{StoredChunk, UploadMode};
 use crate::ids::{TokenId, VideoId};
 use crate::project::ProjectId;
 use crate::time::{format_atom, UnixSeconds};
+use crate::tokens::policy::Metadata;
 use serde::{Deserialize, Serialize};
 
 /// Longest title kept (the file name of the first chunk).
@@ -24,6 +25,18 @@ pub struct VideoRecord {
     pub content_type: String,
     pub created_at: UnixSeconds,
     pub mode: UploadMode,
+    /// The metadata of the token that opened the upload (records of earlier versions have
+    /// none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metadata: Vec<Metadata>,
+    /// The `maxFileSize` of the token that opened the upload: no chunk, whatever token sends
+    /// it, may take the video past it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u64>,
+    /// The `allowedOrigins` of the token that opened the upload: every chunk must come from
+    /// one of them, even after that token's record is gone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
 }
 
 impl VideoRecord {
@@ -46,6 +59,9 @@ impl VideoRecord {
             content_type: String::from("application/octet-stream"),
             created_at: now,
             mode,
+            metadata: Vec::new(),
+            max_size: None,
+            allowed_origins: Vec::new(),
         }
     }
 
@@ -186,7 +202,8 @@ pub struct VideoView<'a> {
     pub panoramic: bool,
     pub mp4_support: bool,
     pub tags: [&'static str; 0],
-    pub metadata: [&'static str; 0],
+    /// The metadata of the upload token that created the video.
+    pub metadata: &'a [Metadata],
     pub discarded: bool,
     pub created_at: String,
     pub updated_at: String,
@@ -214,7 +231,7 @@ impl VideoRecord {
             panoramic: false,
             mp4_support: true,
             tags: [],
-            metadata: [],
+            metadata: &self.metadata,
             discarded: false,
             created_at: format_atom(self.created_at),
             updated_at: format_atom(updated_at),

@@ -130,32 +130,59 @@ pub(crate) async fn find_open_upload<O: Objects>(
 }
 
 /// Writes a new video's bookkeeping: the pending marker first (so the cleanup can find whatever
-/// follows), then the record, then the correlation key.
+/// follows), then the record, then the correlation key, created only if absent. Of two first
+/// chunks of the same upload sent at once, one creates the key; the other finds it taken,
+/// removes its own marker and record, and answers with the video that won (`Some`), which the
+/// chunk then joins. A key left by an upload that is gone is taken over.
 pub(crate) async fn open_video<O: Objects>(
     objects: &O,
     record: &VideoRecord,
     open: Option<&OpenUpload>,
-) -> Result<(), ApiError> {
+) -> Result<Option<VideoRecord>, ApiError> {
     let video = &record.video_id;
     let open_key = open.map(|o| ObjectKey::Open(o.clone()).to_string());
     let json = serde_json::to_string(record).map_err(|e| ApiError::internal(e.to_string()))?;
     let write = internal("writing upload state");
     let pending = ObjectKey::Pending(video.clone()).to_string();
+    let meta = ObjectKey::Meta(video.clone()).to_string();
     objects
         .put_text(&pending, open_key.as_deref().unwrap_or_default())
         .await
         .map_err(&write)?;
-    objects
-        .put_text(&ObjectKey::Meta(video.clone()).to_string(), &json)
+    objects.put_text(&meta, &json).await.map_err(&write)?;
+    let Some(key) = &open_key else {
+        return Ok(None);
+    };
+    if objects
+        .create_text(key, video.as_str())
         .await
-        .map_err(&write)?;
-    if let Some(key) = &open_key {
-        objects
-            .put_text(key, video.as_str())
-            .await
-            .map_err(&write)?;
+        .map_err(&write)?
+    {
+        return Ok(None);
     }
-    Ok(())
+    let winner = objects
+        .get_text(key)
+        .await
+        .map_err(internal("reading upload state"))?;
+    let winner = match winner.as_deref().map(str::trim).and_then(VideoId::parse) {
+        Some(id) => load_record(objects, &id).await?,
+        None => None,
+    };
+    match winner {
+        Some(winner) => {
+            delete_all(objects, &[pending, meta])
+                .await
+                .map_err(&write)?;
+            Ok(Some(winner))
+        }
+        None => {
+            objects
+                .put_text(key, video.as_str())
+                .await
+                .map_err(&write)?;
+            Ok(None)
+        }
+    }
 }
 
 /// Removes an upload's chunks and bookkeeping once its source is assembled.

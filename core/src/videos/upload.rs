@@ -12,8 +12,13 @@
 //!    stopped before the source is written, the chunks are all there and the client's retry of
 //!    the last chunk assembles again; stopped after, the source stands and the retry is
 //!    answered as already stored.
+//!
+//! A token's policy is checked at the points [`super::policy`] lists; a refused chunk leaves
+//! nothing behind, and a new video is counted against the token's `maxUploads` just before
+//! step 1 (a failure after that leaves the count spent: never more videos than allowed).
 
 use super::keys::{chunk_total, ObjectKey, STAGING_PREFIX};
+use super::policy::{self, FileLimit};
 use super::record::VideoRecord;
 use super::rules::{
     self, completion, decode_file_name, invalid_token, plan_chunk, video_not_found, ChunkPlan,
@@ -23,6 +28,7 @@ use super::state::{
     find_open_upload, finish_upload, has_open_upload, internal, list_chunks, load_record,
     load_state, open_key_of, open_video, remove_upload_state, VideoState,
 };
+use crate::http::cors::bound_to_origin;
 use crate::http::problem::ApiError;
 use crate::http::{
     check_rate_limit, project_limit_key, query_param, Body, Context, FormError, LimitScope,
@@ -55,7 +61,9 @@ pub fn chunk_project(
 }
 
 /// Handles `POST /upload?token=`. Staged files are removed whatever became of the request; a
-/// failure to remove one is logged (the cleanup removes it later), and the answer stands.
+/// failure to remove one is logged (the cleanup removes it later), and the answer stands. The
+/// answers for a token with `allowedOrigins` are marked so that their CORS headers name the
+/// request's origin.
 pub async fn upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     ctx: &mut Context<'_, K, L, I, O>,
     req: &Request<'_>,
@@ -66,11 +74,15 @@ pub async fn upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     let mut staged = Vec::new();
     // The request's staged files are named after it, so a leftover can be traced to its log.
     let prefix = format!("{STAGING_PREFIX}{request_id}.");
-    let answer = try_upload(ctx, req, body, log, &mut staged, &prefix).await;
+    let mut names_origin = false;
+    let answer = try_upload(ctx, req, body, log, &mut staged, &prefix, &mut names_origin).await;
     if let Err(e) = delete_all(ctx.objects, &staged).await {
         *log = log
             .take()
             .or_else(|| Some(format!("removing a staged file: {e}")));
+    }
+    if names_origin {
+        return bound_to_origin(answer);
     }
     answer
 }
@@ -81,11 +93,12 @@ async fn stage<B: Body>(
     prefix: &str,
     active: bool,
     staged: &mut Vec<String>,
+    limit: FileLimit,
 ) -> Result<StagedForm, ApiError> {
-    let form = match body.stage(prefix, rules::MAX_CHUNK).await {
+    let form = match body.stage(prefix, limit.bytes()).await {
         Ok(form) => form,
         Err(_) if !active => return Err(invalid_token(false)),
-        Err(FormError::TooLarge) => return Err(rules::too_large()),
+        Err(FormError::TooLarge) => return Err(limit.too_large()),
         Err(FormError::NotMultipart | FormError::Malformed) => return Err(rules::not_multipart()),
         Err(FormError::Failed(e)) => {
             return Err(ApiError::internal(format!("reading the upload body: {e}")))
@@ -107,6 +120,7 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     log: &mut Option<String>,
     staged: &mut Vec<String>,
     staging_prefix: &str,
+    names_origin: &mut bool,
 ) -> Result<Response, ApiError> {
     let now = ctx.now;
     let raw_token = query_param(req.query, "token")
@@ -118,37 +132,44 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
         .load_cached(&token, TOKEN_CACHE_TTL)
         .await
         .map_err(internal("reading a token"))?;
+    // Unknown, deleted, or expired longer ago than the uploads' stale time (KV keeps a record
+    // that long after expiry): refused after this one read, before any other storage call.
+    let Some(record) = record else {
+        return Err(invalid_token(false));
+    };
+    *names_origin = policy::names_origin(Some(&record));
+    let token_policy = policy::token_policy(Some(&record));
     // The project's index is the authority on whether the token may upload: KV may still hold
     // the record of a token deleted elsewhere a moment ago, and an expired token looks the same
     // in KV whether it was deleted or not.
-    let status = match &record {
-        Some(r) => Some(
-            ctx.index
-                .status(&r.project, &token, now)
-                .await
-                .map_err(internal("asking the project index"))?,
-        ),
-        None => None,
-    };
-    if status == Some(TokenStatus::Absent) {
+    let status = ctx
+        .index
+        .status(&record.project, &token, now)
+        .await
+        .map_err(internal("asking the project index"))?;
+    if status == TokenStatus::Absent {
         // Deleted: refused before a byte of the body is read.
         return Err(invalid_token(false));
     }
-    let active = record
-        .as_ref()
-        .filter(|r| status == Some(TokenStatus::Active) && r.token.is_active(now))
-        .map(|r| &r.project);
-
-    // A token that is gone may only finish an upload it opened: without one, it is refused
-    // before a byte of the body is read.
-    if active.is_none() && !has_open_upload(ctx.objects, &token).await? {
+    let active =
+        (status == TokenStatus::Active && record.token.is_active(now)).then_some(&record.project);
+    let api_limit = ctx.config.api_limit;
+    if let Some(project) = active {
+        // The project is known: its limit is asked before any byte is staged.
+        let key = project_limit_key(project);
+        check_rate_limit(ctx.limiter, LimitScope::Api, api_limit, &key, log).await?;
+    } else if !has_open_upload(ctx.objects, &token).await? {
+        // Expired, and it opened no upload it could finish: refused before the body is read.
         return Err(invalid_token(false));
     }
+
     let range = ContentRange::parse(req.content_range);
     if let (Some(_), Err(e)) = (active, &range) {
         return Err(e.clone());
     }
-    let form = stage(body, staging_prefix, active.is_some(), staged).await?;
+    policy::check_request(token_policy, req.origin, range.as_ref().ok())?;
+    let limit = FileLimit::of(token_policy);
+    let form = stage(body, staging_prefix, active.is_some(), staged, limit).await?;
     let file = &form.files[0];
     let file_name = decode_file_name(&file.name);
     let size = file.size;
@@ -185,39 +206,33 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     };
     let project = chunk_project(&token, active, video.as_ref(), now)?;
     if active.is_none() {
-        // An expired token finishing its upload: only if the index has not forgotten it (it
-        // forgets a deleted token at once, an expired one after the uploads' stale time).
-        let known = match (&record, status) {
-            (Some(r), Some(s)) if r.project == project => s,
-            _ => ctx
-                .index
-                .status(&project, &token, now)
-                .await
-                .map_err(internal("asking the project index"))?,
-        };
-        if known == TokenStatus::Absent {
-            return Err(invalid_token(false));
-        }
+        // An expired token finishing its own upload (the index said Expired, not deleted): its
+        // project is the video's, known only now.
+        let key = project_limit_key(&project);
+        check_rate_limit(ctx.limiter, LimitScope::Api, api_limit, &key, log).await?;
     }
-    let limit = ctx.config.api_limit;
-    let key = project_limit_key(&project);
-    check_rate_limit(ctx.limiter, LimitScope::Api, limit, &key, log).await?;
     let range = range?;
 
     let state = match video {
         Some(record) => Some(load_state(ctx.objects, record).await?),
         None => None,
     };
-    let plan = plan_chunk(
+    let mut plan = plan_chunk(
         state.as_ref().map(|s| (s.record.mode, s.chunks.as_slice())),
         state.as_ref().and_then(|s| s.assembled),
         &range,
         size,
     )?;
+    let (video, stored) = match &state {
+        Some(s) => (Some(&s.record), s.chunks.as_slice()),
+        None => (None, &[][..]),
+    };
+    policy::check_chunk(token_policy, video, req.origin, plan, stored, size)?;
     let mut state = match state {
         Some(s) => s,
         None => {
-            let expires_at = record.as_ref().and_then(|r| r.token.expires_at());
+            policy::claim_new_video(ctx.index, Some(&record), now).await?;
+            let expires_at = record.token.expires_at();
             let record = VideoRecord::new(
                 &VideoId::generate(ctx.entropy),
                 &project,
@@ -228,12 +243,21 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
                 now,
             )
             .with_content_type(&file.content_type);
-            open_video(ctx.objects, &record, open_key.as_ref()).await?;
-            VideoState {
-                record,
-                chunks: Vec::new(),
-                assembled: None,
-                updated_at: now,
+            let record = policy::for_new_video(record, token_policy);
+            match open_video(ctx.objects, &record, open_key.as_ref()).await? {
+                None => VideoState {
+                    record,
+                    chunks: Vec::new(),
+                    assembled: None,
+                    updated_at: now,
+                },
+                Some(winner) => {
+                    // Another first chunk of this upload opened it a moment before: join it.
+                    let state = load_state(ctx.objects, winner).await?;
+                    let existing = (state.record.mode, state.chunks.as_slice());
+                    plan = plan_chunk(Some(existing), state.assembled, &range, size)?;
+                    state
+                }
             }
         }
     };
@@ -283,8 +307,30 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
         // Listed afresh: chunks sent at the same time by other requests count too (listings are
         // strongly consistent), so whichever request stores the last one sees it complete.
         let (chunks, _) = list_chunks(ctx.objects, &video, now).await?;
+        policy::undo_if_over(ctx.objects, token_policy, &state.record, plan, &chunks).await?;
         if let Some(order) = completion(state.record.mode, &chunks) {
             finish_upload(ctx.objects, &state.record, &order).await?;
+        } else if let ChunkPlan::Store { start, .. } = plan {
+            // A chunk seen before is gone: another request assembled the upload meanwhile (this
+            // chunk was a duplicate). Then this one is a stray no cleanup would find: remove it.
+            let vanished = state
+                .chunks
+                .iter()
+                .any(|c| !chunks.iter().any(|n| n.start == c.start));
+            let source = ObjectKey::Source(video.clone()).to_string();
+            if vanished
+                && ctx
+                    .objects
+                    .head(&source)
+                    .await
+                    .map_err(internal("reading a video source"))?
+                    .is_some()
+            {
+                let stray = [ObjectKey::Chunk(video.clone(), start).to_string()];
+                delete_all(ctx.objects, &stray)
+                    .await
+                    .map_err(internal("removing a chunk"))?;
+            }
         }
     }
     let body = serde_json::to_string(&state.record.view(state.updated_at, None))

@@ -1,16 +1,26 @@
-//! Writes the benchmark's tokens exactly as the service stores them: every entry comes out of
-//! the core's own `TokenStore::save`, run over a `Kv` that records its puts instead of storing
-//! them. For each `--project NAME=COUNT` it writes, into `--out DIR`:
+//! Writes the benchmark's tokens exactly as the service stores them. For each
+//! `--project NAME=COUNT` it writes, into `--out DIR`:
 //!
-//! - `kv-NAME.json`: the entries as a `wrangler kv bulk put` file (key, value, metadata,
-//!   expiration_ttl);
-//! - `tokens-NAME.txt`: one `TOKEN INDEX_KEY` line per token, for the load scripts.
+//! - `kv-NAME.json`: the token records as a `wrangler kv bulk put` file (key, value, metadata,
+//!   expiration_ttl), every entry out of the core's own `TokenStore::save`, run over a `Kv`
+//!   that records its puts instead of storing them;
+//! - `tokens-NAME.txt`: one `TOKEN INDEX_KEY` line per token, for the load scripts (the second
+//!   field is the token's entry in the KV index of earlier versions);
 //!
-//! Tokens are drawn from a seeded generator (the same arguments give the same data), with
-//! `createdAt` spread over the week before `--now` and a mix of ttls: a quarter never expire
-//! (0), the rest live 30 to 400 days, so every token is active for the whole run.
+//! unless `--no-records NAME` is given; and for each `--db NAME=FILE`, the project's index rows
+//! into the SQLite database FILE (the file of NAME's `ProjectIndex` object in a
+//! `wrangler dev --persist-to` state, or any other), through the core's own `SqlIndex::open`
+//! and `SqlIndex::insert` over a file-backed SQLite connection; then the core's
+//! `import_legacy_index`, over a KV that holds no entry, marks the import of the old KV index
+//! done, exactly as the object does on its first use, so that the object imports nothing.
+//!
+//! Tokens are drawn from a seeded generator (the same arguments give the same data, whatever
+//! is written of them), with `createdAt` spread over the week before `--now` and a mix of ttls:
+//! a quarter never expire (0), the rest live 30 to 400 days, so every token is active for the
+//! whole run.
 //!
 //! Usage: bench-seed --out DIR --now UNIX_SECONDS --project NAME=COUNT [--project ...]
+//!                   [--no-records NAME ...] [--db NAME=FILE ...] [--keep-expired SECONDS]
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -22,10 +32,13 @@ use std::process::ExitCode;
 use std::task::{Context, Poll, Waker};
 
 use upload_tokens_core::ids::{Entropy, TokenId};
-use upload_tokens_core::storage::kv::{Kv, ListChunk, PutOptions, StoreError};
+use upload_tokens_core::index::{
+    import_legacy_index, legacy_import_done, LegacyImport, Sql, SqlIndex, SqlRows, SqlValue,
+};
+use upload_tokens_core::kv::{Kv, ListChunk, PutOptions, StoreError};
 use upload_tokens_core::project::ProjectId;
-use upload_tokens_core::tokens::store::{keys, TokenRecord, TokenStore};
-use upload_tokens_core::tokens::token::UploadToken;
+use upload_tokens_core::store::{legacy, TokenRecord, TokenStore};
+use upload_tokens_core::token::UploadToken;
 
 /// One recorded KV put.
 struct Put {
@@ -60,6 +73,97 @@ impl Kv for Recorder {
     async fn list(&self, _prefix: &str, _cursor: Option<&str>) -> Result<ListChunk, StoreError> {
         Err(StoreError("the recorder does not list".into()))
     }
+}
+
+/// A KV that holds nothing: what the import of the old KV index finds in a seeded project.
+struct EmptyKv;
+
+impl Kv for EmptyKv {
+    async fn get(&self, _key: &str) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+    async fn put(&self, _key: &str, _value: &str, _options: PutOptions<'_>) -> Result<(), StoreError> {
+        Err(StoreError("the empty KV is not written".into()))
+    }
+    async fn delete(&self, _key: &str) -> Result<(), StoreError> {
+        Err(StoreError("the empty KV is not written".into()))
+    }
+    async fn list(&self, _prefix: &str, _cursor: Option<&str>) -> Result<ListChunk, StoreError> {
+        Ok(ListChunk {
+            keys: Vec::new(),
+            cursor: None,
+            complete: true,
+        })
+    }
+}
+
+/// A SQLite database file as the core's `Sql` (what the object's storage is in the runtime).
+struct FileSql {
+    conn: rusqlite::Connection,
+}
+
+impl Sql for FileSql {
+    fn exec(&self, statement: &str, params: &[SqlValue]) -> Result<SqlRows, StoreError> {
+        use rusqlite::types::{Value, ValueRef};
+        let failed = |e: rusqlite::Error| StoreError(format!("SQL failed: {e}"));
+        let mut stmt = self.conn.prepare_cached(statement).map_err(failed)?;
+        let params: Vec<Value> = params
+            .iter()
+            .map(|p| match p {
+                SqlValue::Null => Value::Null,
+                SqlValue::Integer(i) => Value::Integer(*i),
+                SqlValue::Real(f) => Value::Real(*f),
+                SqlValue::Text(s) => Value::Text(s.clone()),
+            })
+            .collect();
+        let columns = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(failed)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(failed)? {
+            let mut values = Vec::with_capacity(columns);
+            for i in 0..columns {
+                values.push(match row.get_ref(i).map_err(failed)? {
+                    ValueRef::Null => SqlValue::Null,
+                    ValueRef::Integer(i) => SqlValue::Integer(i),
+                    ValueRef::Real(f) => SqlValue::Real(f),
+                    ValueRef::Text(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(_) => return Err(StoreError("unexpected blob".into())),
+                });
+            }
+            out.push(values);
+        }
+        Ok(out)
+    }
+}
+
+/// Writes `tokens` into the index held by the SQLite file `path`, in one transaction, and marks
+/// the import of the old KV index done. The file may already hold the object's tables (and the
+/// runtime's own): the schema statements are idempotent, and rows already there are kept.
+fn write_index(path: &Path, project: &ProjectId, tokens: &[TokenRecord], now: i64, keep_expired: u32) -> Result<(), String> {
+    let at = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let conn = rusqlite::Connection::open(path).map_err(|e| at(&e))?;
+    // Pages stay in memory until the commit (a million rows make about 150 MB).
+    conn.execute_batch("PRAGMA cache_size = -524288; BEGIN").map_err(|e| at(&e))?;
+    let index = SqlIndex::open(FileSql { conn }, keep_expired).map_err(|e| at(&e))?;
+    for record in tokens {
+        let t = &record.token;
+        index
+            .insert(t.token.as_str(), t.created_at, t.ttl, now)
+            .map_err(|e| at(&e))?;
+    }
+    match run_now(import_legacy_index(&index, &EmptyKv, project, now)).map_err(|e| at(&e))? {
+        LegacyImport::AlreadyDone | LegacyImport::Finished(0) => {}
+        other => return Err(at(&format!("the import of the old KV index did {other:?}"))),
+    }
+    if !legacy_import_done(&index).map_err(|e| at(&e))? {
+        return Err(at(&"the import of the old KV index is not marked done"));
+    }
+    let conn = &index.sql().conn;
+    conn.execute_batch("COMMIT").map_err(|e| at(&e))?;
+    // Leave the file whole (no write-ahead log to replay), as the runtime expects to find it.
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .map_err(|e| at(&e))?;
+    Ok(())
 }
 
 /// Runs a future that never waits (the recorder answers at once) to completion.
@@ -117,7 +221,15 @@ fn json_entry(put: &Put) -> String {
     serde_json::Value::Object(entry).to_string()
 }
 
-fn seed_project(out: &Path, now: i64, name: &str, count: u64) -> Result<(), String> {
+struct Seed {
+    name: String,
+    count: u64,
+    records: bool,
+    dbs: Vec<PathBuf>,
+}
+
+fn seed_project(out: &Path, now: i64, keep_expired: u32, seed: &Seed) -> Result<(), String> {
+    let (name, count) = (seed.name.as_str(), seed.count);
     let project = ProjectId::parse(name).ok_or_else(|| format!("invalid project id {name:?}"))?;
     let mut rng = Rng::new(&format!("{name}/{count}/{now}"));
     let store = TokenStore::new(Recorder::default());
@@ -138,8 +250,16 @@ fn seed_project(out: &Path, now: i64, name: &str, count: u64) -> Result<(), Stri
                 created_at,
             },
         };
-        run_now(store.save(&record)).map_err(|e| e.to_string())?;
+        if seed.records {
+            run_now(store.save(&record)).map_err(|e| e.to_string())?;
+        }
         tokens.push(record);
+    }
+    for db in &seed.dbs {
+        write_index(db, &project, &tokens, now, keep_expired)?;
+    }
+    if !seed.records {
+        return Ok(());
     }
     let write = |path: PathBuf, lines: &mut dyn Iterator<Item = String>, array: bool| {
         let mut w = BufWriter::new(File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?);
@@ -169,40 +289,85 @@ fn seed_project(out: &Path, now: i64, name: &str, count: u64) -> Result<(), Stri
         out.join(format!("tokens-{name}.txt")),
         &mut tokens
             .iter()
-            .map(|r| format!("{} {}", r.token.token, keys::index(&r.project, &r.token))),
+            .map(|r| format!("{} {}", r.token.token, legacy::index(&r.project, &r.token))),
         false,
     )?;
     Ok(())
 }
 
+const USAGE: &str = "usage: bench-seed --out DIR --now UNIX_SECONDS --project NAME=COUNT [--project ...] \
+[--no-records NAME ...] [--db NAME=FILE ...] [--keep-expired SECONDS]";
+
 fn main() -> ExitCode {
     let mut out = None;
     let mut now = None;
-    let mut projects = Vec::new();
+    // The service's default UPLOAD_STALE_AFTER; only the purge on insert uses it.
+    let mut keep_expired = 86_400u32;
+    let mut seeds: Vec<Seed> = Vec::new();
+    let mut no_records = Vec::new();
+    let mut dbs = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--out", Some(v)) => out = Some(PathBuf::from(v)),
             ("--now", Some(v)) => now = v.parse::<i64>().ok(),
+            ("--keep-expired", Some(v)) => match v.parse() {
+                Ok(k) => keep_expired = k,
+                Err(_) => {
+                    eprintln!("bench-seed: --keep-expired wants seconds, not {v:?}");
+                    return ExitCode::from(2);
+                }
+            },
             ("--project", Some(v)) => match v.split_once('=').map(|(n, c)| (n.to_owned(), c.parse::<u64>())) {
-                Some((n, Ok(c))) => projects.push((n, c)),
+                Some((name, Ok(count))) => seeds.push(Seed {
+                    name,
+                    count,
+                    records: true,
+                    dbs: Vec::new(),
+                }),
                 _ => {
                     eprintln!("bench-seed: --project wants NAME=COUNT, not {v:?}");
                     return ExitCode::from(2);
                 }
             },
+            ("--no-records", Some(v)) => no_records.push(v),
+            ("--db", Some(v)) => match v.split_once('=') {
+                Some((name, file)) => dbs.push((name.to_owned(), PathBuf::from(file))),
+                None => {
+                    eprintln!("bench-seed: --db wants NAME=FILE, not {v:?}");
+                    return ExitCode::from(2);
+                }
+            },
             _ => {
-                eprintln!("usage: bench-seed --out DIR --now UNIX_SECONDS --project NAME=COUNT [--project ...]");
+                eprintln!("{USAGE}");
                 return ExitCode::from(2);
             }
         }
     }
     let (Some(out), Some(now)) = (out, now) else {
-        eprintln!("usage: bench-seed --out DIR --now UNIX_SECONDS --project NAME=COUNT [--project ...]");
+        eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    for (name, count) in projects {
-        if let Err(e) = seed_project(&out, now, &name, count) {
+    for name in no_records {
+        match seeds.iter_mut().find(|s| s.name == name) {
+            Some(seed) => seed.records = false,
+            None => {
+                eprintln!("bench-seed: --no-records {name}: no --project of that name");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    for (name, file) in dbs {
+        match seeds.iter_mut().find(|s| s.name == name) {
+            Some(seed) => seed.dbs.push(file),
+            None => {
+                eprintln!("bench-seed: --db {name}=...: no --project of that name");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    for seed in &seeds {
+        if let Err(e) = seed_project(&out, now, keep_expired, seed) {
             eprintln!("bench-seed: {e}");
             return ExitCode::FAILURE;
         }

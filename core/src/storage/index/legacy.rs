@@ -61,7 +61,13 @@ pub async fn import_legacy_index<S: Sql, K: Kv>(
                         "unreadable legacy index entry under project {project}"
                     ))
                 })?;
-            index.insert(token.token.as_str(), token.created_at, token.ttl, now)?;
+            index.insert(
+                token.token.as_str(),
+                token.created_at,
+                token.ttl,
+                &token.policy,
+                now,
+            )?;
             imported += 1;
         }
         match chunk.cursor {

@@ -1,5 +1,6 @@
-//! The project's token index: the authority on which of a project's tokens exist, the order
-//! and pages of its listing, and whether a token may still upload.
+//! The project's token index: the authority on which of a project's tokens exist, the order,
+//! filters and pages of its listing, whether a token may still upload, and how many videos a
+//! token with `maxUploads` has made.
 //!
 //! Each project has one index (in the Worker, a SQLite-backed Durable Object named after the
 //! project). Handlers see only [`TokenIndex`]; the Worker reaches the object through
@@ -8,15 +9,22 @@
 //! path over SQLite in memory ([`crate::testing`]).
 
 mod legacy;
+mod page;
+mod remote;
+mod schema;
 mod sql;
 
 pub use legacy::{import_legacy_index, legacy_import_done, LegacyImport, MAX_PAGES_PER_CALL};
-pub use sql::{CommandError, Sql, SqlIndex, SqlParam, SqlRows, SqlValue, TokenRow, NEVER, SCHEMA};
+pub use page::{count_statement, page_statement};
+pub use remote::{serve, CommandIndex, IndexTransport};
+pub use schema::{schema_version, MIGRATIONS, SCHEMA, SCHEMA_VERSION, VERSION_KEY};
+pub use sql::{CommandError, Sql, SqlIndex, SqlParam, SqlRows, SqlValue, TokenRow, NEVER};
 
 use crate::ids::TokenId;
 use crate::project::ProjectId;
-use crate::storage::kv::{Kv, StoreError, StoreResult};
+use crate::storage::kv::StoreResult;
 use crate::time::UnixSeconds;
+use crate::tokens::policy::{Metadata, Policy};
 use crate::tokens::query::{ListQuery, SortBy, SortOrder};
 use crate::tokens::token::UploadToken;
 use serde::{Deserialize, Serialize};
@@ -34,21 +42,55 @@ pub enum TokenStatus {
     Absent,
 }
 
+/// What using a refresh token of a session did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionUse {
+    /// It was the one expected: the session goes on with the next.
+    Rotated,
+    /// It had been used before: the session is ended, every token of it refused from now on.
+    Reused,
+    /// No such session, or it ended (expired or ended by a reuse).
+    Unknown,
+}
+
+/// The answer to a token's request to create one more video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Claim {
+    /// Counted: the video may be created.
+    Granted,
+    /// The token has made as many videos as its `maxUploads` allows.
+    Exhausted,
+    /// The token is not active (deleted, or expired since it was last asked about).
+    Absent,
+}
+
+/// A token of a listing page, with the number of videos it has made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub token: UploadToken,
+    pub uploads_used: u32,
+}
+
 /// One page of a listing, with the number of active tokens it was cut from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexPage {
-    pub tokens: Vec<UploadToken>,
+    pub tokens: Vec<Listed>,
     pub items_total: usize,
 }
 
-/// Where a listing page starts and how long it is, in the order of `sort_by`/`sort_order`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a listing page starts and how long it is, in the order of `sort_by`/`sort_order`,
+/// among the tokens that carry every `metadata` pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PageRequest {
     pub sort_by: SortKey,
     pub descending: bool,
     pub offset: u64,
     pub limit: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metadata: Vec<Metadata>,
 }
 
 /// [`SortBy`] on the wire.
@@ -70,6 +112,7 @@ impl PageRequest {
             descending: query.sort_order == SortOrder::Desc,
             offset: u64::from(query.current_page - 1) * u64::from(query.page_size),
             limit: query.page_size,
+            metadata: query.metadata.clone(),
         }
     }
 }
@@ -77,7 +120,7 @@ impl PageRequest {
 /// A project's token index.
 #[allow(async_fn_in_trait)]
 pub trait TokenIndex {
-    /// Adds a new token (idempotent: adding it again changes nothing).
+    /// Adds a new token with its policy (idempotent: adding it again changes nothing).
     async fn insert(&self, project: &ProjectId, token: &UploadToken) -> StoreResult<()>;
     /// Removes `token` if it is active at `now`; whether it was. An expired token is left as
     /// it is (it is not the caller's to delete any more).
@@ -87,7 +130,8 @@ pub trait TokenIndex {
         token: &TokenId,
         now: UnixSeconds,
     ) -> StoreResult<bool>;
-    /// One page of the tokens active at `now`, and how many there are.
+    /// One page of the tokens active at `now` (and carrying the page's metadata filters), and
+    /// how many there are.
     async fn page(
         &self,
         project: &ProjectId,
@@ -101,6 +145,37 @@ pub trait TokenIndex {
         token: &TokenId,
         now: UnixSeconds,
     ) -> StoreResult<TokenStatus>;
+    /// Counts one more video made with `token` if it is active and under its `maxUploads`:
+    /// atomically, so that no number of simultaneous uploads, wherever they run, exceeds it.
+    async fn claim_upload(
+        &self,
+        project: &ProjectId,
+        token: &TokenId,
+        now: UnixSeconds,
+    ) -> StoreResult<Claim>;
+    /// How many videos `token` has made, if it is active at `now`.
+    async fn uploads_used(
+        &self,
+        project: &ProjectId,
+        token: &TokenId,
+        now: UnixSeconds,
+    ) -> StoreResult<Option<u32>>;
+    /// Starts a bearer-token session `sid` ending at `expires_at`.
+    async fn start_session(
+        &self,
+        project: &ProjectId,
+        sid: &str,
+        expires_at: UnixSeconds,
+        now: UnixSeconds,
+    ) -> StoreResult<()>;
+    /// Uses refresh token number `seq` of session `sid`.
+    async fn rotate_session(
+        &self,
+        project: &ProjectId,
+        sid: &str,
+        seq: u32,
+        now: UnixSeconds,
+    ) -> StoreResult<SessionUse>;
 }
 
 /// A request to a project's index object, as JSON. Times are the caller's clock.
@@ -112,6 +187,8 @@ pub enum IndexCommand {
         token: String,
         created_at: UnixSeconds,
         ttl: u32,
+        #[serde(default, skip_serializing_if = "Policy::is_none")]
+        policy: Policy,
         now: UnixSeconds,
     },
     Remove {
@@ -126,6 +203,25 @@ pub enum IndexCommand {
         token: String,
         now: UnixSeconds,
     },
+    ClaimUpload {
+        token: String,
+        now: UnixSeconds,
+    },
+    Usage {
+        token: String,
+        now: UnixSeconds,
+    },
+    #[serde(rename_all = "camelCase")]
+    StartSession {
+        sid: String,
+        expires_at: UnixSeconds,
+        now: UnixSeconds,
+    },
+    RotateSession {
+        sid: String,
+        seq: u32,
+        now: UnixSeconds,
+    },
 }
 
 /// The index object's answer to an [`IndexCommand`].
@@ -136,7 +232,6 @@ pub enum IndexReply {
     Removed {
         removed: bool,
     },
-    /// Rows as `[token, createdAt, ttl]`.
     #[serde(rename_all = "camelCase")]
     Page {
         rows: Vec<TokenRow>,
@@ -145,160 +240,17 @@ pub enum IndexReply {
     Status {
         status: TokenStatus,
     },
-}
-
-/// How a [`CommandIndex`] reaches a project's index object: sends a command's JSON, returns the
-/// reply's JSON.
-#[allow(async_fn_in_trait)]
-pub trait IndexTransport {
-    async fn send(&self, project: &ProjectId, command: String) -> StoreResult<String>;
-}
-
-/// A [`TokenIndex`] that sends each operation as an [`IndexCommand`] over a transport, and
-/// counts the round trips it made.
-pub struct CommandIndex<T> {
-    transport: T,
-    calls: std::cell::Cell<usize>,
-}
-
-impl<T: IndexTransport> CommandIndex<T> {
-    pub fn new(transport: T) -> Self {
-        Self {
-            transport,
-            calls: std::cell::Cell::new(0),
-        }
-    }
-
-    /// The transport, for inspection.
-    pub fn transport(&self) -> &T {
-        &self.transport
-    }
-
-    /// Round trips made so far.
-    pub fn calls(&self) -> usize {
-        self.calls.get()
-    }
-
-    async fn call(&self, project: &ProjectId, command: &IndexCommand) -> StoreResult<IndexReply> {
-        self.calls.set(self.calls.get() + 1);
-        let json = serde_json::to_string(command).expect("a command always serialises");
-        let reply = self.transport.send(project, json).await?;
-        serde_json::from_str(&reply)
-            .map_err(|e| StoreError(format!("unreadable answer of the project index: {e}")))
-    }
-}
-
-fn unexpected(reply: &IndexReply) -> StoreError {
-    StoreError(format!("unexpected answer of the project index: {reply:?}"))
-}
-
-impl<T: IndexTransport> TokenIndex for CommandIndex<T> {
-    async fn insert(&self, project: &ProjectId, token: &UploadToken) -> StoreResult<()> {
-        let command = IndexCommand::Insert {
-            token: token.token.to_string(),
-            created_at: token.created_at,
-            ttl: token.ttl,
-            now: token.created_at,
-        };
-        match self.call(project, &command).await? {
-            IndexReply::Inserted => Ok(()),
-            other => Err(unexpected(&other)),
-        }
-    }
-
-    async fn remove(
-        &self,
-        project: &ProjectId,
-        token: &TokenId,
-        now: UnixSeconds,
-    ) -> StoreResult<bool> {
-        let command = IndexCommand::Remove {
-            token: token.to_string(),
-            now,
-        };
-        match self.call(project, &command).await? {
-            IndexReply::Removed { removed } => Ok(removed),
-            other => Err(unexpected(&other)),
-        }
-    }
-
-    async fn page(
-        &self,
-        project: &ProjectId,
-        page: PageRequest,
-        now: UnixSeconds,
-    ) -> StoreResult<IndexPage> {
-        match self
-            .call(project, &IndexCommand::Page { page, now })
-            .await?
-        {
-            IndexReply::Page { rows, items_total } => {
-                let tokens = rows
-                    .into_iter()
-                    .map(|(token, created_at, ttl)| {
-                        Ok(UploadToken {
-                            token: TokenId::parse(&token).ok_or_else(|| {
-                                StoreError("the project index holds a malformed token".into())
-                            })?,
-                            created_at,
-                            ttl,
-                        })
-                    })
-                    .collect::<StoreResult<_>>()?;
-                Ok(IndexPage {
-                    tokens,
-                    items_total,
-                })
-            }
-            other => Err(unexpected(&other)),
-        }
-    }
-
-    async fn status(
-        &self,
-        project: &ProjectId,
-        token: &TokenId,
-        now: UnixSeconds,
-    ) -> StoreResult<TokenStatus> {
-        let command = IndexCommand::Status {
-            token: token.to_string(),
-            now,
-        };
-        match self.call(project, &command).await? {
-            IndexReply::Status { status } => Ok(status),
-            other => Err(unexpected(&other)),
-        }
-    }
-}
-
-/// What a project's index object does with one command: on its first use, imports the
-/// project's legacy KV index ([`import_legacy_index`]); then carries out the command. A
-/// command that arrives while a large import is not finished yet fails (and the next goes on
-/// with the import).
-pub async fn serve<S: Sql, K: Kv>(
-    index: &SqlIndex<S>,
-    legacy_kv: &K,
-    project: &ProjectId,
-    command: &str,
-) -> Result<String, CommandError> {
-    let parsed: IndexCommand =
-        serde_json::from_str(command).map_err(|e| CommandError::Malformed(e.to_string()))?;
-    if !legacy_import_done(index).map_err(CommandError::Storage)? {
-        let now = parsed.now();
-        match import_legacy_index(index, legacy_kv, project, now)
-            .await
-            .map_err(CommandError::Storage)?
-        {
-            LegacyImport::Partial(n) => {
-                return Err(CommandError::Storage(StoreError(format!(
-                    "importing the legacy KV index of project {project}: {n} entries so far, not finished"
-                ))))
-            }
-            LegacyImport::AlreadyDone | LegacyImport::Finished(_) => {}
-        }
-    }
-    let reply = index.apply(parsed).map_err(CommandError::Storage)?;
-    Ok(serde_json::to_string(&reply).expect("a reply always serialises"))
+    Claimed {
+        claim: Claim,
+    },
+    #[serde(rename_all = "camelCase")]
+    Usage {
+        uploads_used: Option<u32>,
+    },
+    SessionStarted,
+    Session {
+        outcome: SessionUse,
+    },
 }
 
 impl IndexCommand {
@@ -308,7 +260,11 @@ impl IndexCommand {
             IndexCommand::Insert { now, .. }
             | IndexCommand::Remove { now, .. }
             | IndexCommand::Page { now, .. }
-            | IndexCommand::Status { now, .. } => now,
+            | IndexCommand::Status { now, .. }
+            | IndexCommand::ClaimUpload { now, .. }
+            | IndexCommand::Usage { now, .. }
+            | IndexCommand::StartSession { now, .. }
+            | IndexCommand::RotateSession { now, .. } => now,
         }
     }
 }

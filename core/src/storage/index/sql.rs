@@ -1,50 +1,48 @@
-//! The index as SQL: one table of a project's tokens, two covering indexes (one per sort key)
-//! that give the listing's total order, and the statements every operation runs. The Worker's
-//! Durable Object runs them over its SQLite storage; host tests over SQLite in memory.
+//! The index as SQL: the table of a project's tokens (with their policies and the count of
+//! videos each has made), the table of their metadata, and the statements every operation
+//! runs. The Worker's Durable Object runs them over its SQLite storage; host tests over SQLite
+//! in memory. The schema and its versions are in [`super::schema`], the listing's statements
+//! in [`super::page`].
 
-use super::{IndexCommand, IndexReply, PageRequest, SortKey, TokenStatus};
+use super::schema::open_schema;
+use super::{Claim, IndexCommand, IndexReply, SessionUse, TokenStatus};
 use crate::storage::kv::{StoreError, StoreResult};
 use crate::time::UnixSeconds;
+use crate::tokens::policy::Policy;
+use serde::{Deserialize, Serialize};
 
 /// `expires_at` of a token that never expires: later than any real expiry, and still exact as
 /// a JavaScript number (2^53 − 1), which every value crossing into the runtime becomes.
 pub const NEVER: i64 = 9_007_199_254_740_991;
 
-/// The schema, one statement each; every statement is safe to run again.
-///
-/// Both indexes end with the primary key, so their order is total: `(created_at, token)` for
-/// `createdAt`, `(expires_at, created_at, token)` for `ttl`; a page is one index walk that
-/// never touches the table (`ttl` is in both indexes).
-pub const SCHEMA: [&str; 4] = [
-    "CREATE TABLE IF NOT EXISTS tokens (token TEXT PRIMARY KEY NOT NULL, created_at INTEGER NOT NULL, ttl INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID",
-    "CREATE INDEX IF NOT EXISTS tokens_by_created ON tokens (created_at, token, expires_at, ttl)",
-    "CREATE INDEX IF NOT EXISTS tokens_by_expiry ON tokens (expires_at, created_at, token, ttl)",
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID",
-];
-
-const INSERT: &str =
-    "INSERT OR IGNORE INTO tokens (token, created_at, ttl, expires_at) VALUES (?1, ?2, ?3, ?4)";
-/// Bounded, so that no single write pays for a large backlog of expired tokens.
-const PURGE: &str = "DELETE FROM tokens WHERE token IN (SELECT token FROM tokens WHERE expires_at <= ?1 ORDER BY expires_at LIMIT 100)";
+const INSERT: &str = "INSERT OR IGNORE INTO tokens (token, created_at, ttl, expires_at, policy, max_uploads) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const INSERT_METADATA: &str =
+    "INSERT OR IGNORE INTO token_metadata (token, key, value) VALUES (?1, ?2, ?3)";
+/// Bounded, so that no single write pays for a large backlog of expired tokens. Both
+/// statements pick the same 100 tokens (the order is total, and nothing runs between them).
+const PURGE_METADATA: &str = "DELETE FROM token_metadata WHERE token IN (SELECT token FROM tokens WHERE expires_at <= ?1 ORDER BY expires_at, created_at, token LIMIT 100)";
+const PURGE: &str = "DELETE FROM tokens WHERE token IN (SELECT token FROM tokens WHERE expires_at <= ?1 ORDER BY expires_at, created_at, token LIMIT 100)";
 const REMOVE: &str = "DELETE FROM tokens WHERE token = ?1 AND expires_at > ?2 RETURNING token";
+const REMOVE_METADATA: &str = "DELETE FROM token_metadata WHERE token = ?1";
 const STATUS: &str = "SELECT expires_at FROM tokens WHERE token = ?1";
-const COUNT: &str = "SELECT COUNT(*) FROM tokens WHERE expires_at > ?1";
+/// One more video, if the token is active and under its bound (a token without one is counted
+/// all the same). One statement: no other command can run between the test and the increment.
+const CLAIM: &str = "UPDATE tokens SET uploads_used = uploads_used + 1 WHERE token = ?1 AND expires_at > ?2 AND (max_uploads IS NULL OR uploads_used < max_uploads) RETURNING uploads_used";
+const USAGE: &str = "SELECT uploads_used FROM tokens WHERE token = ?1 AND expires_at > ?2";
+const SESSION_START: &str =
+    "INSERT OR IGNORE INTO sessions (sid, seq, expires_at, revoked) VALUES (?1, 0, ?2, 0)";
+const SESSION_PURGE: &str =
+    "DELETE FROM sessions WHERE sid IN (SELECT sid FROM sessions WHERE expires_at <= ?1 LIMIT 100)";
+const SESSION_GET: &str = "SELECT seq, expires_at, revoked FROM sessions WHERE sid = ?1";
+const SESSION_NEXT: &str = "UPDATE sessions SET seq = seq + 1 WHERE sid = ?1 AND seq = ?2";
+const SESSION_REVOKE: &str = "UPDATE sessions SET revoked = 1 WHERE sid = ?1";
 const META_GET: &str = "SELECT value FROM meta WHERE key = ?1";
 const META_SET: &str = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)";
-
-/// One statement per sort key and order: column names cannot be bound.
-fn page_statement(sort_by: SortKey, descending: bool) -> &'static str {
-    match (sort_by, descending) {
-        (SortKey::CreatedAt, false) => "SELECT token, created_at, ttl FROM tokens WHERE expires_at > ?1 ORDER BY created_at ASC, token ASC LIMIT ?2 OFFSET ?3",
-        (SortKey::CreatedAt, true) => "SELECT token, created_at, ttl FROM tokens WHERE expires_at > ?1 ORDER BY created_at DESC, token DESC LIMIT ?2 OFFSET ?3",
-        (SortKey::Ttl, false) => "SELECT token, created_at, ttl FROM tokens WHERE expires_at > ?1 ORDER BY expires_at ASC, created_at ASC, token ASC LIMIT ?2 OFFSET ?3",
-        (SortKey::Ttl, true) => "SELECT token, created_at, ttl FROM tokens WHERE expires_at > ?1 ORDER BY expires_at DESC, created_at DESC, token DESC LIMIT ?2 OFFSET ?3",
-    }
-}
 
 /// A value bound to a statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SqlParam<'a> {
+    Null,
     Integer(i64),
     Text(&'a str),
 }
@@ -59,14 +57,14 @@ pub enum SqlValue {
 }
 
 impl SqlValue {
-    fn integer(&self) -> StoreResult<i64> {
+    pub(crate) fn integer(&self) -> StoreResult<i64> {
         match *self {
             SqlValue::Integer(i) => Ok(i),
             _ => Err(StoreError(format!("expected an integer, read {self:?}"))),
         }
     }
 
-    fn text(self) -> StoreResult<String> {
+    pub(crate) fn text(self) -> StoreResult<String> {
         match self {
             SqlValue::Text(s) => Ok(s),
             other => Err(StoreError(format!("expected text, read {other:?}"))),
@@ -74,8 +72,22 @@ impl SqlValue {
     }
 }
 
-/// A listed token as stored: `(token, createdAt, ttl)`.
-pub type TokenRow = (String, UnixSeconds, u32);
+/// A listed token as stored: id, creation, ttl, policy, and how many videos it has made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenRow {
+    pub token: String,
+    pub created_at: UnixSeconds,
+    pub ttl: u32,
+    #[serde(default, skip_serializing_if = "Policy::is_none")]
+    pub policy: Policy,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub uploads_used: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
 
 /// Rows a statement returned, each a list of column values.
 pub type SqlRows = Vec<Vec<SqlValue>>;
@@ -88,7 +100,7 @@ pub trait Sql {
 
 /// A project's index over its SQLite database.
 pub struct SqlIndex<S> {
-    sql: S,
+    pub(crate) sql: S,
     /// How long an expired token is kept (as [`TokenStatus::Expired`]) before it is purged.
     keep_expired: UnixSeconds,
 }
@@ -101,7 +113,13 @@ fn expires_at(created_at: UnixSeconds, ttl: u32) -> i64 {
     }
 }
 
-fn read_token_row(row: Vec<SqlValue>) -> StoreResult<TokenRow> {
+/// The first column of the first row, if any.
+fn first(rows: SqlRows) -> Option<SqlValue> {
+    rows.into_iter().next().and_then(|r| r.into_iter().next())
+}
+
+/// A row of the listing's columns: token, created_at, ttl, policy (JSON or NULL), uploads_used.
+pub(crate) fn read_token_row(row: Vec<SqlValue>) -> StoreResult<TokenRow> {
     let mut it = row.into_iter();
     let mut next = || {
         it.next()
@@ -111,16 +129,28 @@ fn read_token_row(row: Vec<SqlValue>) -> StoreResult<TokenRow> {
     let created_at = next()?.integer()?;
     let ttl = u32::try_from(next()?.integer()?)
         .map_err(|_| StoreError("a stored ttl is out of range".into()))?;
-    Ok((token, created_at, ttl))
+    let policy = match next()? {
+        SqlValue::Null => Policy::default(),
+        value => serde_json::from_str(&value.text()?)
+            .map_err(|e| StoreError(format!("a stored policy is unreadable: {e}")))?,
+    };
+    let uploads_used = u32::try_from(next()?.integer()?)
+        .map_err(|_| StoreError("a stored count of uploads is out of range".into()))?;
+    Ok(TokenRow {
+        token,
+        created_at,
+        ttl,
+        policy,
+        uploads_used,
+    })
 }
 
 impl<S: Sql> SqlIndex<S> {
-    /// Opens the index, creating its tables if needed. Expired tokens are kept for
-    /// `keep_expired` seconds (so an upload they opened may finish), then purged.
+    /// Opens the index, creating its tables or bringing an older object's up to date
+    /// ([`super::schema`]). Expired tokens are kept for `keep_expired` seconds (so an upload
+    /// they opened may finish), then purged.
     pub fn open(sql: S, keep_expired: u32) -> StoreResult<Self> {
-        for statement in SCHEMA {
-            sql.exec(statement, &[])?;
-        }
+        open_schema(&sql)?;
         Ok(Self {
             sql,
             keep_expired: UnixSeconds::from(keep_expired),
@@ -132,15 +162,19 @@ impl<S: Sql> SqlIndex<S> {
         &self.sql
     }
 
-    /// Adds a token unless it is there already, then purges a bounded number of tokens that
-    /// expired more than `keep_expired` before `now`.
+    /// Adds a token with its policy unless it is there already, then purges a bounded number
+    /// of tokens that expired more than `keep_expired` before `now`. All statements run with
+    /// nothing between them: in a Durable Object they commit together.
     pub fn insert(
         &self,
         token: &str,
         created_at: UnixSeconds,
         ttl: u32,
+        policy: &Policy,
         now: UnixSeconds,
     ) -> StoreResult<()> {
+        let json = (!policy.is_none())
+            .then(|| serde_json::to_string(policy).expect("a policy always serialises"));
         self.sql.exec(
             INSERT,
             &[
@@ -148,27 +182,43 @@ impl<S: Sql> SqlIndex<S> {
                 SqlParam::Integer(created_at),
                 SqlParam::Integer(i64::from(ttl)),
                 SqlParam::Integer(expires_at(created_at, ttl)),
+                json.as_deref().map_or(SqlParam::Null, SqlParam::Text),
+                policy
+                    .max_uploads
+                    .map_or(SqlParam::Null, |n| SqlParam::Integer(i64::from(n))),
             ],
         )?;
-        self.sql.exec(
-            PURGE,
-            &[SqlParam::Integer(now.saturating_sub(self.keep_expired))],
-        )?;
+        for m in &policy.metadata {
+            self.sql.exec(
+                INSERT_METADATA,
+                &[
+                    SqlParam::Text(token),
+                    SqlParam::Text(&m.key),
+                    SqlParam::Text(&m.value),
+                ],
+            )?;
+        }
+        let purge_before = [SqlParam::Integer(now.saturating_sub(self.keep_expired))];
+        self.sql.exec(PURGE_METADATA, &purge_before)?;
+        self.sql.exec(PURGE, &purge_before)?;
         Ok(())
     }
 
-    /// Removes `token` if it is active at `now`; whether it was.
+    /// Removes `token` (and its metadata) if it is active at `now`; whether it was.
     pub fn remove(&self, token: &str, now: UnixSeconds) -> StoreResult<bool> {
         let rows = self
             .sql
             .exec(REMOVE, &[SqlParam::Text(token), SqlParam::Integer(now)])?;
-        Ok(!rows.is_empty())
+        if rows.is_empty() {
+            return Ok(false);
+        }
+        self.sql.exec(REMOVE_METADATA, &[SqlParam::Text(token)])?;
+        Ok(true)
     }
 
     /// What the index knows of `token` at `now`.
     pub fn status(&self, token: &str, now: UnixSeconds) -> StoreResult<TokenStatus> {
-        let rows = self.sql.exec(STATUS, &[SqlParam::Text(token)])?;
-        let Some(value) = rows.into_iter().next().and_then(|r| r.into_iter().next()) else {
+        let Some(value) = first(self.sql.exec(STATUS, &[SqlParam::Text(token)])?) else {
             return Ok(TokenStatus::Absent);
         };
         let at = value.integer()?;
@@ -181,38 +231,30 @@ impl<S: Sql> SqlIndex<S> {
         })
     }
 
-    /// How many tokens are active at `now`.
-    pub fn count(&self, now: UnixSeconds) -> StoreResult<usize> {
-        let rows = self.sql.exec(COUNT, &[SqlParam::Integer(now)])?;
-        let n = rows
-            .into_iter()
-            .next()
-            .and_then(|r| r.into_iter().next())
-            .ok_or_else(|| StoreError("COUNT returned no row".into()))?
-            .integer()?;
-        usize::try_from(n).map_err(|_| StoreError("COUNT is negative".into()))
+    /// Counts one more video made with `token`, if it is active at `now` and has made fewer
+    /// than its `maxUploads`.
+    pub fn claim_upload(&self, token: &str, now: UnixSeconds) -> StoreResult<Claim> {
+        let params = [SqlParam::Text(token), SqlParam::Integer(now)];
+        if !self.sql.exec(CLAIM, &params)?.is_empty() {
+            return Ok(Claim::Granted);
+        }
+        Ok(match self.status(token, now)? {
+            TokenStatus::Active => Claim::Exhausted,
+            TokenStatus::Expired | TokenStatus::Absent => Claim::Absent,
+        })
     }
 
-    /// One page of the tokens active at `now`, and how many there are. A page past the end
-    /// reads no row.
-    pub fn page(&self, page: PageRequest, now: UnixSeconds) -> StoreResult<(Vec<TokenRow>, usize)> {
-        let total = self.count(now)?;
-        if page.offset >= total as u64 {
-            return Ok((Vec::new(), total));
-        }
-        let rows = self.sql.exec(
-            page_statement(page.sort_by, page.descending),
-            &[
-                SqlParam::Integer(now),
-                SqlParam::Integer(i64::from(page.limit)),
-                SqlParam::Integer(page.offset as i64),
-            ],
-        )?;
-        let rows = rows
-            .into_iter()
-            .map(read_token_row)
-            .collect::<Result<_, _>>()?;
-        Ok((rows, total))
+    /// How many videos `token` has made, if it is active at `now`.
+    pub fn uploads_used(&self, token: &str, now: UnixSeconds) -> StoreResult<Option<u32>> {
+        first(
+            self.sql
+                .exec(USAGE, &[SqlParam::Text(token), SqlParam::Integer(now)])?,
+        )
+        .map(|v| {
+            u32::try_from(v.integer()?)
+                .map_err(|_| StoreError("a stored count of uploads is out of range".into()))
+        })
+        .transpose()
     }
 
     /// Carries out one command.
@@ -222,40 +264,97 @@ impl<S: Sql> SqlIndex<S> {
                 token,
                 created_at,
                 ttl,
+                policy,
                 now,
             } => {
-                self.insert(&token, created_at, ttl, now)?;
+                self.insert(&token, created_at, ttl, &policy, now)?;
                 IndexReply::Inserted
             }
             IndexCommand::Remove { token, now } => IndexReply::Removed {
                 removed: self.remove(&token, now)?,
             },
             IndexCommand::Page { page, now } => {
-                let (rows, items_total) = self.page(page, now)?;
+                let (rows, items_total) = self.page(&page, now)?;
                 IndexReply::Page { rows, items_total }
             }
             IndexCommand::Status { token, now } => IndexReply::Status {
                 status: self.status(&token, now)?,
             },
+            IndexCommand::ClaimUpload { token, now } => IndexReply::Claimed {
+                claim: self.claim_upload(&token, now)?,
+            },
+            IndexCommand::Usage { token, now } => IndexReply::Usage {
+                uploads_used: self.uploads_used(&token, now)?,
+            },
+            IndexCommand::StartSession {
+                sid,
+                expires_at,
+                now,
+            } => {
+                self.start_session(&sid, expires_at, now)?;
+                IndexReply::SessionStarted
+            }
+            IndexCommand::RotateSession { sid, seq, now } => IndexReply::Session {
+                outcome: self.rotate_session(&sid, seq, now)?,
+            },
         })
+    }
+
+    /// Starts a session whose refresh tokens end at `expires_at` (absolute), and purges a
+    /// bounded number of sessions that ended before `now`.
+    pub fn start_session(
+        &self,
+        sid: &str,
+        expires_at: UnixSeconds,
+        now: UnixSeconds,
+    ) -> StoreResult<()> {
+        self.sql.exec(SESSION_PURGE, &[SqlParam::Integer(now)])?;
+        let params = [SqlParam::Text(sid), SqlParam::Integer(expires_at)];
+        self.sql.exec(SESSION_START, &params)?;
+        Ok(())
+    }
+
+    /// Uses the refresh token `seq` of session `sid`: the expected one moves the session on;
+    /// one used before ends the whole session (a stolen copy and its owner cannot both go on).
+    pub fn rotate_session(&self, sid: &str, seq: u32, now: UnixSeconds) -> StoreResult<SessionUse> {
+        let rows = self.sql.exec(SESSION_GET, &[SqlParam::Text(sid)])?;
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(SessionUse::Unknown);
+        };
+        let (current, expires_at, revoked) =
+            (row[0].integer()?, row[1].integer()?, row[2].integer()?);
+        if revoked != 0 || now >= expires_at {
+            return Ok(SessionUse::Unknown);
+        }
+        if current != i64::from(seq) {
+            self.sql.exec(SESSION_REVOKE, &[SqlParam::Text(sid)])?;
+            return Ok(SessionUse::Reused);
+        }
+        let params = [SqlParam::Text(sid), SqlParam::Integer(current)];
+        self.sql.exec(SESSION_NEXT, &params)?;
+        Ok(SessionUse::Rotated)
     }
 
     /// A value of the `meta` table.
     pub fn meta(&self, key: &str) -> StoreResult<Option<String>> {
-        let rows = self.sql.exec(META_GET, &[SqlParam::Text(key)])?;
-        rows.into_iter()
-            .next()
-            .and_then(|r| r.into_iter().next())
-            .map(SqlValue::text)
-            .transpose()
+        meta(&self.sql, key)
     }
 
     /// Sets a value of the `meta` table.
     pub fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
-        self.sql
-            .exec(META_SET, &[SqlParam::Text(key), SqlParam::Text(value)])?;
-        Ok(())
+        set_meta(&self.sql, key, value)
     }
+}
+
+pub(crate) fn meta<S: Sql>(sql: &S, key: &str) -> StoreResult<Option<String>> {
+    first(sql.exec(META_GET, &[SqlParam::Text(key)])?)
+        .map(SqlValue::text)
+        .transpose()
+}
+
+pub(crate) fn set_meta<S: Sql>(sql: &S, key: &str, value: &str) -> StoreResult<()> {
+    sql.exec(META_SET, &[SqlParam::Text(key), SqlParam::Text(value)])?;
+    Ok(())
 }
 
 /// Why a command was not carried out.

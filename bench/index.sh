@@ -1,0 +1,693 @@
+#!/usr/bin/env bash
+# bench/index.sh: what the project index (a SQLite-backed Durable Object per project) costs and
+# gives: the token endpoints that use it next to minimal baselines of the same I/O, listings up
+# to a million tokens, the design it replaced (the KV index) beside it, the storage round trips
+# per request as the service counts them, a latency model for the real edge, and how many
+# creates one project's object sustains. Not part of the test suite.
+#
+# Usage:
+#   bench/index.sh            the full run (about 30 minutes on 2 cores, stopped after 45):
+#                             N = 1,000, 10,000, 100,000 and 1,000,000 tokens, the old design at
+#                             N up to 100,000, 3 repetitions of the listings, 8 rounds of get,
+#                             create and delete, 2 of the ceiling; writes docs/bench/index-results.md,
+#                             docs/bench/index-results.json and docs/bench/index-chart.svg
+#   bench/index.sh --quick    a short check (a few minutes once the builds are there):
+#                             N = 1,000 and 10,000, one repetition, 1 s runs; bench/out/index-quick/
+#                             (figures for checking the script, not for quoting)
+#
+# Options (they override the above, so `--quick --reps 2` works):
+#   --sizes 1000,10000       the values of N of the service
+#   --old-sizes 1000,10000   the values of N of the old design (each at most 1,000,000)
+#   --reps R                 repetitions of the listings (medians are quoted)
+#   --misc-rounds R          rounds of get, create and delete, each run next to its baseline's
+#                            (more and shorter than the listings': their targets are ratios)
+#   --duration SECONDS       length of the runs of get, create and delete
+#   --ceiling-conns 1,2,4    wrk connections of the creates-per-second runs
+#   --out DIR                where index-results.{json,md} and index-chart.svg go
+#   --old-commit REV         the build of the old design (default 8deccd3, the last commit
+#                            with the index in KV); built once into target/bench-old/REV
+#   --no-build               use the builds already there (build/, bench/baselines/*/build)
+#   --keep                   keep the temporary directory (state, logs, raw results)
+#   --max-minutes M          hard limit: the run stops itself after M minutes
+#
+# What it does. Builds the release service (scripts/build.sh), baselines (b) bench/baselines/
+# kv-get and (f), (g), (h) bench/baselines/do-index, the seeding tool, and the old design with
+# its own seeding tool from REV (git archive, nothing else of the repository is touched).
+# Writes the data with the projects' own code: token records with the core's
+# TokenStore::save into the local KV state (bench/lib/load-kv.*), and each project's index by
+# the core's SqlIndex::open and ::insert straight into the SQLite file of the project's object
+# in the `wrangler dev --persist-to` state (the object is first created by one request, the
+# runtime stopped, then the file written; the legacy import is marked done as the object marks
+# it); the old design's KV entries with the old TokenStore::save. Then serves every target with
+# `wrangler dev --ip 127.0.0.1` and loads one at a time with wrk (1 thread, 127.0.0.1 only,
+# every run bounded in time), each service run right next to a run of what it is compared
+# with, the order alternating between repetitions:
+#   1. get, create, delete (2 connections) next to (b) one KV get, (f) one KV put + one object
+#      call inserting a row, (g) one object call deleting a row + one KV delete; and get next
+#      to the same build served with the console's static assets in front (every other figure
+#      is without them, as the baselines have none);
+#   2. listings at every N: page 1, a middle page and the last page, sortBy createdAt and ttl,
+#      ascending and descending, pageSize 25 and 100 (1 connection: one object serves one
+#      request at a time, so a second connection only queues behind the first), each next to
+#      (h) one object call running the same COUNT(*) and LIMIT/OFFSET query;
+#   3. the old design at its N, three listings each, next to the same listings of the service;
+#   4. creates per second on one project's object (several connections), against the same
+#      load spread over 8 projects and against (f);
+#   5. storage round trips per request from the Server-Timing header (var SERVER_TIMING=1),
+#      of the service and of the old design, from separate starts, outside the timed runs.
+# bench/lib/index-report.mjs writes the results, the edge latency model and the chart.
+set -euo pipefail
+
+bench=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$bench")
+cd "$root"
+
+sizes="1000,10000,100000,1000000" old_sizes="1000,10000,100000" reps=3 duration=2 misc_rounds=8
+ceiling_conns="1,2,4,8,16" ceiling_duration=3 ceiling_rounds=2 warmup=1 quick=false
+out="$root/docs/bench" build=true keep=false max_minutes=45 old_commit=8deccd3
+command_line="bench/index.sh $*"
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[$i]}" in
+    --quick) quick=true sizes="1000,10000" old_sizes="1000,10000" reps=1 duration=1 misc_rounds=2
+      ceiling_conns="1,4" ceiling_duration=1 ceiling_rounds=1 max_minutes=20 out="$root/bench/out/index-quick" ;;
+  esac
+done
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) ;;
+    --sizes) sizes=$2; shift ;;
+    --old-sizes) old_sizes=$2; shift ;;
+    --reps) reps=$2; shift ;;
+    --duration) duration=$2; shift ;;
+    --misc-rounds) misc_rounds=$2; shift ;;
+    --ceiling-conns) ceiling_conns=$2; shift ;;
+    --out) out=$2; shift ;;
+    --old-commit) old_commit=$2; shift ;;
+    --no-build) build=false ;;
+    --keep) keep=true ;;
+    --max-minutes) max_minutes=$2; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+IFS=, read -r -a sizes_list <<<"$sizes"
+IFS=, read -r -a old_sizes_list <<<"$old_sizes"
+IFS=, read -r -a ceiling_list <<<"$ceiling_conns"
+for n in "${old_sizes_list[@]}"; do
+  # Each listing of the old design is paired with the same listing of the service.
+  [[ ",$sizes," == *",$n,"* ]] || { echo "bench: every --old-sizes value must be in --sizes ($n is not)" >&2; exit 2; }
+done
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+# Length of a listing run at N: long enough for a few dozen requests even at a million tokens.
+list_seconds() { # N
+  if $quick; then echo 1; return; fi
+  if [ "$1" -le 10000 ]; then echo 1; elif [ "$1" -le 100000 ]; then echo 2; else echo 3; fi
+}
+# The old design's listing costs about 13 µs per token here: give its slow cases some requests.
+old_seconds() { # N
+  if $quick; then echo 2; return; fi
+  if [ "$1" -le 1000 ]; then echo 2; elif [ "$1" -le 10000 ]; then echo 3; else echo 10; fi
+}
+
+started_at=$(date +%s)
+say() {
+  local t=$(($(date +%s) - started_at))
+  printf '\033[1mbench %d:%02d:\033[0m %s\n' $((t / 60)) $((t % 60)) "$*" >&2
+}
+
+# --- the temporary directory, on tmpfs when there is room ----------------------------------------
+tmp_base=${TMPDIR:-/tmp}
+if [ -d /dev/shm ] && [ "$(df -Pk /dev/shm | awk 'NR==2 {print $4}')" -gt $((6 * 1024 * 1024)) ]; then
+  tmp_base=/dev/shm
+fi
+work=$(mktemp -d "$tmp_base/uts-index.XXXXXX")
+mkdir -p "$work/logs" "$work/data" "$work/data-old" "$work/state"
+storage_kind=$(df -P "$work" | awk 'NR==2 {print $1}')
+
+own_pgid=$(ps -o pgid= -p $$ | tr -d ' ')
+servers=()
+declare -A pgid_of_port=()
+watchdog=""
+# stop_server PGID: SIGINT to the server's process group, SIGKILL if still there after 10 s.
+stop_server() {
+  local pgid=$1 rest=() p
+  [ -n "$pgid" ] && [ "$pgid" != "$own_pgid" ] || return 0
+  kill -INT -- "-$pgid" 2>/dev/null || true
+  for _ in $(seq 100); do
+    kill -0 -- "-$pgid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL -- "-$pgid" 2>/dev/null || true
+  for p in "${servers[@]}"; do [ "$p" = "$pgid" ] || rest+=("$p"); done
+  servers=("${rest[@]}")
+}
+cleanup() {
+  local code=$? p
+  trap - EXIT INT TERM
+  for p in "${servers[@]}"; do stop_server "$p"; done
+  if [ -n "$watchdog" ]; then
+    pkill -P "$watchdog" 2>/dev/null || true
+    kill "$watchdog" 2>/dev/null || true
+  fi
+  if $keep; then say "kept $work"; else rm -rf "$work"; fi
+  exit "$code"
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 130' INT TERM
+(sleep $((max_minutes * 60)) && echo "bench: over $max_minutes minutes, stopping" >&2 && kill -TERM $$) 2>/dev/null &
+watchdog=$!
+
+# --- tools and builds ----------------------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+  say "installing wrk"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq wrk >/dev/null
+fi
+for tool in curl python3 node git tar; do
+  command -v "$tool" >/dev/null || { say "$tool is needed"; exit 1; }
+done
+scripts/setup.sh >&2
+
+export PATH="$root/.tools/bin:$PATH"
+export WASM_BINDGEN_BIN="$root/.tools/bin/wasm-bindgen"
+export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
+export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
+bench_target="$root/target/bench"
+baselines=(kv-get do-index)
+
+# The baselines follow the service's release profile as it stands in the root Cargo.toml.
+profile_env() { # ROOT: export lines for its release profile
+  python3 - "$1/Cargo.toml" <<'EOF'
+import sys, tomllib
+profile = tomllib.load(open(sys.argv[1], "rb")).get("profile", {}).get("release", {})
+for key in ("opt-level", "lto", "codegen-units"):
+    if key in profile:
+        value = str(profile[key]).lower() if isinstance(profile[key], bool) else str(profile[key])
+        print(f"export CARGO_PROFILE_RELEASE_{key.upper().replace('-', '_')}={value}")
+EOF
+}
+host_build() { # DIR TARGET_DIR: the seeding tool of the workspace in DIR, on the host
+  (cd "$1" && env -u CARGO_PROFILE_RELEASE_OPT_LEVEL -u CARGO_PROFILE_RELEASE_LTO \
+    -u CARGO_PROFILE_RELEASE_CODEGEN_UNITS CARGO_TARGET_DIR="$2" cargo build -q --release -p bench-seed)
+}
+if $build; then
+  say "building the release service (scripts/build.sh)"
+  env -u SKIP_WORKER_BUILD scripts/build.sh >"$work/logs/build-service.log" 2>&1 ||
+    { tail -30 "$work/logs/build-service.log" >&2; exit 1; }
+  for b in "${baselines[@]}"; do
+    say "building baseline $b"
+    (eval "$(profile_env "$root")" && cd "$bench/baselines/$b" && CARGO_TARGET_DIR="$bench_target" worker-build --release) \
+      >"$work/logs/build-$b.log" 2>&1 || { tail -30 "$work/logs/build-$b.log" >&2; exit 1; }
+  done
+fi
+say "building the seeding tool"
+host_build "$bench/baselines" "$bench_target" >&2
+
+# The old design: the tree of $old_commit, exported once (git archive) and built once; both
+# builds are kept in target/bench-old/ and reused by later runs.
+old_rev=$(git rev-parse --short "$old_commit^{commit}")
+old_src="$root/target/bench-old/$old_rev"
+if [ ! -f "$old_src/.built" ]; then
+  say "building the old design ($old_rev) into $old_src"
+  rm -rf "$old_src"
+  mkdir -p "$old_src"
+  git archive "$old_rev" | tar -x -C "$old_src"
+  (eval "$(profile_env "$old_src")" && cd "$old_src" && CARGO_TARGET_DIR="$root/target/bench-old/target" worker-build --release) \
+    >"$work/logs/build-old.log" 2>&1 || { tail -30 "$work/logs/build-old.log" >&2; exit 1; }
+  host_build "$old_src/bench/baselines" "$root/target/bench-old/target-host" >&2
+  touch "$old_src/.built"
+fi
+seed="$bench_target/release/bench-seed"
+old_seed="$root/target/bench-old/target-host/release/bench-seed"
+
+# Serve copies, so that a build started meanwhile cannot change a target mid-run.
+cp -r build "$work/service"
+cp -r "$old_src/build" "$work/old"
+git status --porcelain -- src core Cargo.toml Cargo.lock wrangler.toml bench >"$work/service-tree.txt" 2>/dev/null || true
+for b in "${baselines[@]}"; do
+  [ -f "$bench/baselines/$b/build/index.js" ] || { say "baseline $b is not built (drop --no-build)"; exit 1; }
+  cp -r "$bench/baselines/$b/build" "$work/$b"
+done
+
+# --- configurations ------------------------------------------------------------------------------
+rate_limit=1000000
+python3 "$bench/lib/config.py" service "$work/service.json" "$root" "$work/service/index.js" "$rate_limit"
+python3 "$bench/lib/config.py" service "$work/service-assets.json" "$root" "$work/service/index.js" "$rate_limit" assets
+python3 "$bench/lib/config.py" service "$work/old.json" "$old_src" "$work/old/index.js" "$rate_limit"
+python3 "$bench/lib/config.py" baseline "$work/kv-get.json" "$root" "baseline-kv-get" "$work/kv-get/index.js"
+python3 "$bench/lib/config.py" baseline-do "$work/do-index.json" "$root" "baseline-do-index" "$work/do-index/index.js" IndexBaseline
+namespace_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kv_namespaces"][0]["id"])' "$work/kv-get.json")
+service_name=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["name"])' "$work/service.json")
+
+key_of() { printf 'key-%s-0123456789abcdef' "$1"; }
+auth_of() { printf 'Basic %s' "$(printf '%s:' "$(key_of "$1")" | base64 -w0)"; }
+spread=8
+spread_projects=()
+for ((i = 1; i <= spread; i++)); do spread_projects+=("bench-spread-$i"); done
+list_projects=()
+for n in "${sizes_list[@]}"; do list_projects+=("bench-$n"); done
+api_keys=""
+for p in "${list_projects[@]}" bench-read bench-del bench-create "${spread_projects[@]}"; do
+  api_keys+="${api_keys:+,}$p:$(key_of "$p")"
+done
+old_keys=""
+for n in "${old_sizes_list[@]}"; do old_keys+="${old_keys:+,}bench-$n:$(key_of "bench-$n")"; done
+old_keys+=",bench-create:$(key_of bench-create)"
+signing=(--var "AUTH_SIGNING_KEY:bench-signing-key-0123456789abcdef-0123456789")
+service_vars=(--var "API_KEYS:$api_keys" "${signing[@]}")
+old_vars=(--var "API_KEYS:$old_keys" "${signing[@]}")
+
+# --- serving -------------------------------------------------------------------------------------
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# start_server NAME CONFIG STATE_DIR [wrangler args...]: serves until its first answer; sets
+# started_base and started_pgid. `--log-level warn`: a log line per request costs CPU.
+start_server() {
+  local name=$1 config=$2 dir=$3
+  shift 3
+  local port inspector log t0 pid
+  port=$(free_port) inspector=$(free_port)
+  log="$work/logs/server-$name-$(date +%s%N).log"
+  t0=$(date +%s%N)
+  setsid env SKIP_WORKER_BUILD=1 WRANGLER_SEND_METRICS=false NO_COLOR=1 CI=1 \
+    "$root/node_modules/.bin/wrangler" dev -c "$config" --ip 127.0.0.1 --port "$port" \
+    --inspector-port "$inspector" --persist-to "$dir" --local-protocol http \
+    --show-interactive-dev-session=false --log-level warn "$@" >"$log" 2>&1 </dev/null &
+  pid=$!
+  for _ in $(seq 500); do
+    [ "$(ps -o pgid= -p "$pid" | tr -d ' ')" = "$pid" ] && break
+    sleep 0.01
+  done
+  if [ "$(ps -o pgid= -p "$pid" | tr -d ' ')" != "$pid" ]; then
+    kill "$pid" 2>/dev/null || true
+    say "$name: no process group of its own"
+    exit 1
+  fi
+  servers+=("$pid")
+  started_pgid=$pid
+  started_base="http://127.0.0.1:$port"
+  pgid_of_port[$port]=$pid
+  until curl -s -o /dev/null --max-time 5 "$started_base/"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -30 "$log" >&2
+      say "$name: wrangler dev exited"
+      exit 1
+    fi
+    if [ $(($(date +%s%N) - t0)) -gt 180000000000 ]; then
+      tail -30 "$log" >&2
+      say "$name: no answer within 180 s"
+      exit 1
+    fi
+    sleep 0.05
+  done
+}
+# expect_status CODE CURL_ARGS...: one request that must answer CODE
+expect_status() {
+  local want=$1 got
+  shift
+  got=$(curl -s -o "$work/logs/last-body" -w '%{http_code}' --max-time 60 "$@")
+  if [ "$got" != "$want" ]; then
+    say "expected $want, got $got from: $*"
+    head -c 500 "$work/logs/last-body" >&2
+    exit 1
+  fi
+}
+
+# --- data ----------------------------------------------------------------------------------------
+# Deletes use each token once: a pool file holds one slice per timed run, then one per warm-up,
+# then a few tokens for the Server-Timing probes.
+pool=$((600 * duration))
+warm_pool=$((600 * warmup))
+probe_start=$((misc_rounds * pool + warm_pool))
+del_count=$((probe_start + 20))
+now=$(date +%s)
+say "writing token records with the core's TokenStore::save (bench-read 1000, bench-del and bench-del-base $del_count)"
+"$seed" --out "$work/data" --now "$now" --project bench-read=1000 --project "bench-del=$del_count" \
+  --project "bench-del-base=$del_count"
+load_kv() { # STATE FILES...: KV entries into a state, checked through the simulator
+  local dir=$1
+  shift
+  node "$bench/lib/load-kv.mjs" init "$dir" "$namespace_id"
+  python3 "$bench/lib/load-kv.py" "$dir" "$namespace_id" "$@" >&2
+  node "$bench/lib/load-kv.mjs" verify "$dir" "$namespace_id" "$@" >&2
+}
+load_kv "$work/state/new" "$work/data/kv-bench-read.json" "$work/data/kv-bench-del.json"
+load_kv "$work/state/kvget" "$work/data/kv-bench-read.json"
+load_kv "$work/state/assets" "$work/data/kv-bench-read.json"
+load_kv "$work/state/do" "$work/data/kv-bench-del-base.json"
+
+# Each object is created by one request (which also runs its legacy import: nothing to import,
+# so it is marked done), then the runtime is stopped and the object's file is written.
+say "creating the project objects (one request each)"
+start_server prime-service "$work/service.json" "$work/state/new" "${service_vars[@]}"
+for p in "${list_projects[@]}" bench-del bench-create "${spread_projects[@]}"; do
+  expect_status 200 "$started_base/upload-tokens?pageSize=1" -H "Authorization: $(auth_of "$p")"
+done
+stop_server "$started_pgid"
+start_server prime-do-index "$work/do-index.json" "$work/state/do"
+for p in "${list_projects[@]}" bench-del-base bench-create-base; do
+  expect_status 200 "$started_base/?project=$p&sortBy=createdAt&sortOrder=desc&offset=0&limit=1"
+done
+stop_server "$started_pgid"
+python3 "$bench/lib/do-files.py" "$work/state/new" "$service_name" ProjectIndex >"$work/do-files-service.tsv"
+python3 "$bench/lib/do-files.py" "$work/state/do" baseline-do-index IndexBaseline >"$work/do-files-do.tsv"
+file_of() { # TSV NAME
+  awk -F'\t' -v n="$2" '$1 == n {print $2}' "$1"
+}
+seed_args=(--out "$work/data" --now "$now")
+total=0
+for n in "${sizes_list[@]}"; do
+  f=$(file_of "$work/do-files-service.tsv" "bench-$n")
+  [ -n "$f" ] || { say "no object file for bench-$n"; exit 1; }
+  seed_args+=(--project "bench-$n=$n" --no-records "bench-$n" --db "bench-$n=$f")
+  total=$((total + n))
+done
+f=$(file_of "$work/do-files-service.tsv" bench-del)
+seed_args+=(--project "bench-del=$del_count" --no-records bench-del --db "bench-del=$f")
+f=$(file_of "$work/do-files-do.tsv" bench-del-base)
+seed_args+=(--project "bench-del-base=$del_count" --no-records bench-del-base --db "bench-del-base=$f")
+say "writing $total index rows (and 2 x $del_count for the deletes) with the core's SqlIndex into the objects' files"
+t0=$(date +%s)
+"$seed" "${seed_args[@]}"
+say "index rows written in $(($(date +%s) - t0)) s"
+# Baseline (h) reads the very same rows: each project's file, copied over its object's.
+for n in "${sizes_list[@]}"; do
+  src=$(file_of "$work/do-files-service.tsv" "bench-$n") dst=$(file_of "$work/do-files-do.tsv" "bench-$n")
+  [ -n "$dst" ] || { say "no baseline object file for bench-$n"; exit 1; }
+  rm -f "$dst-wal" "$dst-shm"
+  cp "$src" "$dst"
+done
+python3 - "$work/do-files-service.tsv" "$work/do-files-do.tsv" "${sizes_list[@]}" >&2 <<'EOF'
+import sqlite3, sys
+svc = dict(l.rstrip("\n").split("\t") for l in open(sys.argv[1]))
+base = dict(l.rstrip("\n").split("\t") for l in open(sys.argv[2]))
+for n in sys.argv[3:]:
+    for what, files in (("service", svc), ("baseline (h)", base)):
+        db = sqlite3.connect(files[f"bench-{n}"])
+        rows = db.execute("SELECT COUNT(*) FROM tokens").fetchone()[0]
+        done = db.execute("SELECT value FROM meta WHERE key = 'legacyKvImport'").fetchone()
+        db.close()
+        ok = rows == int(n) and done == ("done",)
+        print(f"{'ok' if ok else 'MISMATCH'}: bench-{n} of the {what}: {rows} rows, legacy import {done}")
+        if not ok:
+            sys.exit(1)
+EOF
+
+say "writing the old design's KV entries with the old TokenStore::save ($old_rev)"
+old_args=(--out "$work/data-old" --now "$now")
+for n in "${old_sizes_list[@]}"; do old_args+=(--project "bench-$n=$n"); done
+"$old_seed" "${old_args[@]}"
+# One state per N, as bench/run.sh does (the simulator's last list page of a prefix scans to the
+# end of the namespace's table, so projects sharing a state would slow each other down).
+for n in "${old_sizes_list[@]}"; do load_kv "$work/state/old-$n" "$work/data-old/kv-bench-$n.json"; done
+
+# --- cases ---------------------------------------------------------------------------------------
+runs="$work/runs.jsonl" probes="$work/probes.jsonl"
+: >"$runs"
+: >"$probes"
+export LUA_PATH="$bench/lua/?.lua;;"
+rep=0
+# cpu_ticks PGID: user + system clock ticks used so far by the processes of a process group (a
+# server: wrangler and its workerd processes, where the Worker, the objects and the KV
+# simulator all run). On a machine shared with other work, CPU time per request moves much
+# less than requests per second.
+cpu_ticks() {
+  python3 - "$1" <<'EOF'
+import glob, sys
+group, total = sys.argv[1], 0
+for path in glob.glob("/proc/[0-9]*/stat"):
+    try:
+        fields = open(path).read().rsplit(")", 1)[1].split()
+    except OSError:
+        continue
+    if fields[2] == group:
+        total += int(fields[11]) + int(fields[12])
+print(total)
+EOF
+}
+ticks_per_second=$(getconf CLK_TCK)
+# load PHASE CASE TARGET N CONNS SECONDS SCRIPT URL ARGS...: one timed wrk run, recorded with
+# the CPU time its server used meanwhile.
+load() {
+  local phase=$1 id=$2 target=$3 n=$4 conns=$5 seconds=$6 script=$7 url=$8
+  shift 8
+  local raw="$work/logs/wrk-$phase-$target-$id-$n-$conns-$rep.txt" line port pgid t0 t1 cpu_ms=null
+  port=${url#http://127.0.0.1:}
+  port=${port%%/*}
+  port=${port%%\?*}
+  pgid=${pgid_of_port[$port]:-}
+  [ -n "$pgid" ] && t0=$(cpu_ticks "$pgid")
+  timeout $((seconds + 60)) wrk -t1 -c"$conns" -d"${seconds}s" --timeout 30s --latency \
+    -s "$bench/lua/$script" "$url" -- "$@" >"$raw" 2>&1 || true
+  if [ -n "$pgid" ]; then
+    t1=$(cpu_ticks "$pgid")
+    cpu_ms=$(((t1 - t0) * 1000 / ticks_per_second))
+  fi
+  line=$(grep '^BENCH_JSON ' "$raw" | tail -1 | cut -d' ' -f2- || true)
+  [ -n "$line" ] || line='{"failed":true}'
+  printf '{"phase":"%s","case":"%s","target":"%s","n":%s,"conns":%s,"seconds":%s,"rep":%s,"cpu_ms":%s,"wrk":%s}\n' \
+    "$phase" "$id" "$target" "$n" "$conns" "$seconds" "$rep" "$cpu_ms" "$line" >>"$runs"
+  printf '  %-8s %-32s %-12s N=%-8s c=%-2s rep %s: %s\n' "$phase" "$id" "$target" "$n" "$conns" "$rep" \
+    "$(grep -E '^Requests/sec' "$raw" | tr -s ' ' || echo 'no result')" >&2
+}
+warm() { # SECONDS CONNS SCRIPT URL ARGS...: untimed load
+  local seconds=$1 conns=$2 script=$3 url=$4
+  shift 4
+  timeout $((seconds + 60)) wrk -t1 -c"$conns" -d"${seconds}s" --timeout 30s \
+    -s "$bench/lua/$script" "$url" -- "$@" >/dev/null 2>&1 || true
+}
+ordered() { # the two halves of a pair, in this repetition's order
+  if [ $((rep % 2)) -eq 1 ]; then echo "$1 $2"; else echo "$2 $1"; fi
+}
+# list_cases N: "ID PAGE SIZE SORT_BY SORT_ORDER" lines, the 24 listings at N.
+list_cases() {
+  local n=$1 size by order kind pages page
+  for size in 25 100; do
+    pages=$(((n + size - 1) / size))
+    for by in createdAt ttl; do
+      for order in asc desc; do
+        for kind in first middle last; do
+          case $kind in first) page=1 ;; middle) page=$(((pages + 1) / 2)) ;; last) page=$pages ;; esac
+          echo "list-$by-$order-$size-$kind $page $size $by $order"
+        done
+      done
+    done
+  done
+}
+# The old design does the same work for every page (it reads the whole index): three listings.
+old_case_ids="list-createdAt-desc-25-first list-ttl-asc-100-middle list-createdAt-asc-100-last"
+svc_list_url() { # BASE N PAGE SIZE BY ORDER
+  printf '%s/upload-tokens?sortBy=%s&sortOrder=%s&currentPage=%s&pageSize=%s' "$1" "$5" "$6" "$3" "$4"
+}
+base_list_url() { # BASE N PAGE SIZE BY ORDER
+  printf '%s/?project=bench-%s&sortBy=%s&sortOrder=%s&offset=%s&limit=%s' "$1" "$2" "$5" "$6" $((($3 - 1) * $4)) "$4"
+}
+spec() { # CASE TARGET N PHASE METHOD URL AUTH BODY [WALK_FILE START COUNT SUFFIX]: a probe spec line
+  if [ $# -gt 8 ]; then
+    printf '{"case":"%s","target":"%s","n":%s,"phase":"%s","method":"%s","url":"%s","auth":"%s","body":"%s","walk":{"file":"%s","start":%s,"count":%s,"idx":false,"suffix":"%s"}}\n' "$@"
+  else
+    printf '{"case":"%s","target":"%s","n":%s,"phase":"%s","method":"%s","url":"%s","auth":"%s","body":"%s"}\n' "$@"
+  fi
+}
+probe() { # SPEC REPEAT
+  node "$bench/lib/probe.mjs" cases "$1" "$probes" "$2"
+}
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+load_samples="$work/load.jsonl"
+: >"$load_samples"
+mark() { printf '{"at":"%s","loadavg":"%s","t":%s}\n' "$1" "$(loadavg)" $(($(date +%s) - started_at)) >>"$load_samples"; }
+
+read_tokens="$work/data/tokens-bench-read.txt"
+del_tokens="$work/data/tokens-bench-del.txt"
+del_base_tokens="$work/data/tokens-bench-del-base.txt"
+
+# --- 1. get, create, delete ----------------------------------------------------------------------
+say "serving the service, baseline (b) and baselines (f), (g), (h)"
+start_server service "$work/service.json" "$work/state/new" "${service_vars[@]}"
+svc=$started_base svc_pgid=$started_pgid
+start_server kv-get "$work/kv-get.json" "$work/state/kvget"
+kvg=$started_base kvg_pgid=$started_pgid
+start_server do-index "$work/do-index.json" "$work/state/do"
+dob=$started_base dob_pgid=$started_pgid
+# The same build with the console's static assets in front (as wrangler.toml has it), for what
+# that layer costs a get locally; every other service figure is without it, like the baselines.
+start_server service-assets "$work/service-assets.json" "$work/state/assets" "${service_vars[@]}"
+sva=$started_base sva_pgid=$started_pgid
+
+misc_run() { # PART CASE: one timed run of the service's case or of its baseline
+  local part=$1 id=$2 start=$(((rep - 1) * pool))
+  case $part:$id in
+    service:get) load misc get service 0 2 "$duration" walk.lua "$svc" GET /upload-tokens/ "$read_tokens" 0 1000 "$(auth_of bench-read)" cycle ;;
+    service:get-plain) load assets get service 0 2 "$duration" walk.lua "$svc" GET /upload-tokens/ "$read_tokens" 0 1000 "$(auth_of bench-read)" cycle ;;
+    assets:get-plain) load assets get service-assets 0 2 "$duration" walk.lua "$sva" GET /upload-tokens/ "$read_tokens" 0 1000 "$(auth_of bench-read)" cycle ;;
+    baseline:get) load misc get baseline-b 0 2 "$duration" walk.lua "$kvg" GET / "$read_tokens" 0 1000 - cycle ;;
+    service:create) load misc create service 0 2 "$duration" static.lua "$svc/upload-tokens" POST "$(auth_of bench-create)" '{"ttl":3600}' ;;
+    baseline:create) load misc create baseline-f 0 2 "$duration" static.lua "$dob/" POST - '{"ttl":3600}' ;;
+    service:delete) load misc delete service 0 2 "$duration" walk.lua "$svc" DELETE /upload-tokens/ "$del_tokens" "$start" "$pool" "$(auth_of bench-del)" once ;;
+    baseline:delete) load misc delete baseline-g 0 2 "$duration" walk.lua "$dob" DELETE / "$del_base_tokens" "$start" "$pool" - once "?project=bench-del-base" ;;
+  esac
+}
+say "warming get, create, delete"
+warm "$warmup" 2 walk.lua "$svc" GET /upload-tokens/ "$read_tokens" 0 1000 "$(auth_of bench-read)" cycle
+warm "$warmup" 2 walk.lua "$kvg" GET / "$read_tokens" 0 1000 - cycle
+warm "$warmup" 2 walk.lua "$sva" GET /upload-tokens/ "$read_tokens" 0 1000 "$(auth_of bench-read)" cycle
+warm "$warmup" 2 static.lua "$svc/upload-tokens" POST "$(auth_of bench-create)" '{"ttl":3600}'
+warm "$warmup" 2 static.lua "$dob/" POST - '{"ttl":3600}'
+warm "$warmup" 2 walk.lua "$svc" DELETE /upload-tokens/ "$del_tokens" $((misc_rounds * pool)) "$warm_pool" "$(auth_of bench-del)" once
+warm "$warmup" 2 walk.lua "$dob" DELETE / "$del_base_tokens" $((misc_rounds * pool)) "$warm_pool" - once "?project=bench-del-base"
+for ((rep = 1; rep <= misc_rounds; rep++)); do
+  mark "misc round $rep"
+  say "get, create, delete: round $rep of $misc_rounds"
+  for id in get create delete; do
+    for part in $(ordered service baseline); do misc_run "$part" "$id"; done
+  done
+  for part in $(ordered service assets); do misc_run "$part" get-plain; done
+done
+stop_server "$kvg_pgid"
+stop_server "$sva_pgid"
+
+# --- 2. listings, service and baseline (h) -------------------------------------------------------
+say "warming the listings (each case once on both)"
+: >"$work/spec-warm.jsonl"
+for n in "${sizes_list[@]}"; do
+  while read -r id page size by order; do
+    spec "$id" service "$n" warmup GET "$(svc_list_url "$svc" "$n" "$page" "$size" "$by" "$order")" "$(auth_of "bench-$n")" - >>"$work/spec-warm.jsonl"
+    spec "$id" baseline-h "$n" warmup GET "$(base_list_url "$dob" "$n" "$page" "$size" "$by" "$order")" - - >>"$work/spec-warm.jsonl"
+  done < <(list_cases "$n")
+done
+probe "$work/spec-warm.jsonl" 1
+for ((rep = 1; rep <= reps; rep++)); do
+  for n in "${sizes_list[@]}"; do
+    mark "list N=$n rep $rep"
+    say "listings at N=$n, service and baseline (h): repetition $rep of $reps"
+    seconds=$(list_seconds "$n")
+    while read -r id page size by order; do
+      for part in $(ordered service baseline); do
+        if [ "$part" = service ]; then
+          load list "$id" service "$n" 1 "$seconds" static.lua "$(svc_list_url "$svc" "$n" "$page" "$size" "$by" "$order")" GET "$(auth_of "bench-$n")" -
+        else
+          load list "$id" baseline-h "$n" 1 "$seconds" static.lua "$(base_list_url "$dob" "$n" "$page" "$size" "$by" "$order")" GET - -
+        fi
+      done
+    done < <(list_cases "$n")
+  done
+done
+
+# --- 3. the old design beside the service --------------------------------------------------------
+for n in "${old_sizes_list[@]}"; do
+  say "old design ($old_rev) at N=$n"
+  start_server "old-$n" "$work/old.json" "$work/state/old-$n" "${old_vars[@]}"
+  old=$started_base old_pgid=$started_pgid
+  : >"$work/spec-old.jsonl"
+  while read -r id page size by order; do
+    [[ " $old_case_ids " == *" $id "* ]] || continue
+    spec "$id" old "$n" warmup GET "$(svc_list_url "$old" "$n" "$page" "$size" "$by" "$order")" "$(auth_of "bench-$n")" - >>"$work/spec-old.jsonl"
+  done < <(list_cases "$n")
+  probe "$work/spec-old.jsonl" 2
+  for ((rep = 1; rep <= reps; rep++)); do
+    mark "old N=$n rep $rep"
+    while read -r id page size by order; do
+      [[ " $old_case_ids " == *" $id "* ]] || continue
+      for part in $(ordered service old); do
+        if [ "$part" = service ]; then
+          load old "$id" service "$n" 1 "$(list_seconds "$n")" static.lua "$(svc_list_url "$svc" "$n" "$page" "$size" "$by" "$order")" GET "$(auth_of "bench-$n")" -
+        else
+          load old "$id" old "$n" 1 "$(old_seconds "$n")" static.lua "$(svc_list_url "$old" "$n" "$page" "$size" "$by" "$order")" GET "$(auth_of "bench-$n")" -
+        fi
+      done
+    done < <(list_cases "$n")
+  done
+  stop_server "$old_pgid"
+done
+
+# --- 4. creates per second on one project's object -----------------------------------------------
+say "creates per second: one project, $spread projects, baseline (f)"
+spread_auths=()
+for p in "${spread_projects[@]}"; do spread_auths+=("$(auth_of "$p")"); done
+warm "$warmup" 4 rotate.lua "$svc/upload-tokens" POST '{"ttl":3600}' "${spread_auths[@]}"
+for ((rep = 1; rep <= ceiling_rounds; rep++)); do
+  mark "ceiling round $rep"
+  for c in "${ceiling_list[@]}"; do
+    case $(((rep + c) % 3)) in 0) order="one spread base" ;; 1) order="spread base one" ;; *) order="base one spread" ;; esac
+    for t in $order; do
+      case $t in
+        one) load ceiling create-one-project service 0 "$c" "$ceiling_duration" static.lua "$svc/upload-tokens" POST "$(auth_of bench-create)" '{"ttl":3600}' ;;
+        spread) load ceiling "create-$spread-projects" service 0 "$c" "$ceiling_duration" rotate.lua "$svc/upload-tokens" POST '{"ttl":3600}' "${spread_auths[@]}" ;;
+        base) load ceiling create-one-project baseline-f 0 "$c" "$ceiling_duration" static.lua "$dob/" POST - '{"ttl":3600}' ;;
+      esac
+    done
+  done
+done
+stop_server "$svc_pgid"
+stop_server "$dob_pgid"
+
+# --- 5. storage round trips per request (Server-Timing) ------------------------------------------
+say "round trips per request: the service with SERVER_TIMING=1"
+start_server service-timing "$work/service.json" "$work/state/new" "${service_vars[@]}" --var SERVER_TIMING:1
+svc=$started_base svc_pgid=$started_pgid
+: >"$work/spec-timing.jsonl"
+spec get service 0 timing GET "$svc/upload-tokens/" "$(auth_of bench-read)" - "$read_tokens" 0 1000 "" >>"$work/spec-timing.jsonl"
+spec create service 0 timing POST "$svc/upload-tokens" "$(auth_of bench-create)" '{\"ttl\":3600}' >>"$work/spec-timing.jsonl"
+spec delete service 0 timing DELETE "$svc/upload-tokens/" "$(auth_of bench-del)" - "$del_tokens" "$probe_start" 10 "" >>"$work/spec-timing.jsonl"
+for n in "${sizes_list[@]}"; do
+  while read -r id page size by order; do
+    spec "$id" service "$n" timing GET "$(svc_list_url "$svc" "$n" "$page" "$size" "$by" "$order")" "$(auth_of "bench-$n")" - >>"$work/spec-timing.jsonl"
+  done < <(list_cases "$n")
+done
+probe "$work/spec-timing.jsonl" 3
+stop_server "$svc_pgid"
+for n in "${old_sizes_list[@]}"; do
+  say "round trips per request: the old design with SERVER_TIMING=1, N=$n"
+  start_server "old-timing-$n" "$work/old.json" "$work/state/old-$n" "${old_vars[@]}" --var SERVER_TIMING:1
+  old=$started_base old_pgid=$started_pgid
+  : >"$work/spec-old-timing.jsonl"
+  while read -r id page size by order; do
+    [[ " $old_case_ids " == *" $id "* ]] || continue
+    spec "$id" old "$n" timing GET "$(svc_list_url "$old" "$n" "$page" "$size" "$by" "$order")" "$(auth_of "bench-$n")" - >>"$work/spec-old-timing.jsonl"
+  done < <(list_cases "$n")
+  if [ "$n" = "${old_sizes_list[0]}" ]; then
+    # The old design's get, create and delete, on this project's tokens (the delete last).
+    spec get old 0 timing GET "$old/upload-tokens/" "$(auth_of "bench-$n")" - "$work/data-old/tokens-bench-$n.txt" 0 100 "" >>"$work/spec-old-timing.jsonl"
+    spec create old 0 timing POST "$old/upload-tokens" "$(auth_of bench-create)" '{\"ttl\":3600}' >>"$work/spec-old-timing.jsonl"
+    spec delete old 0 timing DELETE "$old/upload-tokens/" "$(auth_of "bench-$n")" - "$work/data-old/tokens-bench-$n.txt" 100 10 "" >>"$work/spec-old-timing.jsonl"
+  fi
+  probe "$work/spec-old-timing.jsonl" 3
+  stop_server "$old_pgid"
+done
+
+# --- versions, report ----------------------------------------------------------------------------
+gz() { gzip -9c "$1" | wc -c; }
+worker_version=$(awk '/^name = "worker"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
+python3 - "$work/meta.json" <<EOF
+import json, sys
+meta = {
+    "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+    "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)",
+    "old_commit": "$old_rev",
+    "command": "$command_line",
+    "uncommitted": [l[3:] for l in open("$work/service-tree.txt").read().splitlines() if l.strip()],
+    "machine": {"nproc": $(nproc), "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')",
+                "memory_gib": round($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1048576, 1)},
+    "versions": {"rustc": "$(rustc --version | cut -d' ' -f2)", "worker": "$worker_version",
+                 "wrangler": "$(node -p 'require("./node_modules/wrangler/package.json").version')",
+                 "workerd": "$("$root/node_modules/.bin/workerd" --version 2>/dev/null | tr -d '\n' || echo unknown)",
+                 "wrk": "$(wrk -v 2>&1 | head -1 | cut -d' ' -f2)", "node": "$(node --version)"},
+    "settings": {"quick": $($quick && echo True || echo False), "sizes": [$sizes], "old_sizes": [$old_sizes], "reps": $reps,
+                 "misc_rounds": $misc_rounds, "ceiling_rounds": $ceiling_rounds,
+                 "duration_s": $duration, "list_seconds": {n: int(s) for n, s in [$(for n in "${sizes_list[@]}"; do printf '(%s, "%s"),' "$n" "$(list_seconds "$n")"; done)]},
+                 "old_seconds": {n: int(s) for n, s in [$(for n in "${old_sizes_list[@]}"; do printf '(%s, "%s"),' "$n" "$(old_seconds "$n")"; done)]},
+                 "ceiling_conns": [$ceiling_conns], "ceiling_duration_s": $ceiling_duration, "spread_projects": $spread,
+                 "warmup_s": $warmup, "wrk_threads": 1, "rate_limit": $rate_limit, "delete_pool_per_run": $pool,
+                 "state_storage": "$storage_kind"},
+    "sizes": {"service_wasm_gzip": $(gz "$work/service/index_bg.wasm"), "old_wasm_gzip": $(gz "$work/old/index_bg.wasm")},
+    "wall_time_s": $(($(date +%s) - started_at)),
+}
+json.dump(meta, open(sys.argv[1], "w"), indent=2)
+EOF
+node "$bench/lib/index-report.mjs" "$work" "$out"
+say "done in $(( ($(date +%s) - started_at) / 60 )) min $(( ($(date +%s) - started_at) % 60 )) s: $out/index-results.md"

@@ -1,0 +1,116 @@
+//! The listing's statements: one page of the active tokens in a total order, and how many
+//! there are, with or without metadata filters.
+//!
+//! Without filters, a page is one walk of the covering index of its sort key. With filters, the
+//! walk starts from the metadata table instead: the first `(key, value)` pair is looked up in
+//! `token_metadata_by_pair` (its rows are exactly the tokens carrying it), each of those tokens
+//! is read by its primary key, and every further pair is one lookup in the same index per
+//! token. Only the tokens carrying the first pair are visited, never the whole table: `CROSS
+//! JOIN` fixes that order (SQLite does not reorder it), and a test reads the query plan. The
+//! page is then cut from those tokens sorted by the same keys as the unfiltered listing.
+
+use super::sql::{read_token_row, Sql, SqlIndex, SqlParam, SqlValue, TokenRow};
+use super::{PageRequest, SortKey};
+use crate::storage::kv::{StoreError, StoreResult};
+use crate::time::UnixSeconds;
+use crate::tokens::policy::Metadata;
+
+const COLUMNS: &str = "t.token, t.created_at, t.ttl, t.policy, t.uploads_used";
+
+/// `FROM … WHERE …` of a listing of the tokens active at `?1` that carry every pair of
+/// `filters`, whose keys and values are bound from `?{first_pair}` on, two per pair.
+pub fn source(filters: &[Metadata], first_pair: usize) -> String {
+    let Some((_, rest)) = filters.split_first() else {
+        return "tokens t WHERE t.expires_at > ?1".to_owned();
+    };
+    let (k, v) = (first_pair, first_pair + 1);
+    let mut sql = format!(
+        "token_metadata m CROSS JOIN tokens t ON t.token = m.token WHERE m.key = ?{k} AND m.value = ?{v} AND t.expires_at > ?1"
+    );
+    for i in 1..=rest.len() {
+        let (k, v) = (first_pair + 2 * i, first_pair + 2 * i + 1);
+        sql.push_str(&format!(
+            " AND t.token IN (SELECT token FROM token_metadata WHERE key = ?{k} AND value = ?{v})"
+        ));
+    }
+    sql
+}
+
+/// The order of a page: column names cannot be bound.
+fn order(sort_by: SortKey, descending: bool) -> &'static str {
+    match (sort_by, descending) {
+        (SortKey::CreatedAt, false) => "t.created_at ASC, t.token ASC",
+        (SortKey::CreatedAt, true) => "t.created_at DESC, t.token DESC",
+        (SortKey::Ttl, false) => "t.expires_at ASC, t.created_at ASC, t.token ASC",
+        (SortKey::Ttl, true) => "t.expires_at DESC, t.created_at DESC, t.token DESC",
+    }
+}
+
+/// The statement of a page: `?1` now, `?2` limit, `?3` offset, then the filters' pairs.
+pub fn page_statement(page: &PageRequest) -> String {
+    format!(
+        "SELECT {COLUMNS} FROM {} ORDER BY {} LIMIT ?2 OFFSET ?3",
+        source(&page.metadata, 4),
+        order(page.sort_by, page.descending)
+    )
+}
+
+/// The statement counting what a page is cut from: `?1` now, then the filters' pairs.
+pub fn count_statement(filters: &[Metadata]) -> String {
+    format!("SELECT COUNT(*) FROM {}", source(filters, 2))
+}
+
+fn pairs(filters: &[Metadata]) -> impl Iterator<Item = SqlParam<'_>> {
+    filters
+        .iter()
+        .flat_map(|m| [SqlParam::Text(&m.key), SqlParam::Text(&m.value)])
+}
+
+impl<S: Sql> SqlIndex<S> {
+    /// How many tokens are active at `now`.
+    pub fn count(&self, now: UnixSeconds) -> StoreResult<usize> {
+        self.count_matching(&[], now)
+    }
+
+    /// How many tokens are active at `now` and carry every pair of `filters`.
+    pub fn count_matching(&self, filters: &[Metadata], now: UnixSeconds) -> StoreResult<usize> {
+        let params: Vec<SqlParam<'_>> = std::iter::once(SqlParam::Integer(now))
+            .chain(pairs(filters))
+            .collect();
+        let rows = self.sql.exec(&count_statement(filters), &params)?;
+        let n = rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .ok_or_else(|| StoreError("COUNT returned no row".into()))?;
+        let n = SqlValue::integer(&n)?;
+        usize::try_from(n).map_err(|_| StoreError("COUNT is negative".into()))
+    }
+
+    /// One page of the tokens active at `now` that carry every filter of `page`, and how many
+    /// there are. A page past the end reads no row.
+    pub fn page(
+        &self,
+        page: &PageRequest,
+        now: UnixSeconds,
+    ) -> StoreResult<(Vec<TokenRow>, usize)> {
+        let total = self.count_matching(&page.metadata, now)?;
+        if page.offset >= total as u64 {
+            return Ok((Vec::new(), total));
+        }
+        let params: Vec<SqlParam<'_>> = [
+            SqlParam::Integer(now),
+            SqlParam::Integer(i64::from(page.limit)),
+            SqlParam::Integer(page.offset as i64),
+        ]
+        .into_iter()
+        .chain(pairs(&page.metadata))
+        .collect();
+        let rows = self.sql.exec(&page_statement(page), &params)?;
+        let rows = rows
+            .into_iter()
+            .map(read_token_row)
+            .collect::<Result<_, _>>()?;
+        Ok((rows, total))
+    }
+}
