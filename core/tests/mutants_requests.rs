@@ -48,3 +48,34 @@ fn a_json_body_of_16_kib_is_read_and_one_byte_more_is_413() {
     exchange.insert(exchange.len() - 2, 'x');
     assert_eq!(h.call("POST", "/auth/api-key", None, &exchange).status, 413);
 }
+
+fn list_status(h: &Harness, query: &str) -> (u16, serde_json::Value) {
+    let r = h.call_as(KEY_A, "GET", &format!("/upload-tokens?{query}"), "");
+    (r.status, json(&r))
+}
+
+#[test]
+fn list_numbers_are_plain_digits_of_at_most_twelve_characters() {
+    let h = Harness::new();
+    // A sign is refused even where Rust's integer parser would take it (`%2B` is a real `+`;
+    // a bare `+` in a query is a space).
+    for (query, name) in [
+        ("pageSize=%2B5", "pageSize"),
+        ("currentPage=%2B1", "currentPage"),
+        ("pageSize=0000000000001", "pageSize"),
+        ("currentPage=0000000000001", "currentPage"),
+        ("pageSize=", "pageSize"),
+    ] {
+        let (status, body) = list_status(&h, query);
+        assert_eq!(status, 400, "{query}");
+        assert_eq!(body["name"], name, "{query}");
+    }
+    // Twelve characters, leading zeros included, are read as the number they write.
+    let (status, body) = list_status(&h, "pageSize=000000000001&currentPage=000000000003");
+    assert_eq!(status, 200);
+    assert_eq!(body["pagination"]["pageSize"], 1);
+    assert_eq!(body["pagination"]["currentPage"], 3);
+    let (status, body) = list_status(&h, "currentPage=2147483647&pageSize=100");
+    assert_eq!(status, 200);
+    assert_eq!(body["pagination"]["currentPage"], 2_147_483_647);
+}
