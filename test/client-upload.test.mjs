@@ -421,7 +421,8 @@ describe("@api.video/nodejs-client uploads with an upload token", () => {
     assert.equal((await status(started.videoId)).ingest?.status, "uploading", "the upload stays unfinished");
 
     // A short-lived token: the upload it started may finish after it expired, a new one not.
-    const short = await tokens().createToken({ ttl: 2 });
+    // Seconds of room for its first part to go in while it is active, on a loaded machine too.
+    const short = await tokens().createToken({ ttl: 8 });
     const late = api.createUploadWithUploadTokenProgressiveSession(short.token);
     const first = await late.uploadPart(a.path);
     await new Promise((r) => setTimeout(r, Math.max(0, short.expiresAt.getTime() - Date.now() + 1200)));

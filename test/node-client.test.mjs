@@ -13,6 +13,7 @@ const KEYS = {
   alpha: "alpha-node-key-0123456789",
   beta: "beta-node-key-0123456789ab",
   gamma: "gamma-node-key-0123456789a",
+  delta: "delta-node-key-0123456789a",
 };
 const SIGNING_KEY = "node-client-test-signing-key-0123456789abcdef";
 const TOKEN_RE = /^to[0-9A-Za-z]{22}$/;
@@ -196,7 +197,8 @@ describe("@api.video/nodejs-client against the worker", () => {
 
   test("an expired token leaves the listing and is a 404", async () => {
     const api = client(KEYS.gamma).uploadTokens;
-    const t = await api.createToken({ ttl: 2 });
+    // Seconds of room for the checks made while it is active, on a loaded machine too.
+    const t = await api.createToken({ ttl: 6 });
     const lasting = await api.createToken({ ttl: 0 });
     const listed = (await api.list({ pageSize: 100 })).data.map((x) => x.token);
     assert.ok(listed.includes(t.token), "listed while active");
@@ -349,5 +351,105 @@ describe("listing with the Node client's pagination", () => {
     assert.equal(ids.length, COUNT - 1);
     assert.ok(!ids.includes(victim.token));
     assert.equal(pages[0].pagination.itemsTotal, COUNT - 1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// A fixed table: six tokens, each created in a second of its own, with lifetimes far apart, so
+// that every order and link below can be written down by hand from README's contract.
+
+describe("listing a fixed table with the Node client", () => {
+  // t1..t6 in creation order; expiries: t3 (+1 h) < t1 (+2 h) < t6 (+3 h) < t4 (+1 day) < never.
+  const TTLS = [7200, 0, 3600, 86400, 0, 10800];
+  const t = [];
+  let api;
+  const ids = (page) => page.data.map((x) => x.token);
+  const label = (page) => page.data.map((x) => `t${t.findIndex((y) => y.token === x.token) + 1}`);
+
+  before(async () => {
+    api = client(KEYS.delta).uploadTokens;
+    for (const ttl of TTLS) {
+      const made = await api.createToken({ ttl });
+      if (t.length) assert.ok(made.createdAt > t[t.length - 1].createdAt, "each token in a later second");
+      t.push(made);
+      // The next one in a second of its own (same clock as the server's).
+      const next = made.createdAt.getTime() + 1000;
+      while (Date.now() < next + 5) await new Promise((r) => setTimeout(r, next + 5 - Date.now()));
+    }
+  });
+
+  test("each order is the written-down one", async () => {
+    const cases = [
+      [{ sortBy: "createdAt", sortOrder: "asc" }, ["t1", "t2", "t3", "t4", "t5", "t6"]],
+      [{ sortBy: "createdAt", sortOrder: "desc" }, ["t6", "t5", "t4", "t3", "t2", "t1"]],
+      [{ sortBy: "ttl", sortOrder: "asc" }, ["t3", "t1", "t6", "t4", "t2", "t5"]],
+      [{ sortBy: "ttl", sortOrder: "desc" }, ["t5", "t2", "t4", "t6", "t1", "t3"]],
+      [{}, ["t6", "t5", "t4", "t3", "t2", "t1"]],
+      [{ sortBy: "ttl" }, ["t5", "t2", "t4", "t6", "t1", "t3"]],
+      [{ sortOrder: "asc" }, ["t1", "t2", "t3", "t4", "t5", "t6"]],
+      [{ sortBy: "ttl", sortOrder: "asc", pageSize: 4, currentPage: 2 }, ["t2", "t5"]],
+      [{ sortBy: "ttl", sortOrder: "asc", pageSize: 4, currentPage: 3 }, []],
+    ];
+    for (const [args, want] of cases) {
+      const page = await api.list(args);
+      assert.deepEqual(label(page), want, JSON.stringify(args));
+      assert.equal(page.pagination.itemsTotal, 6, JSON.stringify(args));
+    }
+  });
+
+  test("links are the written-down URIs", async () => {
+    const u = (q) => `/upload-tokens?${q}`;
+    const cases = [
+      [{}, [["self", u("currentPage=1&pageSize=25")], ["first", u("currentPage=1&pageSize=25")], ["last", u("currentPage=1&pageSize=25")]]],
+      [
+        { sortBy: "ttl", pageSize: 4 },
+        [
+          ["self", u("sortBy=ttl&currentPage=1&pageSize=4")],
+          ["first", u("sortBy=ttl&currentPage=1&pageSize=4")],
+          ["next", u("sortBy=ttl&currentPage=2&pageSize=4")],
+          ["last", u("sortBy=ttl&currentPage=2&pageSize=4")],
+        ],
+      ],
+      [
+        { sortOrder: "asc", pageSize: 4, currentPage: 2 },
+        [
+          ["self", u("sortOrder=asc&currentPage=2&pageSize=4")],
+          ["first", u("sortOrder=asc&currentPage=1&pageSize=4")],
+          ["previous", u("sortOrder=asc&currentPage=1&pageSize=4")],
+          ["last", u("sortOrder=asc&currentPage=2&pageSize=4")],
+        ],
+      ],
+      [
+        { sortBy: "createdAt", sortOrder: "desc", pageSize: 2, currentPage: 2 },
+        [
+          ["self", u("sortBy=createdAt&sortOrder=desc&currentPage=2&pageSize=2")],
+          ["first", u("sortBy=createdAt&sortOrder=desc&currentPage=1&pageSize=2")],
+          ["previous", u("sortBy=createdAt&sortOrder=desc&currentPage=1&pageSize=2")],
+          ["next", u("sortBy=createdAt&sortOrder=desc&currentPage=3&pageSize=2")],
+          ["last", u("sortBy=createdAt&sortOrder=desc&currentPage=3&pageSize=2")],
+        ],
+      ],
+      [
+        { pageSize: 4, currentPage: 7 },
+        [
+          ["self", u("currentPage=7&pageSize=4")],
+          ["first", u("currentPage=1&pageSize=4")],
+          ["previous", u("currentPage=6&pageSize=4")],
+          ["last", u("currentPage=2&pageSize=4")],
+        ],
+      ],
+    ];
+    for (const [args, want] of cases) {
+      const page = await api.list(args);
+      assert.deepEqual(page.pagination.links.map((l) => [l.rel, l.uri]), want, JSON.stringify(args));
+    }
+  });
+
+  test("a page's fields are the created tokens' own", async () => {
+    const page = await api.list({ sortBy: "ttl", sortOrder: "asc", pageSize: 2 });
+    assert.deepEqual(ids(page), [t[2].token, t[0].token]);
+    sameToken(page.data[0], t[2]);
+    sameToken(page.data[1], t[0]);
+    assert.equal(page.data[0].expiresAt.getTime() - page.data[0].createdAt.getTime(), 3600_000);
   });
 });

@@ -297,7 +297,8 @@ const RECIPES = {
         upload(w.main, await policyToken(EVERY_POLICY), { headers: { Origin: PAGE_ORIGIN } }),
       "exactly maxFileSize bytes": async () => upload(w.main, await policyToken({ maxFileSize: 5 }), { data: bytes(5) }),
       "an expired token finishing the upload it began": async () => {
-        const { id, token } = await firstChunk("part 1/2", { ttl: 3 });
+        // Seconds of room for the first part while the token is active.
+        const { id, token } = await firstChunk("part 1/2", { ttl: 8 });
         const t = await w.main.call("GET", `/upload-tokens/${token}`);
         assert.equal(t.status, 200, "the token was still active for its first part");
         await sleep(Date.parse(t.json.expiresAt) - Date.now() + 50);

@@ -117,6 +117,65 @@ def listing(api):
     return created, calls
 
 
+# A fixed table: six tokens, each created in a second of its own, lifetimes far apart (t3 +1 h,
+# t1 +2 h, t6 +3 h, t4 +1 day, t2 and t5 never), so every order and link below is written down
+# by hand from README's contract rather than computed.
+FIXED_TTLS = [7200, 0, 3600, 86400, 0, 10800]
+FIXED_ORDERS = [
+    ({"sort_by": "createdAt", "sort_order": "asc"}, ["t1", "t2", "t3", "t4", "t5", "t6"]),
+    ({"sort_by": "createdAt", "sort_order": "desc"}, ["t6", "t5", "t4", "t3", "t2", "t1"]),
+    ({"sort_by": "ttl", "sort_order": "asc"}, ["t3", "t1", "t6", "t4", "t2", "t5"]),
+    ({"sort_by": "ttl", "sort_order": "desc"}, ["t5", "t2", "t4", "t6", "t1", "t3"]),
+    ({}, ["t6", "t5", "t4", "t3", "t2", "t1"]),
+    ({"sort_by": "ttl"}, ["t5", "t2", "t4", "t6", "t1", "t3"]),
+    ({"sort_order": "asc"}, ["t1", "t2", "t3", "t4", "t5", "t6"]),
+    ({"sort_by": "ttl", "sort_order": "asc", "page_size": 4, "current_page": 2}, ["t2", "t5"]),
+    ({"sort_by": "ttl", "sort_order": "asc", "page_size": 4, "current_page": 3}, []),
+]
+FIXED_LINKS = [
+    ({}, [("self", "currentPage=1&pageSize=25"), ("first", "currentPage=1&pageSize=25"),
+          ("last", "currentPage=1&pageSize=25")]),
+    ({"sort_by": "ttl", "page_size": 4}, [
+        ("self", "sortBy=ttl&currentPage=1&pageSize=4"), ("first", "sortBy=ttl&currentPage=1&pageSize=4"),
+        ("next", "sortBy=ttl&currentPage=2&pageSize=4"), ("last", "sortBy=ttl&currentPage=2&pageSize=4")]),
+    ({"sort_order": "asc", "page_size": 4, "current_page": 2}, [
+        ("self", "sortOrder=asc&currentPage=2&pageSize=4"), ("first", "sortOrder=asc&currentPage=1&pageSize=4"),
+        ("previous", "sortOrder=asc&currentPage=1&pageSize=4"), ("last", "sortOrder=asc&currentPage=2&pageSize=4")]),
+    ({"sort_by": "createdAt", "sort_order": "desc", "page_size": 2, "current_page": 2}, [
+        ("self", "sortBy=createdAt&sortOrder=desc&currentPage=2&pageSize=2"),
+        ("first", "sortBy=createdAt&sortOrder=desc&currentPage=1&pageSize=2"),
+        ("previous", "sortBy=createdAt&sortOrder=desc&currentPage=1&pageSize=2"),
+        ("next", "sortBy=createdAt&sortOrder=desc&currentPage=3&pageSize=2"),
+        ("last", "sortBy=createdAt&sortOrder=desc&currentPage=3&pageSize=2")]),
+    ({"page_size": 4, "current_page": 7}, [
+        ("self", "currentPage=7&pageSize=4"), ("first", "currentPage=1&pageSize=4"),
+        ("previous", "currentPage=6&pageSize=4"), ("last", "currentPage=2&pageSize=4")]),
+]
+
+
+def fixed_listing(api):
+    empty_project(api)
+    made = []
+    for ttl in FIXED_TTLS:
+        t = api.create_token(TokenCreationPayload(ttl=ttl))
+        if made:
+            check(t.created_at > made[-1].created_at, "each token in a later second")
+        made.append(t)
+        # The next one in a second of its own (same clock as the worker's).
+        time.sleep(max(0.0, t.created_at.timestamp() + 1.005 - time.time()))
+    label = {t.token: f"t{i + 1}" for i, t in enumerate(made)}
+    for args, want in FIXED_ORDERS:
+        page = api.list(**args)
+        equal([label[t.token] for t in page.data], want, f"fixed table {args}: order")
+        equal(page.pagination.items_total, 6, f"fixed table {args}: itemsTotal")
+    for args, want in FIXED_LINKS:
+        page = api.list(**args)
+        got = [(l.rel, l.uri) for l in page.pagination.links]
+        equal(got, [(rel, "/upload-tokens?" + q) for rel, q in want], f"fixed table {args}: links")
+    first = api.list(sort_by="ttl", sort_order="asc", page_size=1).data[0]
+    equal(key_of(first), key_of(made[2]), "fixed table: t3 first by ttl, as created")
+
+
 def main(argv):
     base, key, list_key, wrong_key = argv
     equal(apivideo.__version__, "1.4.7", "client version")
@@ -138,6 +197,7 @@ def main(argv):
         crud_tokens = crud(api, client)
         bad_ttl(api, client)
         list_api = UploadTokensApi(lister)
+        fixed_listing(list_api)
         listed, list_calls = listing(list_api)
 
         # Projects are isolated: the listing project sees nothing of the first one.
