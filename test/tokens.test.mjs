@@ -19,6 +19,10 @@ import {
   sleepUntil,
 } from "./support/mf-helpers.mjs";
 
+// KV keeps a record this long past its token's expiry (UPLOAD_STALE_AFTER, default a day), so
+// that an upload the token opened can still find its project.
+const STALE_AFTER = 86400;
+
 // A project of its own for tests that count a whole listing.
 const DELTA_KEY = "delta-test-key-000000000001";
 // A project whose index is first used by the test that writes the earlier KV layout by hand.
@@ -70,8 +74,8 @@ test("POST /upload-tokens answers 200 with the token, its dates and stores its r
     const entry = snap.find((e) => e.name === name);
     assert.ok(entry, `${name} stored`);
     assert.ok(
-      entry.expiration >= created + 3600 && entry.expiration <= afterSec + 3600,
-      `${name} expires with the token: ${entry.expiration} vs ${created + 3600}`,
+      entry.expiration >= created + 3600 + STALE_AFTER && entry.expiration <= afterSec + 3600 + STALE_AFTER,
+      `${name} expires the uploads' stale time after the token: ${entry.expiration} vs ${created + 3600 + STALE_AFTER}`,
     );
   }
 });
@@ -121,7 +125,7 @@ test("unknown fields beside ttl are ignored; a JSON Content-Type with parameters
   assertTokenShape(res.json, 120);
 });
 
-test("ttl bounds: 0 and 2147483647 are accepted; ttl under 60 is stored with a 60 s KV expiration", async () => {
+test("ttl bounds: 0 and 2147483647 are accepted; ttl under 60 is stored with a 60 s KV expiration, plus the stale time", async () => {
   const max = await create(w, 2147483647);
   assert.equal(secs(max.expiresAt), secs(max.createdAt) + 2147483647);
   const zero = await create(w, 0);
@@ -133,7 +137,7 @@ test("ttl bounds: 0 and 2147483647 are accepted; ttl under 60 is stored with a 6
     const keys = kvKeysOf("alpha", t);
     for (const name of [keys.record]) {
       const entry = snap.find((e) => e.name === name);
-      const want = created + Math.max(ttl, 60);
+      const want = created + Math.min(Math.max(ttl, 60) + STALE_AFTER, 2147483647);
       assert.ok(
         entry && entry.expiration >= want && entry.expiration <= want + 2,
         `ttl ${ttl}: ${name} expiration ${entry?.expiration}, want about ${want}`,

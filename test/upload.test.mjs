@@ -646,7 +646,7 @@ test("uploads count against the token's project limit; over it, 429 with CORS an
 
 test("the scheduled cleanup removes unfinished uploads idle for UPLOAD_STALE_AFTER seconds, and nothing else", async () => {
   // Seconds, with room for a loaded machine between the first run and the stale time.
-  const STALE = 10;
+  const STALE = 20;
   const cw = await startWorker({ vars: { UPLOAD_STALE_AFTER: String(STALE) } });
   try {
     const cmf = cw.mf;
