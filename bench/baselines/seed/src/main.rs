@@ -32,13 +32,13 @@ use std::process::ExitCode;
 use std::task::{Context, Poll, Waker};
 
 use upload_tokens_core::ids::{Entropy, TokenId};
-use upload_tokens_core::index::{
-    import_legacy_index, legacy_import_done, LegacyImport, Sql, SqlIndex, SqlRows, SqlValue,
+use upload_tokens_core::storage::index::{
+    import_legacy_index, legacy_import_done, LegacyImport, Sql, SqlIndex, SqlParam, SqlRows, SqlValue,
 };
-use upload_tokens_core::kv::{Kv, ListChunk, PutOptions, StoreError};
+use upload_tokens_core::storage::kv::{Kv, ListChunk, PutOptions, StoreError};
 use upload_tokens_core::project::ProjectId;
-use upload_tokens_core::store::{legacy, TokenRecord, TokenStore};
-use upload_tokens_core::token::UploadToken;
+use upload_tokens_core::tokens::store::{legacy, TokenRecord, TokenStore};
+use upload_tokens_core::tokens::token::UploadToken;
 
 /// One recorded KV put.
 struct Put {
@@ -103,17 +103,16 @@ struct FileSql {
 }
 
 impl Sql for FileSql {
-    fn exec(&self, statement: &str, params: &[SqlValue]) -> Result<SqlRows, StoreError> {
+    fn exec(&self, statement: &str, params: &[SqlParam<'_>]) -> Result<SqlRows, StoreError> {
         use rusqlite::types::{Value, ValueRef};
         let failed = |e: rusqlite::Error| StoreError(format!("SQL failed: {e}"));
         let mut stmt = self.conn.prepare_cached(statement).map_err(failed)?;
         let params: Vec<Value> = params
             .iter()
-            .map(|p| match p {
-                SqlValue::Null => Value::Null,
-                SqlValue::Integer(i) => Value::Integer(*i),
-                SqlValue::Real(f) => Value::Real(*f),
-                SqlValue::Text(s) => Value::Text(s.clone()),
+            .map(|p| match *p {
+                SqlParam::Null => Value::Null,
+                SqlParam::Integer(i) => Value::Integer(i),
+                SqlParam::Text(s) => Value::Text(s.to_owned()),
             })
             .collect();
         let columns = stmt.column_count();
@@ -148,7 +147,7 @@ fn write_index(path: &Path, project: &ProjectId, tokens: &[TokenRecord], now: i6
     for record in tokens {
         let t = &record.token;
         index
-            .insert(t.token.as_str(), t.created_at, t.ttl, now)
+            .insert(t.token.as_str(), t.created_at, t.ttl, &t.policy, now)
             .map_err(|e| at(&e))?;
     }
     match run_now(import_legacy_index(&index, &EmptyKv, project, now)).map_err(|e| at(&e))? {
@@ -248,10 +247,11 @@ fn seed_project(out: &Path, now: i64, keep_expired: u32, seed: &Seed) -> Result<
                 token,
                 ttl,
                 created_at,
+                policy: Default::default(),
             },
         };
         if seed.records {
-            run_now(store.save(&record)).map_err(|e| e.to_string())?;
+            run_now(store.save(&record, 86_400)).map_err(|e| e.to_string())?;
         }
         tokens.push(record);
     }
@@ -289,7 +289,7 @@ fn seed_project(out: &Path, now: i64, keep_expired: u32, seed: &Seed) -> Result<
         out.join(format!("tokens-{name}.txt")),
         &mut tokens
             .iter()
-            .map(|r| format!("{} {}", r.token.token, legacy::index(&r.project, &r.token))),
+            .map(|r| format!("{} {}", r.token.token, legacy::entry(&r.project, &r.token).0)),
         false,
     )?;
     Ok(())
