@@ -28,6 +28,14 @@ The stateful phase checks that a token it created can then be read and deleted. 
 created with a ttl of a few seconds rightly expires before a later step reaches it (the
 service answers 404 for an expired token), so in that phase only a positive ttl below
 STATEFUL_MIN_TTL is raised to it; every other phase sends the ttl as generated.
+
+Failed authentication and refused upload tokens count against the caller's address, so every
+request gets an address of its own too: the probes without credentials reach the handlers and
+their 401, not the limiter's 429 (which test/hardening and the Miniflare tests cover).
+
+A token's metadata keys must be unique, which a JSON Schema cannot say of an array of objects:
+a generated body whose keys repeat gets them renamed (`k1`, `k2`, …), so that only data the
+contract calls valid is sent as valid.
 """
 
 import base64
@@ -107,12 +115,19 @@ def _give_real_values(case):
 def before_call(context, case, kwargs):
     if context.operation is None:
         return
+    n = next(_addresses)
+    if case.headers is None:
+        case.headers = {}
+    case.headers["CF-Connecting-IP"] = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
     if case.operation.path.startswith("/auth/"):
-        n = next(_addresses)
-        if case.headers is None:
-            case.headers = {}
-        case.headers["CF-Connecting-IP"] = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
         return
+    metadata = case.body.get("metadata") if isinstance(case.body, dict) else None
+    if isinstance(metadata, list):
+        keys = [m.get("key") for m in metadata if isinstance(m, dict)]
+        if len(keys) != len(set(map(str, keys))):
+            for i, m in enumerate(metadata):
+                if isinstance(m, dict) and "key" in m:
+                    m["key"] = f"k{i + 1}"
     if (
         _stateful(case)
         and case.operation.path == "/upload-tokens"
