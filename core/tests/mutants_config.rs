@@ -164,6 +164,16 @@ fn secrets_are_required_and_their_reasons_name_no_secret() {
         e.log_detail.as_deref(),
         Some("API_KEYS is not set: no API key can be accepted")
     );
+    // Blank is the same as not set.
+    for blank in ["", "  ", " \t "] {
+        assert_eq!(
+            refusal(&[("API_KEYS", blank)]),
+            "API_KEYS is not set: no API key can be accepted",
+            "{blank:?}"
+        );
+    }
+    // Only separators: set, but holding no key.
+    assert_eq!(refusal(&[("API_KEYS", " , ,")]), "API_KEYS is empty");
     let only_keys: HashMap<&str, &str> = [KEYS].into_iter().collect();
     let e = Config::from_vars(|n| only_keys.get(n).map(|v| (*v).to_owned()))
         .err()
