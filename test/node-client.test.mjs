@@ -3,6 +3,8 @@
 // and checks what the client hands back: its model objects, Date fields, pagination and errors.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { ApiVideoClient, CLIENT_VERSION, apiError, model } from "./support/api-video.mjs";
 import { startWrangler } from "./support/wrangler.mjs";
 
@@ -451,5 +453,76 @@ describe("listing a fixed table with the Node client", () => {
     sameToken(page.data[0], t[2]);
     sameToken(page.data[1], t[0]);
     assert.equal(page.data[0].expiresAt.getTime() - page.data[0].createdAt.getTime(), 3600_000);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The Worker's own log lines, as the runtime prints them: a failure whose message carries an
+// upload token or a bearer token is logged with the token masked, and no API key is ever logged.
+
+/** Writes `value` under `key` in the running `wrangler dev`'s local KV (its state directory). */
+function kvPut(key, value) {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const args = ["kv", "key", "put", key, value, "--binding", "UPLOAD_TOKENS", "--local", "--persist-to", worker.state];
+  return new Promise((resolve, reject) => {
+    execFile(`${root}node_modules/.bin/wrangler`, args, { cwd: root, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" }, timeout: 120_000 }, (e, stdout, stderr) =>
+      e ? reject(new Error(`wrangler kv key put: ${e.message}\n${stdout}\n${stderr}`)) : resolve(),
+    );
+  });
+}
+
+describe("the Worker's log lines", () => {
+  const HIDDEN = `to${"Hidden0".repeat(3)}X`; // a well-formed token id, 22 characters after "to"
+  const JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbHBoYSJ9.c2lnbmF0dXJlLXNlY3JldA";
+  const OTHER = `to${"Other00".repeat(3)}Y`;
+
+  /** The Worker's lines about `needle` (the runtime's own request lines are left out). */
+  const workerLines = (needle) => worker.output().split("\n").filter((l) => l.includes(needle));
+
+  /** Waits (at most 30 s) for the Worker's line about `needle` to reach the output. */
+  async function lineAbout(needle) {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const lines = workerLines(needle);
+      if (lines.length) return lines;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.fail(`no log line about ${needle} in:\n${worker.output()}`);
+  }
+
+  test("a token in a failure's message is logged as to…, a bearer token as [bearer token]", async () => {
+    // Records an earlier version could not have written: the failure to read them quotes them.
+    await kvPut(`tok:${HIDDEN}`, JSON.stringify({ project: "alpha", ttl: HIDDEN, createdAt: 1 }));
+    await kvPut(`tok:${OTHER}`, JSON.stringify({ project: "alpha", ttl: JWT, createdAt: 1 }));
+    const api = client(KEYS.alpha).uploadTokens;
+    for (const id of [HIDDEN, OTHER]) {
+      const err = await apiError(() => api.getToken(id), 500);
+      assert.deepEqual(err.problemDetails, {
+        type: `${PROBLEM}internal-error`,
+        title: "An internal error occurred.",
+        status: 500,
+      });
+    }
+    const hidden = await lineAbout(`invalid type: string "to…"`);
+    for (const line of hidden) {
+      assert.match(line, /^.*request [0-9a-f-]{36}: reading a token: record of a token is unreadable: invalid type: string "to…", expected u32/);
+      assert.ok(!line.includes(HIDDEN), line);
+    }
+    const bearer = await lineAbout(`invalid type: string "[bearer token]"`);
+    for (const line of bearer) assert.ok(!line.includes(JWT) && !line.includes("eyJ"), line);
+    // Nowhere in the Worker's output is either secret quoted.
+    for (const line of workerLines("record of a token is unreadable")) {
+      assert.ok(!line.includes(HIDDEN) && !line.includes(JWT), line);
+    }
+  });
+
+  test("no API key reaches the output, right or wrong, Basic or traded for bearer tokens", async () => {
+    const wrong = "wrong-node-key-0123456789";
+    await apiError(() => client(wrong).uploadTokens.list(), 401);
+    await assert.rejects(client(wrong).getAccessToken());
+    await client(KEYS.beta).getAccessToken();
+    await client(KEYS.beta).uploadTokens.list();
+    const out = worker.output();
+    for (const key of [...Object.values(KEYS), wrong]) assert.ok(!out.includes(key), `${key} in the output`);
   });
 });
