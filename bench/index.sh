@@ -55,6 +55,10 @@
 #      load spread over 8 projects and against (f);
 #   5. storage round trips per request from the Server-Timing header (var SERVER_TIMING=1),
 #      of the service and of the old design, from separate starts, outside the timed runs.
+# Each timed run also records the CPU time its server used (all its processes, and the workerd
+# process that runs the Worker, its objects and the local KV apart), which a machine shared
+# with other work disturbs much less than requests per second. A server that stops answering
+# is started again on its state, and the results say so.
 # bench/lib/index-report.mjs writes the results, the edge latency model and the chart.
 set -euo pipefail
 
