@@ -179,7 +179,11 @@ for (const n of sizes) {
 }
 for (const [n, limit] of Object.entries(P99_TARGETS)) {
   if (!listing[n]) continue;
-  const rows = listing[n].filter((r) => r.service);
+  const rows = listing[n].filter((r) => r.service && r.service.p99 !== null);
+  if (!rows.length) {
+    targets.push({ target: `every listing at N = ${nfmt(n)}: p99 < ${limit} ms`, met: false, measured: "not measured in this run" });
+    continue;
+  }
   const worst = rows.reduce((a, r) => (a && a.service.p99 >= r.service.p99 ? a : r), null);
   const worstRep = Math.max(...rows.map((r) => r.service.p99Worst ?? 0));
   targets.push({
@@ -327,7 +331,10 @@ md += `| load | wrk, 1 thread; get, create, delete: 2 connections, ${s.duration_
 md += `| data | the service's index rows written by the core's \`SqlIndex\` into each object's SQLite file, token records by the core's \`TokenStore::save\`; the old design's KV entries by its own \`TokenStore::save\`; the same tokens for both (same generator and seed) |\n`;
 md += `| load average (1/5/15 min) | ${marks.map((m) => `${m.at}: ${m.loadavg}`).join("; ")} |\n`;
 md += `| wall time | ${Math.floor(meta.wall_time_s / 60)} min ${meta.wall_time_s % 60} s |\n`;
-md += `| servers started again | ${events.length ? events.map((e) => `${e.server} at ${Math.floor(e.t / 60)} min ${e.t % 60} s (${e.phase}, repetition ${e.rep}): it had stopped answering`).join("; ") : "none"} |\n\n`;
+const restarts = events.filter((e) => e.event === "restart");
+const skipped = events.filter((e) => e.event === "skipped");
+md += `| servers started again | ${restarts.length ? restarts.map((e) => `${e.server} at ${Math.floor(e.t / 60)} min ${e.t % 60} s (${e.phase}, repetition ${e.rep}): it had stopped answering`).join("; ") : "none"} |\n`;
+md += `| skipped for the time limit | ${skipped.length ? skipped.map((e) => e.what).join("; ") : "nothing"} |\n\n`;
 
 md += `## Targets\n\n| target | met | measured |\n|---|---|---|\n`;
 for (const t of targets) md += `| ${t.target} | ${t.met ? "yes" : "**no**"} | ${t.measured} |\n`;
@@ -365,7 +372,11 @@ for (const n of sizes) {
   for (const r of listing[n]) {
     md += `| ${caseLabel(r.case)} | ${fmt(r.service?.rps)} | ${fmt(r.service?.p50, 2)} | ${fmt(r.service?.p99, 2)} (${fmt(r.service?.p99Worst, 1)}) | ${fmt(r.service?.cpu, 2)} | ${fmt(r.baseline?.rps)} | ${fmt(r.baseline?.p50, 2)} | ${fmt(r.baseline?.p99, 2)} | ${fmt(r.baseline?.cpu, 2)} | ${fmt(r.ratio, 2)} | ${fmt(r.cpuRatio, 2)} |\n`;
   }
-  const ok = listing[n].filter((r) => r.service);
+  const ok = listing[n].filter((r) => r.service && r.service.p50 !== null);
+  if (!ok.length) {
+    md += `\nNo run at this N.\n\n`;
+    continue;
+  }
   md += `\nRange: p50 ${fmt(Math.min(...ok.map((r) => r.service.p50)), 2)}–${fmt(Math.max(...ok.map((r) => r.service.p50)), 2)} ms, p99 ${fmt(Math.min(...ok.map((r) => r.service.p99)), 2)}–${fmt(Math.max(...ok.map((r) => r.service.p99)), 2)} ms, ${fmt(Math.min(...ok.map((r) => r.service.rps)))}–${fmt(Math.max(...ok.map((r) => r.service.rps)))} req/s; ratio to (h) ${fmt(Math.min(...ok.map((r) => r.ratio ?? Infinity)), 2)}–${fmt(Math.max(...ok.map((r) => r.ratio ?? 0)), 2)}, median ${fmt(median(ok.map((r) => r.ratio)), 2)}; from CPU time, median ${fmt(median(ok.map((r) => r.cpuRatio)), 2)}.\n\n`;
 }
 
@@ -390,7 +401,7 @@ md += `| connections | one project req/s | p50 ms | p99 ms | CPU ms/req | ${s.sp
 for (const r of ceiling) {
   md += `| ${r.conns} | ${fmt(r.one?.rps)} | ${fmt(r.one?.p50, 1)} | ${fmt(r.one?.p99, 1)} | ${fmt(r.one?.cpu, 2)} | ${fmt(r.spread?.rps)} | ${fmt(r.spread?.p50, 1)} | ${fmt(r.spread?.p99, 1)} | ${fmt(r.spread?.cpu, 2)} | ${fmt(r.base?.rps)} | ${fmt(r.base?.p50, 1)} | ${fmt(r.base?.p99, 1)} | ${fmt(r.base?.cpu, 2)} |\n`;
 }
-md += `\nHighest: one project ${fmt(bestOne?.one?.rps)} creates/s (${bestOne?.conns} connections), ${s.spread_projects} projects ${fmt(bestSpread?.spread?.rps)} (${bestSpread?.conns}), baseline (f) ${fmt(bestBase?.base?.rps)} (${bestBase?.conns}).\n`;
+if (ceiling.length) md += `\nHighest: one project ${fmt(bestOne?.one?.rps)} creates/s (${bestOne?.conns} connections), ${s.spread_projects} projects ${fmt(bestSpread?.spread?.rps)} (${bestSpread?.conns}), baseline (f) ${fmt(bestBase?.base?.rps)} (${bestBase?.conns}).\n`;
 
 writeFileSync(join(out, "index-results.md"), md);
 writeFileSync(join(out, "index-chart.svg"), chart());
