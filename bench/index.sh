@@ -6,7 +6,7 @@
 # creates one project's object sustains. Not part of the test suite.
 #
 # Usage:
-#   bench/index.sh            the full run (about 30 minutes on 2 cores, stopped after 45):
+#   bench/index.sh            the full run (about 30 minutes on 2 cores, at most 40):
 #                             N = 1,000, 10,000, 100,000 and 1,000,000 tokens, the old design at
 #                             N up to 100,000, 3 repetitions of the listings, 8 rounds of get,
 #                             create and delete, 2 of the ceiling; writes docs/bench/index-results.md,
@@ -28,7 +28,9 @@
 #                            with the index in KV); built once into target/bench-old/REV
 #   --no-build               use the builds already there (build/, bench/baselines/*/build)
 #   --keep                   keep the temporary directory (state, logs, raw results)
-#   --max-minutes M          hard limit: the run stops itself after M minutes
+#   --max-minutes M          time limit: once it is near, the timed runs still to come are
+#                            skipped (the report lists them) and the run finishes with what it
+#                            has; M + 5 minutes is a hard stop
 #
 # What it does. Builds the release service (scripts/build.sh), baselines (b) bench/baselines/
 # kv-get and (f), (g), (h) bench/baselines/do-index, the seeding tool, and the old design with
@@ -55,6 +57,10 @@
 #      load spread over 8 projects and against (f);
 #   5. storage round trips per request from the Server-Timing header (var SERVER_TIMING=1),
 #      of the service and of the old design, from separate starts, outside the timed runs.
+# Each timed run also records the CPU time its server used (all its processes, and the workerd
+# process that runs the Worker, its objects and the local KV apart), which a machine shared
+# with other work disturbs much less than requests per second. A server that stops answering
+# is started again on its state, and the results say so.
 # bench/lib/index-report.mjs writes the results, the edge latency model and the chart.
 set -euo pipefail
 
@@ -64,7 +70,7 @@ cd "$root"
 
 sizes="1000,10000,100000,1000000" old_sizes="1000,10000,100000" reps=3 duration=2 misc_rounds=8
 ceiling_conns="1,2,4,8,16" ceiling_duration=3 ceiling_rounds=2 warmup=1 quick=false
-out="$root/docs/bench" build=true keep=false max_minutes=45 old_commit=8deccd3
+out="$root/docs/bench" build=true keep=false max_minutes=40 old_commit=8deccd3
 command_line="bench/index.sh $*"
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
@@ -130,7 +136,7 @@ storage_kind=$(df -P "$work" | awk 'NR==2 {print $1}')
 
 own_pgid=$(ps -o pgid= -p $$ | tr -d ' ')
 servers=()
-declare -A pgid_of_port=()
+declare -A pgid_of_port=() pids_of_group=() runtime_pids=()
 watchdog=""
 # stop_server PGID: SIGINT to the server's process group, SIGKILL if still there after 10 s.
 stop_server() {
@@ -158,8 +164,17 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'say "interrupted"; exit 130' INT TERM
-(sleep $((max_minutes * 60)) && echo "bench: over $max_minutes minutes, stopping" >&2 && kill -TERM $$) 2>/dev/null &
+(sleep $(((max_minutes + 5) * 60)) && echo "bench: over $((max_minutes + 5)) minutes, stopping" >&2 && kill -TERM $$) 2>/dev/null &
 watchdog=$!
+# The timed runs stop early enough for the round trips, the old design's probes and the report.
+budget_end=$((started_at + max_minutes * 60 - 180))
+# within_budget WHAT: whether there is time left for WHAT; if not, WHAT is recorded as skipped.
+within_budget() {
+  [ "$(date +%s)" -lt "$budget_end" ] && return 0
+  say "time limit near: skipping $1"
+  printf '{"event":"skipped","what":"%s","t":%s}\n' "$1" $(($(date +%s) - started_at)) >>"$work/events.jsonl"
+  return 1
+}
 
 # --- tools and builds ----------------------------------------------------------------------------
 if ! command -v wrk >/dev/null; then
@@ -305,6 +320,48 @@ start_server() {
     fi
     sleep 0.05
   done
+  # Its processes, whose CPU time the timed runs read: all of them (wrangler's Node process and
+  # proxy runtime, which only relay requests locally) and the runtime that runs the Worker, its
+  # objects and the KV simulator (the workerd process with an inspector).
+  local p
+  pids_of_group[$pid]="" runtime_pids[$pid]=""
+  for p in $(pgrep -g "$pid"); do
+    pids_of_group[$pid]+="$p "
+    if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- '--inspector-addr'; then runtime_pids[$pid]+="$p "; fi
+  done
+}
+# Servers by name, remembered so that one that stops answering (on a machine shared with other
+# work, a process may be ended from outside) is started again on the same state.
+declare -A srv_var=() srv_cfg=() srv_state=() srv_args=() srv_pgid=()
+restarts=0
+# serve NAME VAR CONFIG STATE [wrangler args...]: start_server, and VAR set to its base URL.
+serve() {
+  local name=$1 var=$2 cfg=$3 state=$4
+  shift 4
+  start_server "$name" "$cfg" "$state" "$@"
+  srv_var[$name]=$var srv_cfg[$name]=$cfg srv_state[$name]=$state srv_pgid[$name]=$started_pgid
+  srv_args[$name]=$(printf '%q ' "$@")
+  printf -v "$var" '%s' "$started_base"
+}
+unserve() { # NAME
+  stop_server "${srv_pgid[$1]}"
+  unset "srv_pgid[$1]"
+}
+# ensure NAME...: each server answers, or is started again (and the event recorded).
+ensure() {
+  local name var
+  for name in "$@"; do
+    var=${srv_var[$name]}
+    curl -s -o /dev/null --max-time 15 "${!var}/" && continue
+    say "$name stopped answering: starting it again"
+    restarts=$((restarts + 1))
+    printf '{"event":"restart","server":"%s","t":%s,"phase":"%s","rep":%s}\n' "$name" \
+      $(($(date +%s) - started_at)) "${phase_now:-}" "${rep:-0}" >>"$work/events.jsonl"
+    stop_server "${srv_pgid[$name]}"
+    eval "start_server \"\$name\" \"\${srv_cfg[\$name]}\" \"\${srv_state[\$name]}\" ${srv_args[$name]}"
+    srv_pgid[$name]=$started_pgid
+    printf -v "$var" '%s' "$started_base"
+  done
 }
 # expect_status CODE CURL_ARGS...: one request that must answer CODE
 expect_status() {
@@ -410,25 +467,25 @@ for n in "${old_sizes_list[@]}"; do load_kv "$work/state/old-$n" "$work/data-old
 runs="$work/runs.jsonl" probes="$work/probes.jsonl"
 : >"$runs"
 : >"$probes"
+: >"$work/events.jsonl"
 export LUA_PATH="$bench/lua/?.lua;;"
 rep=0
-# cpu_ticks PGID: user + system clock ticks used so far by the processes of a process group (a
-# server: wrangler and its workerd processes, where the Worker, the objects and the KV
-# simulator all run). On a machine shared with other work, CPU time per request moves much
-# less than requests per second.
+# cpu_ticks PGID: sets `ticks` and `ticks_runtime` to the user + system clock ticks used so far
+# by all of a server's processes, and by the runtime that runs the Worker. On a machine shared
+# with other work, CPU time per request moves much less than requests per second. Builtins
+# only: no process is started, so a loaded machine does not stretch the pauses between runs.
 cpu_ticks() {
-  python3 - "$1" <<'EOF'
-import glob, sys
-group, total = sys.argv[1], 0
-for path in glob.glob("/proc/[0-9]*/stat"):
-    try:
-        fields = open(path).read().rsplit(")", 1)[1].split()
-    except OSError:
-        continue
-    if fields[2] == group:
-        total += int(fields[11]) + int(fields[12])
-print(total)
-EOF
+  local p line fields t
+  ticks=0 ticks_runtime=0
+  for p in ${pids_of_group[$1]:-}; do
+    line=""
+    { read -r line <"/proc/$p/stat"; } 2>/dev/null || continue
+    read -r -a fields <<<"${line##*) }"
+    t=$((fields[11] + fields[12]))
+    ticks=$((ticks + t))
+    if [[ " ${runtime_pids[$1]:-} " == *" $p "* ]]; then ticks_runtime=$((ticks_runtime + t)); fi
+  done
+  return 0
 }
 ticks_per_second=$(getconf CLK_TCK)
 # load PHASE CASE TARGET N CONNS SECONDS SCRIPT URL ARGS...: one timed wrk run, recorded with
@@ -436,22 +493,27 @@ ticks_per_second=$(getconf CLK_TCK)
 load() {
   local phase=$1 id=$2 target=$3 n=$4 conns=$5 seconds=$6 script=$7 url=$8
   shift 8
-  local raw="$work/logs/wrk-$phase-$target-$id-$n-$conns-$rep.txt" line port pgid t0 t1 cpu_ms=null
+  local raw="$work/logs/wrk-$phase-$target-$id-$n-$conns-$rep.txt" line port pgid t0 t1 r0 r1 cpu_ms=null cpu_runtime_ms=null
   port=${url#http://127.0.0.1:}
   port=${port%%/*}
   port=${port%%\?*}
   pgid=${pgid_of_port[$port]:-}
-  [ -n "$pgid" ] && t0=$(cpu_ticks "$pgid")
+  if [ -n "$pgid" ]; then
+    cpu_ticks "$pgid"
+    t0=$ticks r0=$ticks_runtime
+  fi
   timeout $((seconds + 60)) wrk -t1 -c"$conns" -d"${seconds}s" --timeout 30s --latency \
     -s "$bench/lua/$script" "$url" -- "$@" >"$raw" 2>&1 || true
   if [ -n "$pgid" ]; then
-    t1=$(cpu_ticks "$pgid")
+    cpu_ticks "$pgid"
+    t1=$ticks r1=$ticks_runtime
     cpu_ms=$(((t1 - t0) * 1000 / ticks_per_second))
+    cpu_runtime_ms=$(((r1 - r0) * 1000 / ticks_per_second))
   fi
   line=$(grep '^BENCH_JSON ' "$raw" | tail -1 | cut -d' ' -f2- || true)
   [ -n "$line" ] || line='{"failed":true}'
-  printf '{"phase":"%s","case":"%s","target":"%s","n":%s,"conns":%s,"seconds":%s,"rep":%s,"cpu_ms":%s,"wrk":%s}\n' \
-    "$phase" "$id" "$target" "$n" "$conns" "$seconds" "$rep" "$cpu_ms" "$line" >>"$runs"
+  printf '{"phase":"%s","case":"%s","target":"%s","n":%s,"conns":%s,"seconds":%s,"rep":%s,"cpu_ms":%s,"cpu_runtime_ms":%s,"wrk":%s}\n' \
+    "$phase" "$id" "$target" "$n" "$conns" "$seconds" "$rep" "$cpu_ms" "$cpu_runtime_ms" "$line" >>"$runs"
   printf '  %-8s %-32s %-12s N=%-8s c=%-2s rep %s: %s\n' "$phase" "$id" "$target" "$n" "$conns" "$rep" \
     "$(grep -E '^Requests/sec' "$raw" | tr -s ' ' || echo 'no result')" >&2
 }
@@ -507,20 +569,23 @@ del_tokens="$work/data/tokens-bench-del.txt"
 del_base_tokens="$work/data/tokens-bench-del-base.txt"
 
 # --- 1. get, create, delete ----------------------------------------------------------------------
+phase_now=misc
 say "serving the service, baseline (b) and baselines (f), (g), (h)"
-start_server service "$work/service.json" "$work/state/new" "${service_vars[@]}"
-svc=$started_base svc_pgid=$started_pgid
-start_server kv-get "$work/kv-get.json" "$work/state/kvget"
-kvg=$started_base kvg_pgid=$started_pgid
-start_server do-index "$work/do-index.json" "$work/state/do"
-dob=$started_base dob_pgid=$started_pgid
+serve service svc "$work/service.json" "$work/state/new" "${service_vars[@]}"
+serve kv-get kvg "$work/kv-get.json" "$work/state/kvget"
+serve do-index dob "$work/do-index.json" "$work/state/do"
 # The same build with the console's static assets in front (as wrangler.toml has it), for what
 # that layer costs a get locally; every other service figure is without it, like the baselines.
-start_server service-assets "$work/service-assets.json" "$work/state/assets" "${service_vars[@]}"
-sva=$started_base sva_pgid=$started_pgid
+serve service-assets sva "$work/service-assets.json" "$work/state/assets" "${service_vars[@]}"
 
 misc_run() { # PART CASE: one timed run of the service's case or of its baseline
   local part=$1 id=$2 start=$(((rep - 1) * pool))
+  case $part:$id in
+    service:*) ensure service ;;
+    baseline:get) ensure kv-get ;;
+    baseline:*) ensure do-index ;;
+    assets:*) ensure service-assets ;;
+  esac
   case $part:$id in
     service:get) load misc get service 0 2 "$duration" walk.lua "$svc" GET /upload-tokens/ "$read_tokens" 0 1000 "$(auth_of bench-read)" cycle ;;
     service:get-plain) load assets get service 0 2 "$duration" walk.lua "$svc" GET /upload-tokens/ "$read_tokens" 0 1000 "$(auth_of bench-read)" cycle ;;
@@ -541,6 +606,7 @@ warm "$warmup" 2 static.lua "$dob/" POST - '{"ttl":3600}'
 warm "$warmup" 2 walk.lua "$svc" DELETE /upload-tokens/ "$del_tokens" $((misc_rounds * pool)) "$warm_pool" "$(auth_of bench-del)" once
 warm "$warmup" 2 walk.lua "$dob" DELETE / "$del_base_tokens" $((misc_rounds * pool)) "$warm_pool" - once "?project=bench-del-base"
 for ((rep = 1; rep <= misc_rounds; rep++)); do
+  within_budget "get, create, delete: rounds $rep to $misc_rounds" || break
   mark "misc round $rep"
   say "get, create, delete: round $rep of $misc_rounds"
   for id in get create delete; do
@@ -548,10 +614,11 @@ for ((rep = 1; rep <= misc_rounds; rep++)); do
   done
   for part in $(ordered service assets); do misc_run "$part" get-plain; done
 done
-stop_server "$kvg_pgid"
-stop_server "$sva_pgid"
+unserve kv-get
+unserve service-assets
 
 # --- 2. listings, service and baseline (h) -------------------------------------------------------
+phase_now=list
 say "warming the listings (each case once on both)"
 : >"$work/spec-warm.jsonl"
 for n in "${sizes_list[@]}"; do
@@ -563,14 +630,17 @@ done
 probe "$work/spec-warm.jsonl" 1
 for ((rep = 1; rep <= reps; rep++)); do
   for n in "${sizes_list[@]}"; do
+    within_budget "listings at N=$n, repetition $rep" || continue
     mark "list N=$n rep $rep"
     say "listings at N=$n, service and baseline (h): repetition $rep of $reps"
     seconds=$(list_seconds "$n")
     while read -r id page size by order; do
       for part in $(ordered service baseline); do
         if [ "$part" = service ]; then
+          ensure service
           load list "$id" service "$n" 1 "$seconds" static.lua "$(svc_list_url "$svc" "$n" "$page" "$size" "$by" "$order")" GET "$(auth_of "bench-$n")" -
         else
+          ensure do-index
           load list "$id" baseline-h "$n" 1 "$seconds" static.lua "$(base_list_url "$dob" "$n" "$page" "$size" "$by" "$order")" GET - -
         fi
       done
@@ -579,10 +649,10 @@ for ((rep = 1; rep <= reps; rep++)); do
 done
 
 # --- 3. the old design beside the service --------------------------------------------------------
+phase_now=old
 for n in "${old_sizes_list[@]}"; do
   say "old design ($old_rev) at N=$n"
-  start_server "old-$n" "$work/old.json" "$work/state/old-$n" "${old_vars[@]}"
-  old=$started_base old_pgid=$started_pgid
+  serve "old-$n" old "$work/old.json" "$work/state/old-$n" "${old_vars[@]}"
   : >"$work/spec-old.jsonl"
   while read -r id page size by order; do
     [[ " $old_case_ids " == *" $id "* ]] || continue
@@ -590,31 +660,37 @@ for n in "${old_sizes_list[@]}"; do
   done < <(list_cases "$n")
   probe "$work/spec-old.jsonl" 2
   for ((rep = 1; rep <= reps; rep++)); do
+    within_budget "old design at N=$n, repetition $rep" || continue
     mark "old N=$n rep $rep"
     while read -r id page size by order; do
       [[ " $old_case_ids " == *" $id "* ]] || continue
       for part in $(ordered service old); do
         if [ "$part" = service ]; then
+          ensure service
           load old "$id" service "$n" 1 "$(list_seconds "$n")" static.lua "$(svc_list_url "$svc" "$n" "$page" "$size" "$by" "$order")" GET "$(auth_of "bench-$n")" -
         else
+          ensure "old-$n"
           load old "$id" old "$n" 1 "$(old_seconds "$n")" static.lua "$(svc_list_url "$old" "$n" "$page" "$size" "$by" "$order")" GET "$(auth_of "bench-$n")" -
         fi
       done
     done < <(list_cases "$n")
   done
-  stop_server "$old_pgid"
+  unserve "old-$n"
 done
 
 # --- 4. creates per second on one project's object -----------------------------------------------
+phase_now=ceiling
 say "creates per second: one project, $spread projects, baseline (f)"
 spread_auths=()
 for p in "${spread_projects[@]}"; do spread_auths+=("$(auth_of "$p")"); done
 warm "$warmup" 4 rotate.lua "$svc/upload-tokens" POST '{"ttl":3600}' "${spread_auths[@]}"
 for ((rep = 1; rep <= ceiling_rounds; rep++)); do
+  within_budget "creates per second, round $rep" || continue
   mark "ceiling round $rep"
   for c in "${ceiling_list[@]}"; do
     case $(((rep + c) % 3)) in 0) order="one spread base" ;; 1) order="spread base one" ;; *) order="base one spread" ;; esac
     for t in $order; do
+      if [ "$t" = base ]; then ensure do-index; else ensure service; fi
       case $t in
         one) load ceiling create-one-project service 0 "$c" "$ceiling_duration" static.lua "$svc/upload-tokens" POST "$(auth_of bench-create)" '{"ttl":3600}' ;;
         spread) load ceiling "create-$spread-projects" service 0 "$c" "$ceiling_duration" rotate.lua "$svc/upload-tokens" POST '{"ttl":3600}' "${spread_auths[@]}" ;;
@@ -623,8 +699,8 @@ for ((rep = 1; rep <= ceiling_rounds; rep++)); do
     done
   done
 done
-stop_server "$svc_pgid"
-stop_server "$dob_pgid"
+unserve service
+unserve do-index
 
 # --- 5. storage round trips per request (Server-Timing) ------------------------------------------
 say "round trips per request: the service with SERVER_TIMING=1"
@@ -685,6 +761,7 @@ meta = {
                  "warmup_s": $warmup, "wrk_threads": 1, "rate_limit": $rate_limit, "delete_pool_per_run": $pool,
                  "state_storage": "$storage_kind"},
     "sizes": {"service_wasm_gzip": $(gz "$work/service/index_bg.wasm"), "old_wasm_gzip": $(gz "$work/old/index_bg.wasm")},
+    "restarts": $restarts,
     "wall_time_s": $(($(date +%s) - started_at)),
 }
 json.dump(meta, open(sys.argv[1], "w"), indent=2)

@@ -15,6 +15,10 @@ const lines = (f) => readFileSync(join(work, f), "utf8").split("\n").filter(Bool
 const runs = lines("runs.jsonl");
 const probes = lines("probes.jsonl");
 const marks = lines("load.jsonl");
+let events = [];
+try {
+  events = lines("events.jsonl");
+} catch {}
 const meta = JSON.parse(readFileSync(join(work, "meta.json"), "utf8"));
 
 // The edge's assumed round-trip times (the model's only inputs besides the measurements).
@@ -50,7 +54,10 @@ function summarise(r) {
     requests: w.requests,
     seconds,
     rps: w.requests / seconds,
-    cpu: answered && r.cpu_ms !== null && r.cpu_ms !== undefined ? r.cpu_ms / w.requests : null,
+    // CPU per request: of the runtime that runs the Worker (with its objects and the KV
+    // simulator), and of all the server's processes (wrangler's relaying ones too).
+    cpu: answered && typeof r.cpu_runtime_ms === "number" ? r.cpu_runtime_ms / w.requests : null,
+    cpuAll: answered && typeof r.cpu_ms === "number" ? r.cpu_ms / w.requests : null,
     p50: answered ? w.latency_us.p50 / 1000 : null,
     p99: answered ? w.latency_us.p99 / 1000 : null,
     max: answered ? w.latency_us.max / 1000 : null,
@@ -71,6 +78,7 @@ for (const g of groups.values()) {
   g.rps = median(ok.map((x) => x.rps));
   g.p50 = median(ok.map((x) => x.p50));
   g.cpu = median(ok.map((x) => x.cpu));
+  g.cpuAll = median(ok.map((x) => x.cpuAll));
   g.p99 = median(ok.map((x) => x.p99));
   g.p99Worst = ok.length ? Math.max(...ok.map((x) => x.p99 ?? 0)) : null;
   g.requests = ok.reduce((a, x) => a + x.requests, 0);
@@ -92,13 +100,13 @@ function pairedRatios(a, b, invert = false) {
 const pairedRatio = (a, b, invert = false) => median(pairedRatios(a, b, invert));
 // The same from CPU time per request: b's over a's, i.e. what a's throughput over b's would be
 // if both were limited by CPU alone.
-function cpuRatio(a, b) {
+function cpuRatio(a, b, key = "cpu") {
   if (!a || !b) return null;
   const xs = [];
   for (const x of a.reps) {
     const y = b.reps.find((r) => r.rep === x.rep);
-    if (!y || x.failed || y.failed || !x.cpu || !y.cpu) continue;
-    xs.push(y.cpu / x.cpu);
+    if (!y || x.failed || y.failed || !x[key] || !y[key]) continue;
+    xs.push(y[key] / x[key]);
   }
   return median(xs);
 }
@@ -153,11 +161,12 @@ for (const [c, base, letter, what] of [
   const ratio = pairedRatio(s, b);
   const ratios = pairedRatios(s, b);
   const cpu = cpuRatio(s, b);
-  misc[c] = { service: s, baseline: b, letter, what, ratio, ratios, cpuRatio: cpu, trips: trips("service", c, 0), oldTrips: trips("old", c, 0) };
+  const cpuAll = cpuRatio(s, b, "cpuAll");
+  misc[c] = { service: s, baseline: b, letter, what, ratio, ratios, cpuRatio: cpu, cpuAllRatio: cpuAll, trips: trips("service", c, 0), oldTrips: trips("old", c, 0) };
   targets.push({
     target: `${c} >= ${RATIO_TARGET} x baseline (${letter}) throughput`,
     met: ratio !== null && ratio >= RATIO_TARGET,
-    measured: `paired ratio ${fmt(ratio, 2)} (median of ${ratios.length} rounds; ${ratios.filter((r) => r >= RATIO_TARGET).length} of them at ${RATIO_TARGET} or more); ${fmt(s?.rps)} vs ${fmt(b?.rps)} req/s (medians); from CPU time per request ${fmt(cpu, 2)}`,
+    measured: `paired ratio ${fmt(ratio, 2)} (median of ${ratios.length} rounds; ${ratios.filter((r) => r >= RATIO_TARGET).length} of them at ${RATIO_TARGET} or more); ${fmt(s?.rps)} vs ${fmt(b?.rps)} req/s (medians); from CPU time per request ${fmt(cpu, 2)} (the Worker's runtime), ${fmt(cpuAll, 2)} (all local processes)`,
   });
 }
 const listing = {};
@@ -170,7 +179,11 @@ for (const n of sizes) {
 }
 for (const [n, limit] of Object.entries(P99_TARGETS)) {
   if (!listing[n]) continue;
-  const rows = listing[n].filter((r) => r.service);
+  const rows = listing[n].filter((r) => r.service && r.service.p99 !== null);
+  if (!rows.length) {
+    targets.push({ target: `every listing at N = ${nfmt(n)}: p99 < ${limit} ms`, met: false, measured: "not measured in this run" });
+    continue;
+  }
   const worst = rows.reduce((a, r) => (a && a.service.p99 >= r.service.p99 ? a : r), null);
   const worstRep = Math.max(...rows.map((r) => r.service.p99Worst ?? 0));
   targets.push({
@@ -317,7 +330,11 @@ md += `| serving | \`wrangler dev --ip 127.0.0.1 --log-level warn\`, local KV an
 md += `| load | wrk, 1 thread; get, create, delete: 2 connections, ${s.duration_s} s per run, ${s.misc_rounds} rounds; listings: 1 connection, ${Object.entries(s.list_seconds).map(([n, t]) => `${t} s at N = ${nfmt(n)}`).join(", ")}; old design: ${Object.entries(s.old_seconds).map(([n, t]) => `${t} s at N = ${nfmt(n)}`).join(", ")}; listings and old design ${s.reps} repetition(s); creates per second ${s.ceiling_rounds} round(s) of ${s.ceiling_duration_s} s; medians quoted |\n`;
 md += `| data | the service's index rows written by the core's \`SqlIndex\` into each object's SQLite file, token records by the core's \`TokenStore::save\`; the old design's KV entries by its own \`TokenStore::save\`; the same tokens for both (same generator and seed) |\n`;
 md += `| load average (1/5/15 min) | ${marks.map((m) => `${m.at}: ${m.loadavg}`).join("; ")} |\n`;
-md += `| wall time | ${Math.floor(meta.wall_time_s / 60)} min ${meta.wall_time_s % 60} s |\n\n`;
+md += `| wall time | ${Math.floor(meta.wall_time_s / 60)} min ${meta.wall_time_s % 60} s |\n`;
+const restarts = events.filter((e) => e.event === "restart");
+const skipped = events.filter((e) => e.event === "skipped");
+md += `| servers started again | ${restarts.length ? restarts.map((e) => `${e.server} at ${Math.floor(e.t / 60)} min ${e.t % 60} s (${e.phase}, repetition ${e.rep}): it had stopped answering`).join("; ") : "none"} |\n`;
+md += `| skipped for the time limit | ${skipped.length ? skipped.map((e) => e.what).join("; ") : "nothing"} |\n\n`;
 
 md += `## Targets\n\n| target | met | measured |\n|---|---|---|\n`;
 for (const t of targets) md += `| ${t.target} | ${t.met ? "yes" : "**no**"} | ${t.measured} |\n`;
@@ -335,11 +352,11 @@ const tripsAll = sizes.flatMap((n) => listing[n].map((r) => r.trips)).filter(Boo
 const sameTrips = [...new Set(tripsAll.map(tripText))];
 md += `\nEvery listing of the new design, at every N, page and order: ${sameTrips.join("; ")} (${tripsAll.length} cases probed).\n`;
 
-md += `\n## get, create, delete next to their baselines\n\n2 connections. The ratio is the median over ${s.misc_rounds} rounds of the service's throughput over its baseline's, the two runs of a round made next to each other. CPU ms/req is the CPU time the target's whole local runtime (Worker, objects, KV simulator, wrangler) used during a run over the requests it answered; "ratio from CPU" is the median of the baseline's over the service's, round by round: the throughput ratio a machine with nothing else to do would approach, and a figure that moves much less than requests per second when other work shares the cores.\n\n`;
-md += `| case | req/s | p50 ms | p99 ms | CPU ms/req | baseline | baseline req/s | baseline p50 ms | baseline p99 ms | baseline CPU ms/req | ratio | rounds' ratios | ratio from CPU |\n|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---:|\n`;
+md += `\n## get, create, delete next to their baselines\n\n2 connections. The ratio is the median over ${s.misc_rounds} rounds of the service's throughput over its baseline's, the two runs of a round made next to each other. CPU ms/req is the CPU time a target used during a run over the requests it answered: "runtime" is the workerd process that runs the Worker, its objects and the local KV (what the edge would run), "all" adds wrangler's Node process and proxy runtime, which only relay requests locally but do more work for some requests than for others. "Ratio from it" is the median of the baseline's over the service's, round by round: the throughput ratio that a machine with nothing else to do would approach if CPU were the only limit, a figure that moves much less than requests per second when other work shares the cores.\n\n`;
+md += `| case | req/s | p50 ms | p99 ms | baseline | baseline req/s | baseline p50 ms | baseline p99 ms | ratio | rounds' ratios | CPU ms/req, runtime: service / baseline | ratio from it | CPU ms/req, all: service / baseline | ratio from it |\n|---|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|\n`;
 for (const c of ["get", "create", "delete"]) {
   const m = misc[c];
-  md += `| ${c} | ${fmt(m.service?.rps)} | ${fmt(m.service?.p50, 2)} | ${fmt(m.service?.p99, 2)} | ${fmt(m.service?.cpu, 2)} | (${m.letter}) ${m.what} | ${fmt(m.baseline?.rps)} | ${fmt(m.baseline?.p50, 2)} | ${fmt(m.baseline?.p99, 2)} | ${fmt(m.baseline?.cpu, 2)} | ${fmt(m.ratio, 2)} | ${m.ratios.length ? `${fmt(Math.min(...m.ratios), 2)}–${fmt(Math.max(...m.ratios), 2)}` : "–"} | ${fmt(m.cpuRatio, 2)} |\n`;
+  md += `| ${c} | ${fmt(m.service?.rps)} | ${fmt(m.service?.p50, 2)} | ${fmt(m.service?.p99, 2)} | (${m.letter}) ${m.what} | ${fmt(m.baseline?.rps)} | ${fmt(m.baseline?.p50, 2)} | ${fmt(m.baseline?.p99, 2)} | ${fmt(m.ratio, 2)} | ${m.ratios.length ? `${fmt(Math.min(...m.ratios), 2)}–${fmt(Math.max(...m.ratios), 2)}` : "–"} | ${fmt(m.service?.cpu, 2)} / ${fmt(m.baseline?.cpu, 2)} | ${fmt(m.cpuRatio, 2)} | ${fmt(m.service?.cpuAll, 2)} / ${fmt(m.baseline?.cpuAll, 2)} | ${fmt(m.cpuAllRatio, 2)} |\n`;
 }
 const plain = get("assets", "get", "service", 0, 2);
 const withAssets = get("assets", "get", "service-assets", 0, 2);
@@ -349,13 +366,17 @@ if (plain && withAssets) {
 }
 if (misc.delete.service?.exhausted || misc.delete.baseline?.exhausted) md += `\nA delete run used up its slice of tokens before its time was over (its throughput is then that of a shorter run).\n`;
 
-md += `\n## Listings\n\n1 connection (one object serves one request at a time: a second connection on the same project only waits behind the first, doubling the latency at the same throughput). Baseline (h) is one object call that runs the same \`COUNT(*)\` and \`LIMIT/OFFSET\` query over the same rows and answers them as JSON; the ratio is the service's throughput over (h)'s, paired. p99: median of the repetitions' p99 (in brackets the highest single run's).\n\n`;
+md += `\n## Listings\n\n1 connection (one object serves one request at a time: a second connection on the same project only waits behind the first, doubling the latency at the same throughput). Baseline (h) is one object call that runs the same \`COUNT(*)\` and \`LIMIT/OFFSET\` query over the same rows and answers them as JSON; the ratio is the service's throughput over (h)'s, paired. p99: median of the repetitions' p99 (in brackets the highest single run's). CPU ms/req: of the runtime that runs the Worker and its objects.\n\n`;
 for (const n of sizes) {
   md += `### N = ${nfmt(n)}\n\n| case | req/s | p50 ms | p99 ms | CPU ms/req | (h) req/s | (h) p50 ms | (h) p99 ms | (h) CPU ms/req | ratio | ratio from CPU |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n`;
   for (const r of listing[n]) {
     md += `| ${caseLabel(r.case)} | ${fmt(r.service?.rps)} | ${fmt(r.service?.p50, 2)} | ${fmt(r.service?.p99, 2)} (${fmt(r.service?.p99Worst, 1)}) | ${fmt(r.service?.cpu, 2)} | ${fmt(r.baseline?.rps)} | ${fmt(r.baseline?.p50, 2)} | ${fmt(r.baseline?.p99, 2)} | ${fmt(r.baseline?.cpu, 2)} | ${fmt(r.ratio, 2)} | ${fmt(r.cpuRatio, 2)} |\n`;
   }
-  const ok = listing[n].filter((r) => r.service);
+  const ok = listing[n].filter((r) => r.service && r.service.p50 !== null);
+  if (!ok.length) {
+    md += `\nNo run at this N.\n\n`;
+    continue;
+  }
   md += `\nRange: p50 ${fmt(Math.min(...ok.map((r) => r.service.p50)), 2)}–${fmt(Math.max(...ok.map((r) => r.service.p50)), 2)} ms, p99 ${fmt(Math.min(...ok.map((r) => r.service.p99)), 2)}–${fmt(Math.max(...ok.map((r) => r.service.p99)), 2)} ms, ${fmt(Math.min(...ok.map((r) => r.service.rps)))}–${fmt(Math.max(...ok.map((r) => r.service.rps)))} req/s; ratio to (h) ${fmt(Math.min(...ok.map((r) => r.ratio ?? Infinity)), 2)}–${fmt(Math.max(...ok.map((r) => r.ratio ?? 0)), 2)}, median ${fmt(median(ok.map((r) => r.ratio)), 2)}; from CPU time, median ${fmt(median(ok.map((r) => r.cpuRatio)), 2)}.\n\n`;
 }
 
@@ -380,21 +401,22 @@ md += `| connections | one project req/s | p50 ms | p99 ms | CPU ms/req | ${s.sp
 for (const r of ceiling) {
   md += `| ${r.conns} | ${fmt(r.one?.rps)} | ${fmt(r.one?.p50, 1)} | ${fmt(r.one?.p99, 1)} | ${fmt(r.one?.cpu, 2)} | ${fmt(r.spread?.rps)} | ${fmt(r.spread?.p50, 1)} | ${fmt(r.spread?.p99, 1)} | ${fmt(r.spread?.cpu, 2)} | ${fmt(r.base?.rps)} | ${fmt(r.base?.p50, 1)} | ${fmt(r.base?.p99, 1)} | ${fmt(r.base?.cpu, 2)} |\n`;
 }
-md += `\nHighest: one project ${fmt(bestOne?.one?.rps)} creates/s (${bestOne?.conns} connections), ${s.spread_projects} projects ${fmt(bestSpread?.spread?.rps)} (${bestSpread?.conns}), baseline (f) ${fmt(bestBase?.base?.rps)} (${bestBase?.conns}).\n`;
+if (ceiling.length) md += `\nHighest: one project ${fmt(bestOne?.one?.rps)} creates/s (${bestOne?.conns} connections), ${s.spread_projects} projects ${fmt(bestSpread?.spread?.rps)} (${bestSpread?.conns}), baseline (f) ${fmt(bestBase?.base?.rps)} (${bestBase?.conns}).\n`;
 
 writeFileSync(join(out, "index-results.md"), md);
 writeFileSync(join(out, "index-chart.svg"), chart());
-const strip = (g) => g && { rps: round(g.rps, 2), cpuMsPerRequest: round(g.cpu, 3), p50: round(g.p50, 3), p99: round(g.p99, 3), p99Worst: round(g.p99Worst, 3), requests: g.requests, unexpected: g.unexpected, reps: g.reps };
+const strip = (g) => g && { rps: round(g.rps, 2), cpuMsPerRequest: round(g.cpu, 3), cpuMsPerRequestAll: round(g.cpuAll, 3), p50: round(g.p50, 3), p99: round(g.p99, 3), p99Worst: round(g.p99Worst, 3), requests: g.requests, unexpected: g.unexpected, reps: g.reps };
 writeFileSync(join(out, "index-results.json"), JSON.stringify({
   meta,
   model: { kvMs: KV_MS, objectMs: OBJECT_MS, rows: model },
   targets,
-  misc: Object.fromEntries(Object.entries(misc).map(([c, m]) => [c, { service: strip(m.service), baseline: strip(m.baseline), baselineLetter: m.letter, ratio: round(m.ratio, 3), ratios: m.ratios.map((r) => round(r, 3)), cpuRatio: round(m.cpuRatio, 3), trips: m.trips, oldTrips: m.oldTrips }])),
+  misc: Object.fromEntries(Object.entries(misc).map(([c, m]) => [c, { service: strip(m.service), baseline: strip(m.baseline), baselineLetter: m.letter, ratio: round(m.ratio, 3), ratios: m.ratios.map((r) => round(r, 3)), cpuRatio: round(m.cpuRatio, 3), cpuAllRatio: round(m.cpuAllRatio, 3), trips: m.trips, oldTrips: m.oldTrips }])),
   listing: Object.fromEntries(Object.entries(listing).map(([n, rows]) => [n, rows.map((r) => ({ case: r.case, service: strip(r.service), baselineH: strip(r.baseline), ratio: round(r.ratio, 3), cpuRatio: round(r.cpuRatio, 3), trips: r.trips }))])),
   old: oldRows.map((r) => ({ n: r.n, case: r.case, old: strip(r.old), service: strip(r.service), speedup: round(r.speedup, 2), oldTrips: r.oldTrips })),
   ceiling: ceiling.map((r) => ({ conns: r.conns, oneProject: strip(r.one), spread: strip(r.spread), baselineF: strip(r.base) })),
   assets: { get: strip(plain), getWithAssets: strip(withAssets), ratio: round(assetsRatio, 3), cpuRatio: round(cpuRatio(withAssets, plain), 3) },
   loadavg: marks,
+  events,
 }, null, 1));
 console.log(`wrote ${join(out, "index-results.md")}, index-results.json, index-chart.svg`);
 for (const t of targets) console.log(`${t.met ? "met    " : "NOT MET"} ${t.target}: ${t.measured}`);
