@@ -32,9 +32,13 @@ pub enum LegacyImport {
     Partial(usize),
 }
 
-/// Whether the import is finished (one SQL read, no KV operation).
+/// Whether the import is finished: one SQL read until it is seen finished, none after (no KV
+/// operation).
 pub fn legacy_import_done<S: Sql>(index: &SqlIndex<S>) -> StoreResult<bool> {
-    Ok(index.meta(PROGRESS)?.as_deref() == Some(DONE))
+    if !index.imported.get() && index.meta(PROGRESS)?.as_deref() == Some(DONE) {
+        index.imported.set(true);
+    }
+    Ok(index.imported.get())
 }
 
 /// Copies `project`'s legacy KV index entries into `index`, at most
@@ -45,8 +49,14 @@ pub async fn import_legacy_index<S: Sql, K: Kv>(
     project: &ProjectId,
     now: UnixSeconds,
 ) -> StoreResult<LegacyImport> {
+    if index.imported.get() {
+        return Ok(LegacyImport::AlreadyDone);
+    }
     let mut cursor = match index.meta(PROGRESS)? {
-        Some(done) if done == DONE => return Ok(LegacyImport::AlreadyDone),
+        Some(done) if done == DONE => {
+            index.imported.set(true);
+            return Ok(LegacyImport::AlreadyDone);
+        }
         Some(cursor) if !cursor.is_empty() => Some(cursor),
         _ => None,
     };
@@ -77,6 +87,7 @@ pub async fn import_legacy_index<S: Sql, K: Kv>(
             }
             _ => {
                 index.set_meta(PROGRESS, DONE)?;
+                index.imported.set(true);
                 return Ok(LegacyImport::Finished(imported));
             }
         }

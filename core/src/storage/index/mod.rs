@@ -18,7 +18,9 @@ pub use legacy::{import_legacy_index, legacy_import_done, LegacyImport, MAX_PAGE
 pub use page::{count_statement, page_statement};
 pub use remote::{serve, CommandIndex, IndexTransport};
 pub use schema::{schema_version, MIGRATIONS, SCHEMA, SCHEMA_VERSION, VERSION_KEY};
-pub use sql::{CommandError, Sql, SqlIndex, SqlParam, SqlRows, SqlValue, TokenRow, NEVER};
+pub use sql::{
+    CommandError, Sql, SqlIndex, SqlParam, SqlRows, SqlValue, TokenRow, NEVER, PURGE_INTERVAL,
+};
 
 use crate::ids::TokenId;
 use crate::project::ProjectId;

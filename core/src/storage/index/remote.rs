@@ -2,9 +2,8 @@
 //! an [`IndexCommand`] (JSON) over a transport, and what the object does with one ([`serve`]).
 
 use super::{
-    import_legacy_index, legacy_import_done, Claim, CommandError, IndexCommand, IndexPage,
-    IndexReply, LegacyImport, Listed, PageRequest, SessionUse, Sql, SqlIndex, TokenIndex,
-    TokenStatus,
+    import_legacy_index, Claim, CommandError, IndexCommand, IndexPage, IndexReply, LegacyImport,
+    Listed, PageRequest, SessionUse, Sql, SqlIndex, TokenIndex, TokenStatus,
 };
 use crate::ids::TokenId;
 use crate::project::ProjectId;
@@ -219,19 +218,15 @@ pub async fn serve<S: Sql, K: Kv>(
 ) -> Result<String, CommandError> {
     let parsed: IndexCommand =
         serde_json::from_str(command).map_err(|e| CommandError::Malformed(e.to_string()))?;
-    if !legacy_import_done(index).map_err(CommandError::Storage)? {
-        let now = parsed.now();
-        match import_legacy_index(index, legacy_kv, project, now)
-            .await
-            .map_err(CommandError::Storage)?
-        {
-            LegacyImport::Partial(n) => {
-                return Err(CommandError::Storage(StoreError(format!(
-                    "importing the legacy KV index of project {project}: {n} entries so far, not finished"
-                ))))
-            }
-            LegacyImport::AlreadyDone | LegacyImport::Finished(_) => {}
-        }
+    // Once the import is known finished, this reads nothing at all.
+    match import_legacy_index(index, legacy_kv, project, parsed.now())
+        .await
+        .map_err(CommandError::Storage)?
+    {
+        LegacyImport::Partial(n) => return Err(CommandError::Storage(StoreError(format!(
+            "importing the legacy KV index of project {project}: {n} entries so far, not finished"
+        )))),
+        LegacyImport::AlreadyDone | LegacyImport::Finished(_) => {}
     }
     let reply = index.apply(parsed).map_err(CommandError::Storage)?;
     Ok(serde_json::to_string(&reply).expect("a reply always serialises"))

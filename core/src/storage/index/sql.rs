@@ -10,6 +10,7 @@ use crate::storage::kv::{StoreError, StoreResult};
 use crate::time::UnixSeconds;
 use crate::tokens::policy::Policy;
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
 
 /// `expires_at` of a token that never expires: later than any real expiry, and still exact as
 /// a JavaScript number (2^53 − 1), which every value crossing into the runtime becomes.
@@ -21,7 +22,13 @@ const INSERT_METADATA: &str =
 /// Bounded, so that no single write pays for a large backlog of expired tokens. Both
 /// statements pick the same 100 tokens (the order is total, and nothing runs between them).
 const PURGE_METADATA: &str = "DELETE FROM token_metadata WHERE token IN (SELECT token FROM tokens WHERE expires_at <= ?1 ORDER BY expires_at, created_at, token LIMIT 100)";
-const PURGE: &str = "DELETE FROM tokens WHERE token IN (SELECT token FROM tokens WHERE expires_at <= ?1 ORDER BY expires_at, created_at, token LIMIT 100)";
+const PURGE: &str = "DELETE FROM tokens WHERE token IN (SELECT token FROM tokens WHERE expires_at <= ?1 ORDER BY expires_at, created_at, token LIMIT 100) RETURNING token";
+/// Most tokens one purge removes.
+const PURGE_BATCH: usize = 100;
+/// Seconds between two purges of an object that has no backlog: a purge costs two statements,
+/// so a project that creates many tokens a second pays for it once a minute, not on every
+/// create. A purge that removed a full batch is followed by another at the next write.
+pub const PURGE_INTERVAL: UnixSeconds = 60;
 const REMOVE: &str = "DELETE FROM tokens WHERE token = ?1 AND expires_at > ?2 RETURNING token";
 const REMOVE_METADATA: &str = "DELETE FROM token_metadata WHERE token = ?1";
 const STATUS: &str = "SELECT expires_at FROM tokens WHERE token = ?1";
@@ -103,6 +110,12 @@ pub struct SqlIndex<S> {
     pub(crate) sql: S,
     /// How long an expired token is kept (as [`TokenStatus::Expired`]) before it is purged.
     keep_expired: UnixSeconds,
+    /// When the next write purges expired tokens (in memory: an object that starts again
+    /// purges at its first write).
+    purge_due: Cell<UnixSeconds>,
+    /// Whether the import of the legacy KV index is known to be finished: once it is, it stays
+    /// so, and the `meta` table need not be read again.
+    pub(crate) imported: Cell<bool>,
 }
 
 fn expires_at(created_at: UnixSeconds, ttl: u32) -> i64 {
@@ -154,6 +167,8 @@ impl<S: Sql> SqlIndex<S> {
         Ok(Self {
             sql,
             keep_expired: UnixSeconds::from(keep_expired),
+            purge_due: Cell::new(UnixSeconds::MIN),
+            imported: Cell::new(false),
         })
     }
 
@@ -162,9 +177,10 @@ impl<S: Sql> SqlIndex<S> {
         &self.sql
     }
 
-    /// Adds a token with its policy unless it is there already, then purges a bounded number
-    /// of tokens that expired more than `keep_expired` before `now`. All statements run with
-    /// nothing between them: in a Durable Object they commit together.
+    /// Adds a token with its policy unless it is there already, then, if a purge is due
+    /// ([`PURGE_INTERVAL`]), purges a bounded number of tokens that expired more than
+    /// `keep_expired` before `now`. All statements run with nothing between them: in a Durable
+    /// Object they commit together.
     pub fn insert(
         &self,
         token: &str,
@@ -198,9 +214,17 @@ impl<S: Sql> SqlIndex<S> {
                 ],
             )?;
         }
-        let purge_before = [SqlParam::Integer(now.saturating_sub(self.keep_expired))];
-        self.sql.exec(PURGE_METADATA, &purge_before)?;
-        self.sql.exec(PURGE, &purge_before)?;
+        if now >= self.purge_due.get() {
+            let purge_before = [SqlParam::Integer(now.saturating_sub(self.keep_expired))];
+            self.sql.exec(PURGE_METADATA, &purge_before)?;
+            let purged = self.sql.exec(PURGE, &purge_before)?.len();
+            let backlog = purged >= PURGE_BATCH;
+            self.purge_due.set(if backlog {
+                now
+            } else {
+                now.saturating_add(PURGE_INTERVAL)
+            });
+        }
         Ok(())
     }
 

@@ -1,0 +1,129 @@
+//! What one command costs the project's object, in SQL statements: a create runs its one
+//! `INSERT` and nothing else while no purge is due; the legacy import's progress is read until
+//! it is seen finished, then never again; expired tokens are purged at most once per
+//! [`PURGE_INTERVAL`], or at every write while a backlog remains.
+
+use std::cell::RefCell;
+use upload_tokens_core::project::ProjectId;
+use upload_tokens_core::storage::index::{
+    serve, IndexCommand, Sql, SqlIndex, SqlParam, SqlRows, SqlValue, PURGE_INTERVAL,
+};
+use upload_tokens_core::storage::kv::StoreResult;
+use upload_tokens_core::testing::{block_on, MemoryKv, MemorySql};
+use upload_tokens_core::tokens::policy::Policy;
+
+const T0: i64 = 1_800_000_000;
+
+/// SQLite in memory that writes down every statement it runs.
+#[derive(Default)]
+struct Counted {
+    sql: MemorySql,
+    log: RefCell<Vec<String>>,
+}
+
+impl Counted {
+    /// The statements run since the last call, each by its first three words.
+    fn take(&self) -> Vec<String> {
+        self.log.take()
+    }
+}
+
+impl Sql for Counted {
+    fn exec(&self, statement: &str, params: &[SqlParam<'_>]) -> StoreResult<SqlRows> {
+        let words: Vec<&str> = statement.split_whitespace().take(3).collect();
+        self.log.borrow_mut().push(words.join(" "));
+        self.sql.exec(statement, params)
+    }
+}
+
+fn token(n: u32) -> String {
+    format!("to{n:0>22}")
+}
+
+fn insert(token: String, created_at: i64, ttl: u32) -> String {
+    serde_json::to_string(&IndexCommand::Insert {
+        token,
+        created_at,
+        ttl,
+        policy: Policy::default(),
+        now: created_at,
+    })
+    .unwrap()
+}
+
+fn rows(index: &SqlIndex<Counted>) -> i64 {
+    match index
+        .sql()
+        .sql
+        .exec("SELECT COUNT(*) FROM tokens", &[])
+        .unwrap()[0][0]
+    {
+        SqlValue::Integer(n) => n,
+        ref other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_create_runs_one_statement_once_the_import_is_known_finished_and_no_purge_is_due() {
+    let index = SqlIndex::open(Counted::default(), 0).unwrap();
+    let (kv, acme) = (MemoryKv::new(T0), ProjectId::parse("acme").unwrap());
+    index.sql().take();
+    // The first command: the import's progress is read, the (empty) legacy index listed and the
+    // import marked finished, then the insert and a purge.
+    block_on(serve(&index, &kv, &acme, &insert(token(1), T0, 10))).unwrap();
+    assert_eq!(
+        index.sql().take(),
+        [
+            "SELECT value FROM",
+            "INSERT OR REPLACE",
+            "INSERT OR IGNORE",
+            "DELETE FROM token_metadata",
+            "DELETE FROM tokens",
+        ]
+    );
+    assert_eq!(kv.counts().lists, 1);
+    // Every later create within the interval: the insert alone, no KV operation.
+    for (n, at) in [(2, T0 + 1), (3, T0 + PURGE_INTERVAL - 1)] {
+        block_on(serve(&index, &kv, &acme, &insert(token(n), at, 10))).unwrap();
+        assert_eq!(index.sql().take(), ["INSERT OR IGNORE"]);
+    }
+    assert_eq!(kv.counts().lists, 1);
+}
+
+#[test]
+fn expired_tokens_are_purged_once_per_interval_and_a_backlog_at_every_write() {
+    let index = SqlIndex::open(Counted::default(), 0).unwrap();
+    // T0: the first write purges (nothing yet); the next purge is due at T0 + PURGE_INTERVAL.
+    for n in 0..5 {
+        index
+            .insert(&token(n), T0, 10, &Policy::default(), T0)
+            .unwrap();
+    }
+    let never = |n: u32, at: i64| {
+        index
+            .insert(&token(n), at, 0, &Policy::default(), at)
+            .unwrap()
+    };
+    // Expired at T0 + 10, but no purge is due before T0 + PURGE_INTERVAL: kept, though never
+    // listed or usable (their status is Absent, as with any purge delay).
+    never(100, T0 + PURGE_INTERVAL - 1);
+    assert_eq!(rows(&index), 6);
+    never(101, T0 + PURGE_INTERVAL);
+    assert_eq!(rows(&index), 2);
+    // 250 tokens expire together; the write that purges takes 100, and as that was a full
+    // batch, the next write purges again at once, until the backlog is gone.
+    let at = T0 + PURGE_INTERVAL;
+    for n in 200..450 {
+        index
+            .insert(&token(n), at, 1, &Policy::default(), at)
+            .unwrap();
+    }
+    let later = at + 2 * PURGE_INTERVAL;
+    let mut counts = Vec::new();
+    for n in 500..505 {
+        never(n, later + i64::from(n - 500));
+        counts.push(rows(&index));
+    }
+    // 252 + 1 after the first write purged 100; then 100 more, then the last 50, then none.
+    assert_eq!(counts, [153, 54, 5, 6, 7]);
+}
