@@ -327,3 +327,41 @@ fn seeded_random_faults_break_no_invariant() {
     );
     assert!(violations.is_empty(), "{violations:#?}");
 }
+
+#[test]
+fn a_whole_upload_whose_marker_is_not_removed_is_answered_201_and_the_cleanup_keeps_it() {
+    use upload_tokens_core::testing::ObjectOp;
+    let mut h = Harness::new();
+    let token = h.create(KEY_A, 0);
+    let data = bytes(300, 9);
+    // The upload's first delete is its marker's, once the source stands.
+    h.objects.fail(Some(ObjectOp::Delete), 0);
+    let r = h.upload(&token, None, h.file("w.mp4", &data));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let video = json(&r)["videoId"].as_str().unwrap().to_owned();
+    assert!(r.log.as_deref().unwrap().contains("removing its marker"));
+    assert_eq!(
+        h.objects.keys(),
+        [
+            format!("pending/{video}"),
+            format!("videos/{video}/meta.json"),
+            format!("videos/{video}/source"),
+        ]
+    );
+    h.set_now(T0 + i64::from(STALE_AFTER) + 1);
+    assert_eq!(
+        block_on(remove_stale_uploads(&h.objects, h.now, STALE_AFTER)).unwrap(),
+        1
+    );
+    assert_eq!(
+        h.objects.keys(),
+        [
+            format!("videos/{video}/meta.json"),
+            format!("videos/{video}/source")
+        ]
+    );
+    assert_eq!(
+        h.objects.bytes(&format!("videos/{video}/source")),
+        Some(data)
+    );
+}

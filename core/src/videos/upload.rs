@@ -11,7 +11,9 @@
 //! 3. the last chunk assembles the source, then removes chunks, marker and correlation key:
 //!    stopped before the source is written, the chunks are all there and the client's retry of
 //!    the last chunk assembles again; stopped after, the source stands and the retry is
-//!    answered as already stored.
+//!    answered as already stored. A whole-file upload cannot be retried into the same video,
+//!    so once its source stands it is answered 201 even if removing its marker failed (logged;
+//!    the cleanup removes the marker and keeps the video).
 //!
 //! A token's policy is checked at the points [`super::policy`] lists; a refused chunk leaves
 //! nothing behind, and a new video is counted against the token's `maxUploads` just before
@@ -292,7 +294,17 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
             .await
             .map_err(internal("storing a file"))?;
         if whole {
-            remove_upload_state(ctx.objects, &video, &[], None).await?;
+            // The source stands: the video is finished, and a client retrying a whole upload
+            // would make another one. So a failure to remove its marker is logged, not
+            // answered; the cleanup removes the marker later and keeps the video.
+            if let Err(e) = remove_upload_state(ctx.objects, &video, &[], None).await {
+                let detail = e.log_detail.as_deref().unwrap_or("");
+                *log = log.take().or_else(|| {
+                    Some(format!(
+                        "video {video} stored; removing its marker: {detail}"
+                    ))
+                });
+            }
             state.assembled = Some((size, 1));
         }
         state.updated_at = now;

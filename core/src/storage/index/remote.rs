@@ -223,9 +223,11 @@ pub async fn serve<S: Sql, K: Kv>(
         .await
         .map_err(CommandError::Storage)?
     {
-        LegacyImport::Partial(n) => return Err(CommandError::Storage(StoreError(format!(
+        LegacyImport::Partial(n) => {
+            return Err(CommandError::Storage(StoreError(format!(
             "importing the legacy KV index of project {project}: {n} entries so far, not finished"
-        )))),
+        ))))
+        }
         LegacyImport::AlreadyDone | LegacyImport::Finished(_) => {}
     }
     let reply = index.apply(parsed).map_err(CommandError::Storage)?;
