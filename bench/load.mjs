@@ -677,7 +677,12 @@ async function main() {
   const md = report(result);
   writeFileSync(join(opts.out, "load-results.md"), md);
   if (!ok && server) {
-    try { cpSync(server.log, join(opts.out, "load-server.log")); } catch {}
+    // The server's log, for reading what went wrong (bench/out/ is not tracked).
+    try {
+      mkdirSync(join(root, "bench/out"), { recursive: true });
+      cpSync(server.log, join(root, "bench/out/load-server.log"));
+      say("the server's log is in bench/out/load-server.log");
+    } catch {}
   }
   console.log(md);
   say(ok ? "OK" : `FAILED: ${errors.length} errors (${timeouts.length} timeouts, ${proxyErrors.length} answered 503 by wrangler's proxy)`);
