@@ -211,6 +211,8 @@ async function startServer(projects, signing) {
     "--log-level", process.env.LOAD_SERVER_LOG_LEVEL ?? "warn", "--var", `API_KEYS:${apiKeys}`, "--var", `AUTH_SIGNING_KEY:${signing}`,
   ];
   const fd = openSync(log, "a");
+  // CLOUDFLARE_CF_FETCH_ENABLED=false: the runtime does not fetch its `Request.cf` object from
+  // the internet (a placeholder is used), which fails where there is no DNS.
   const child = spawn(join(root, "node_modules/.bin/wrangler"), args, {
     cwd: work,
     env: { ...process.env, SKIP_WORKER_BUILD: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
