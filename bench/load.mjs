@@ -18,6 +18,9 @@
 //                        reported with what it was (default 120)
 //   --max-uploads U      uploads under way at once, at most (default 32): bounds the memory
 //                        of this process; a client finding none free does something else
+//   --proxy-retries R    times a request dropped by wrangler's dev proxy (a 503 without the
+//                        service's X-Request-Id, or a reset connection) is sent again
+//                        (default 5; 0 counts every one as an error)
 //   --seed N             seed of the clients' choices (file contents are random regardless)
 //   --out DIR            where load-results.{md,json} go
 //   --build / --no-build build the release Worker first / use build/ as it is (default: build
@@ -59,7 +62,7 @@ const MIN_CHUNK = 5 * MiB; // the service's smallest chunk other than the last
 // --- options -------------------------------------------------------------------------------------
 const opts = {
   clients: 200, seconds: 60, maxRequests: 1_000_000, projects: 1, timeout: 120, maxUploads: 32,
-  seed: 1, out: join(root, "docs/bench"), build: "auto", keep: false, maxMinutes: null,
+  proxyRetries: 5, seed: 1, out: join(root, "docs/bench"), build: "auto", keep: false, maxMinutes: null,
 };
 const argv = process.argv.slice(2);
 if (argv.includes("--quick")) Object.assign(opts, { clients: 20, seconds: 10, out: join(root, "bench/out/load-quick") });
@@ -67,7 +70,7 @@ for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   const num = () => {
     const v = Number(argv[++i]);
-    if (!Number.isFinite(v) || v < 0 || (v === 0 && a !== "--max-uploads")) usage(`${a} needs a positive number`);
+    if (!Number.isFinite(v) || v < 0 || (v === 0 && a !== "--max-uploads" && a !== "--proxy-retries")) usage(`${a} needs a positive number`);
     return v;
   };
   switch (a) {
@@ -78,6 +81,7 @@ for (let i = 0; i < argv.length; i++) {
     case "--projects": opts.projects = Math.floor(num()); break;
     case "--timeout": opts.timeout = num(); break;
     case "--max-uploads": opts.maxUploads = Math.floor(num()); break;
+    case "--proxy-retries": opts.proxyRetries = Math.floor(num()); break;
     case "--seed": opts.seed = Math.floor(num()); break;
     case "--out": opts.out = argv[++i]; break;
     case "--build": opts.build = "yes"; break;
@@ -275,40 +279,72 @@ function fail(kind, what, detail, extra = {}) {
  * One request, timed and counted under `kind`. Answers { status, json, bytes } or null when it
  * failed (network, timeout, 5xx or a status other than `expect`), which is recorded as an error
  * naming `what`.
+ *
+ * wrangler's dev proxy, in front of the runtime, sometimes loses its connection to the runtime
+ * (an idle keep-alive connection closed by one side as the other writes a request on it) and
+ * answers 503 "Your worker restarted mid-request" itself, or resets the client's connection.
+ * Such an answer never comes from the Worker: every answer of the service carries an
+ * X-Request-Id. Those are sent again (the proxy asks for it), up to `opts.proxyRetries` times,
+ * and counted apart. Should a dropped request have reached the Worker after all, the checks
+ * see it: a create twice is a token in the listing that no client created, a delete twice
+ * answers 404 (`retried404`, then counted and accepted as done).
  */
-async function call(kind, what, method, path, { auth, body, headers = {}, expect = 200, raw = false } = {}) {
-  requests++;
+async function call(kind, what, method, path, { auth, body, headers = {}, expect = 200, raw = false, retried404 } = {}) {
   const h = { ...headers };
   if (auth) h.Authorization = auth;
-  const started = performance.now();
-  let res, bytes;
-  try {
-    res = await fetch(server.base + path, { method, headers: h, body, signal: AbortSignal.timeout(opts.timeout * 1000) });
-    bytes = Buffer.from(await res.arrayBuffer());
-  } catch (e) {
+  let dropped = 0;
+  for (;;) {
+    requests++;
+    const started = performance.now();
+    let res, bytes;
+    try {
+      res = await fetch(server.base + path, { method, headers: h, body, signal: AbortSignal.timeout(opts.timeout * 1000) });
+      bytes = Buffer.from(await res.arrayBuffer());
+    } catch (e) {
+      const ms = performance.now() - started;
+      const timedOut = e?.name === "TimeoutError";
+      const code = e?.cause?.code ?? e?.message ?? String(e);
+      if (!timedOut && /ECONNRESET|other side closed|socket hang up/i.test(String(code)) && dropped < opts.proxyRetries) {
+        dropped++;
+        proxyDrops.set(kind, (proxyDrops.get(kind) ?? 0) + 1);
+        record(kind, "reset by the dev proxy, sent again", ms);
+        continue;
+      }
+      record(kind, timedOut ? "timeout" : "network", ms);
+      fail(kind, what, timedOut ? `no answer in ${opts.timeout} s` : `network error: ${code}`, { ms: Math.round(ms), timeout: timedOut });
+      return null;
+    }
     const ms = performance.now() - started;
-    const timedOut = e?.name === "TimeoutError";
-    record(kind, timedOut ? "timeout" : "network", ms);
-    fail(kind, what, timedOut ? `no answer in ${opts.timeout} s` : `network error: ${e?.cause?.code ?? e?.message ?? e}`, { ms: Math.round(ms), timeout: timedOut });
-    return null;
+    const fromProxy = res.status === 503 && !res.headers.has("x-request-id") &&
+      bytes.toString("utf8").startsWith("Your worker restarted mid-request");
+    if (fromProxy && dropped < opts.proxyRetries) {
+      dropped++;
+      proxyDrops.set(kind, (proxyDrops.get(kind) ?? 0) + 1);
+      record(kind, "503 by the dev proxy, sent again", ms);
+      continue;
+    }
+    record(kind, res.status, ms);
+    if (dropped > 0 && res.status === 404 && retried404) {
+      retried404();
+      return { status: res.status, json: undefined };
+    }
+    if (res.status !== expect) {
+      fail(kind, what, `status ${res.status} (expected ${expect}): ${bytes.toString("utf8").slice(0, 300)}`, { status: res.status, ms: Math.round(ms), proxy: fromProxy });
+      return null;
+    }
+    if (raw) return { status: res.status, bytes };
+    let json;
+    try { json = bytes.length ? JSON.parse(bytes.toString("utf8")) : undefined; } catch {
+      fail(kind, what, `answer is not JSON: ${bytes.toString("utf8").slice(0, 200)}`);
+      return null;
+    }
+    return { status: res.status, json };
   }
-  const ms = performance.now() - started;
-  record(kind, res.status, ms);
-  if (res.status !== expect) {
-    // wrangler's own proxy (in front of the runtime) answers this when its connection to the
-    // runtime fails; the request did not necessarily reach the Worker.
-    const proxy = res.status === 503 && bytes.toString("utf8").startsWith("Your worker restarted mid-request");
-    fail(kind, what, `status ${res.status} (expected ${expect}): ${bytes.toString("utf8").slice(0, 300)}`, { status: res.status, ms: Math.round(ms), proxy });
-    return null;
-  }
-  if (raw) return { status: res.status, bytes };
-  let json;
-  try { json = bytes.length ? JSON.parse(bytes.toString("utf8")) : undefined; } catch {
-    fail(kind, what, `answer is not JSON: ${bytes.toString("utf8").slice(0, 200)}`);
-    return null;
-  }
-  return { status: res.status, json };
 }
+/** Requests the dev proxy dropped and that were sent again, by kind. */
+const proxyDrops = new Map();
+/** Deletes whose first attempt the proxy answered 503, but which reached the Worker. */
+let deletesDoneBeforeDrop = 0;
 
 // --- the model of what should exist --------------------------------------------------------------
 /** Per project: tokens created and not deleted; uncertain ones (a failed create or delete). */
@@ -415,7 +451,9 @@ async function deleteToken(c) {
   if (c.tokens.length === 0) return createToken(c, c.pick());
   const i = Math.floor(c.rand() * c.tokens.length);
   const [{ token, project: p }] = c.tokens.splice(i, 1);
-  const r = await call("delete", "DELETE /upload-tokens/{token}", "DELETE", `/upload-tokens/${token}`, { auth: p.auth, expect: 204 });
+  const r = await call("delete", "DELETE /upload-tokens/{token}", "DELETE", `/upload-tokens/${token}`, {
+    auth: p.auth, expect: 204, retried404: () => deletesDoneBeforeDrop++,
+  });
   if (r) {
     p.live.delete(token);
     p.deleted++;
@@ -673,6 +711,7 @@ async function main() {
     },
     checks: { seconds: +(checksMs / 1000).toFixed(1), rows: checkRows, listings, videos: videos.length, videosOk },
     errors: errors.length, timeouts: timeouts.length, proxyErrors: proxyErrors.length, errorList: errors.slice(0, 200), ok,
+    proxyDrops: { total: [...proxyDrops.values()].reduce((a, b) => a + b, 0), byKind: Object.fromEntries(proxyDrops), deletesDoneBeforeDrop },
   };
   mkdirSync(opts.out, { recursive: true });
   writeFileSync(join(opts.out, "load-results.json"), JSON.stringify(result, null, 2) + "\n");
@@ -705,6 +744,11 @@ function report(r) {
     `(${r.timeouts} timeouts, ${r.proxyErrors} answered 503 by wrangler's proxy); ${l.videos} uploads finished (${Object.entries(l.videosByMode).map(([m, n]) => `${m} ${n}`).join(", ")}), ${l.uploadedMiB} MiB. ` +
     `Load average (1 min) ${l.loadAverage.before[0]} before, ${l.loadAverage.max1min} at most, ${l.loadAverage.after[0]} after; ` +
     `CPU time: server ${l.cpuSeconds.server} s, load client ${l.cpuSeconds.loadClient} s.`, "");
+  const d = r.proxyDrops;
+  lines.push(`**Dropped by wrangler's dev proxy and sent again:** ${fmtN(d.total)} ` +
+    `(${Object.entries(d.byKind).map(([k, n]) => `${k} ${n}`).join(", ") || "none"}): answers 503 "Your worker restarted mid-request" ` +
+    `without the service's X-Request-Id, or connections reset, while the runtime never restarted (the proxy's idle connections to ` +
+    `the runtime close as it writes a request on them). Deletes whose dropped attempt had reached the Worker (the resend answered 404): ${d.deletesDoneBeforeDrop}.`, "");
   lines.push(table(l.rows));
   lines.push(`**Checks afterwards** (${r.checks.seconds} s):`, "");
   for (const p of r.checks.listings) {
