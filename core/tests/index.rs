@@ -11,7 +11,7 @@ use upload_tokens_core::storage::index::{
     TokenStatus, MAX_PAGES_PER_CALL,
 };
 use upload_tokens_core::storage::kv::{Kv, Op, PutOptions};
-use upload_tokens_core::testing::{block_on, LocalIndexes, MemoryKv, MemorySql};
+use upload_tokens_core::testing::{block_on, LocalIndexes, MemoryKv, SqliteSql};
 use upload_tokens_core::tokens::list::{paginate, sort_active};
 use upload_tokens_core::tokens::policy::{Metadata, Policy};
 use upload_tokens_core::tokens::query::{ListQuery, SortBy, SortOrder};
@@ -24,11 +24,11 @@ fn token_id(n: u32) -> TokenId {
     TokenId::parse(&format!("to{n:0>22}")).unwrap()
 }
 
-fn open(keep_expired: u32) -> SqlIndex<MemorySql> {
-    SqlIndex::open(MemorySql::default(), keep_expired).unwrap()
+fn open(keep_expired: u32) -> SqlIndex<SqliteSql> {
+    SqlIndex::open(SqliteSql::default(), keep_expired).unwrap()
 }
 
-fn insert(index: &SqlIndex<MemorySql>, t: &UploadToken) {
+fn insert(index: &SqlIndex<SqliteSql>, t: &UploadToken) {
     index
         .insert(
             t.token.as_str(),
@@ -218,7 +218,7 @@ fn writes_purge_tokens_expired_past_the_kept_time_a_bounded_batch_at_a_time() {
             .insert(token_id(i).as_str(), T0, 10, &Policy::default(), T0)
             .unwrap();
     }
-    let rows = |index: &SqlIndex<MemorySql>| index.sql().exec_count("SELECT COUNT(*) FROM tokens");
+    let rows = |index: &SqlIndex<SqliteSql>| index.sql().exec_count("SELECT COUNT(*) FROM tokens");
     assert_eq!(rows(&index), 250);
     // At T0 + 110 all 250 are past the kept time; each write purges at most 100.
     index
@@ -257,7 +257,7 @@ trait CountRows {
     fn exec_count(&self, statement: &str) -> i64;
 }
 
-impl CountRows for MemorySql {
+impl CountRows for SqliteSql {
     fn exec_count(&self, statement: &str) -> i64 {
         use upload_tokens_core::storage::index::{Sql, SqlValue};
         match self.exec(statement, &[]).unwrap()[0][0] {
