@@ -4,18 +4,15 @@
 
 use upload_tokens_core::config::Config;
 use upload_tokens_core::http::{client_key, Request};
-use upload_tokens_core::testing::harness::{basic, json, Harness, KEY_A, STALE_AFTER, T0};
+use upload_tokens_core::testing::harness::{
+    basic, json, video_id, Harness, KEY_A, STALE_AFTER, T0,
+};
 use upload_tokens_core::testing::{block_on, MemoryKv, MemoryLimiter};
 use upload_tokens_core::videos::cleanup::{remove_stale_uploads, MAX_REMOVED_PER_RUN};
 use upload_tokens_core::videos::keys::{ObjectKey, OpenUpload};
 use upload_tokens_core::videos::rules::UploadMode;
 
 const MIB: usize = 1024 * 1024;
-
-fn video_id(r: &upload_tokens_core::http::Response) -> String {
-    assert_eq!(r.status, 201, "{:?} {:?}", r.body, r.log);
-    json(r)["videoId"].as_str().unwrap().to_owned()
-}
 
 #[test]
 fn two_first_chunks_of_one_upload_at_once_make_one_video() {

@@ -3,10 +3,11 @@
 
 use upload_tokens_core::http::Response;
 use upload_tokens_core::storage::objects::Objects;
-use upload_tokens_core::testing::harness::{basic, json, Harness, KEY_A, KEY_B, STALE_AFTER, T0};
+use upload_tokens_core::testing::harness::{
+    basic, json, video_id, Harness, KEY_A, KEY_B, STALE_AFTER, T0,
+};
 use upload_tokens_core::testing::{block_on, FormBody};
 use upload_tokens_core::videos::cleanup::remove_stale_uploads;
-use upload_tokens_core::videos::keys::ObjectKey;
 
 const MIB: usize = 1024 * 1024;
 
@@ -21,31 +22,12 @@ fn bytes(n: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-fn video_id(r: &Response) -> String {
-    assert_eq!(r.status, 201, "{:?} {:?}", r.body, r.log);
-    json(r)["videoId"].as_str().unwrap().to_owned()
-}
-
 fn source_of(h: &Harness, video: &str) -> Option<Vec<u8>> {
     h.objects.bytes(&format!("videos/{video}/source"))
 }
 
 fn video(h: &Harness, key: &str, video: &str) -> Response {
     h.call_as(key, "GET", &format!("/videos/{video}"), "")
-}
-
-/// Every object left that is not a finished video's record or source.
-fn leftovers(h: &Harness) -> Vec<String> {
-    h.objects
-        .keys()
-        .into_iter()
-        .filter(|k| {
-            !matches!(
-                ObjectKey::parse(k),
-                Some(ObjectKey::Meta(_) | ObjectKey::Source(_))
-            )
-        })
-        .collect()
 }
 
 #[test]
@@ -64,7 +46,7 @@ fn a_whole_file_is_stored_as_sent_and_nothing_else_stays() {
             .as_deref(),
         Some("video/mp4")
     );
-    assert_eq!(leftovers(&h), Vec::<String>::new());
+    assert_eq!(h.leftovers(), Vec::<String>::new());
     let v = video(&h, KEY_A, &id);
     assert_eq!(json(&v)["ingest"]["status"], "uploaded");
     assert_eq!(json(&v)["ingest"]["filesize"], 1000);
@@ -105,7 +87,7 @@ fn parts_in_any_order_are_assembled_in_order_without_video_id() {
     let second = h.upload(&t, Some("part 2/3"), h.file("p.mp4", parts[1]));
     assert_eq!(video_id(&second), id);
     assert_eq!(source_of(&h, &id), Some(data));
-    assert_eq!(leftovers(&h), Vec::<String>::new());
+    assert_eq!(h.leftovers(), Vec::<String>::new());
     let ingest = &json(&video(&h, KEY_A, &id))["ingest"];
     assert_eq!(
         ingest["receivedParts"]["parts"],
@@ -389,7 +371,7 @@ fn a_failure_at_any_storage_call_of_an_upload_is_finished_by_retries() {
         assert_eq!(source_of(&h, &id), Some(data.clone()), "call {k}");
         h.set_now(T0 + i64::from(STALE_AFTER));
         block_on(remove_stale_uploads(&h.objects, h.now, STALE_AFTER)).unwrap();
-        assert_eq!(leftovers(&h), Vec::<String>::new(), "call {k}");
+        assert_eq!(h.leftovers(), Vec::<String>::new(), "call {k}");
         let v = video(&h, KEY_A, &id);
         assert_eq!(
             json(&v)["ingest"]["status"],
