@@ -2,7 +2,7 @@
 //! the in-memory KV with an injected clock.
 
 use serde_json::Value;
-use upload_tokens_core::http::{query_param, split_url};
+use upload_tokens_core::http::{query_param, split_url, Response};
 use upload_tokens_core::ids::TokenId;
 use upload_tokens_core::project::ProjectId;
 use upload_tokens_core::storage::index::{TokenIndex, TokenStatus};
@@ -402,65 +402,53 @@ fn missing_or_wrong_credentials_are_401() {
     assert_eq!(h.kv().counts(), OpCounts::default());
 }
 
+/// `POST path` (an auth endpoint) with the JSON body `{"field":"value"}`.
+fn exchange(h: &Harness, path: &str, field: &str, value: &str) -> Response {
+    h.call("POST", path, None, &format!(r#"{{"{field}":"{value}"}}"#))
+}
+
+/// The status of `GET /upload-tokens` with `Authorization: Bearer token`.
+fn list_status_with_bearer(h: &Harness, token: &str) -> u16 {
+    let auth = format!("Bearer {token}");
+    h.call("GET", "/upload-tokens", Some(&auth), "").status
+}
+
 #[test]
 fn bearer_flow_with_refresh() {
     let mut h = Harness::new();
-    let r = h.call(
-        "POST",
-        "/auth/api-key",
-        None,
-        &format!(r#"{{"apiKey":"{KEY_B}"}}"#),
-    );
+    let r = exchange(&h, "/auth/api-key", "apiKey", KEY_B);
     assert_eq!(r.status, 200);
     let pair = json(&r);
     assert_eq!(pair["token_type"], "Bearer");
     assert_eq!(pair["expires_in"], 3600);
-    let access = format!("Bearer {}", pair["access_token"].as_str().unwrap());
-    let t = h.call("POST", "/upload-tokens", Some(&access), "{}");
+    let access = pair["access_token"].as_str().unwrap();
+    let t = h.call(
+        "POST",
+        "/upload-tokens",
+        Some(&format!("Bearer {access}")),
+        "{}",
+    );
     assert_eq!(t.status, 200);
     assert_eq!(listed(&h, KEY_B, "").len(), 1);
 
     h.set_now(T0 + 3600);
-    assert_eq!(
-        h.call("GET", "/upload-tokens", Some(&access), "").status,
-        401
-    );
+    assert_eq!(list_status_with_bearer(&h, access), 401);
     let refresh = pair["refresh_token"].as_str().unwrap();
     // A refresh token is not an access token.
-    assert_eq!(
-        h.call(
-            "GET",
-            "/upload-tokens",
-            Some(&format!("Bearer {refresh}")),
-            ""
-        )
-        .status,
-        401
-    );
-    let r = h.call(
-        "POST",
-        "/auth/refresh",
-        None,
-        &format!(r#"{{"refreshToken":"{refresh}"}}"#),
-    );
+    assert_eq!(list_status_with_bearer(&h, refresh), 401);
+    let r = exchange(&h, "/auth/refresh", "refreshToken", refresh);
     assert_eq!(r.status, 200);
-    let next = format!("Bearer {}", json(&r)["access_token"].as_str().unwrap());
-    assert_eq!(h.call("GET", "/upload-tokens", Some(&next), "").status, 200);
+    let next = json(&r)["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(list_status_with_bearer(&h, &next), 200);
     // An access token is not a refresh token.
-    let access_only = pair["access_token"].as_str().unwrap();
-    let r = h.call(
-        "POST",
-        "/auth/refresh",
-        None,
-        &format!(r#"{{"refreshToken":"{access_only}"}}"#),
-    );
+    let r = exchange(&h, "/auth/refresh", "refreshToken", access);
     assert_eq!(r.status, 400);
 }
 
 #[test]
 fn auth_endpoints_answer_bad_input_as_the_spec_shows() {
     let h = Harness::new();
-    let r = h.call("POST", "/auth/api-key", None, r#"{"apiKey":"not-a-key"}"#);
+    let r = exchange(&h, "/auth/api-key", "apiKey", "not-a-key");
     assert_eq!(r.status, 400);
     assert_eq!(
         json(&r),
@@ -474,8 +462,7 @@ fn auth_endpoints_answer_bad_input_as_the_spec_shows() {
         );
     }
     assert_eq!(
-        h.call("POST", "/auth/refresh", None, r#"{"refreshToken":"a.b.c"}"#)
-            .status,
+        exchange(&h, "/auth/refresh", "refreshToken", "a.b.c").status,
         400
     );
     assert_eq!(h.call("POST", "/auth/refresh", None, "[]").status, 400);
