@@ -33,12 +33,7 @@ fn two_first_chunks_of_one_upload_at_once_make_one_video() {
     assert_eq!(second, first, "the late one joins the video that won");
     let source = h.objects.bytes(&format!("videos/{first}/source")).unwrap();
     assert_eq!(source.len(), 5 * MIB + 4);
-    let videos: Vec<String> = h
-        .objects
-        .keys()
-        .into_iter()
-        .filter(|k| k.ends_with("/meta.json"))
-        .collect();
+    let videos = h.object_keys(|k| k.ends_with("/meta.json"));
     assert_eq!(
         videos,
         vec![format!("videos/{first}/meta.json")],
@@ -265,17 +260,6 @@ fn every_answer_of_upload_carries_cors_a_405_and_a_404_included() {
     assert_eq!(other.header("Access-Control-Allow-Origin"), None);
 }
 
-fn login(h: &Harness) -> serde_json::Value {
-    let r = h.call(
-        "POST",
-        "/auth/api-key",
-        None,
-        &format!(r#"{{"apiKey":"{KEY_A}"}}"#),
-    );
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    json(&r)
-}
-
 fn refresh(h: &Harness, token: &serde_json::Value) -> upload_tokens_core::http::Response {
     let body = serde_json::json!({ "refreshToken": token }).to_string();
     h.call("POST", "/auth/refresh", None, &body)
@@ -284,7 +268,7 @@ fn refresh(h: &Harness, token: &serde_json::Value) -> upload_tokens_core::http::
 #[test]
 fn a_refresh_token_works_once_and_its_reuse_ends_the_whole_session() {
     let h = Harness::new();
-    let first = login(&h);
+    let first = h.login(KEY_A);
     let second = refresh(&h, &first["refresh_token"]);
     assert_eq!(second.status, 200);
     let second = json(&second);
@@ -302,7 +286,7 @@ fn a_refresh_token_works_once_and_its_reuse_ends_the_whole_session() {
         "the chain ended"
     );
     // Another session of the same key is not affected.
-    let other = login(&h);
+    let other = h.login(KEY_A);
     assert_eq!(refresh(&h, &other["refresh_token"]).status, 200);
 }
 
@@ -310,7 +294,7 @@ fn a_refresh_token_works_once_and_its_reuse_ends_the_whole_session() {
 fn a_session_ends_refresh_token_ttl_after_the_api_key_call_however_often_refreshed() {
     // The harness's REFRESH_TOKEN_TTL is the default, 30 days; access tokens last an hour.
     let mut h = Harness::new();
-    let mut pair = login(&h);
+    let mut pair = h.login(KEY_A);
     let thirty_days = 30 * 24 * 3600;
     for day in 1..30 {
         h.set_now(T0 + day * 24 * 3600);

@@ -34,11 +34,8 @@ fn assert_refused(r: &Response, status: u16, slug: &str, cors: &str) {
 }
 
 fn videos(h: &Harness) -> usize {
-    h.objects
-        .keys()
-        .iter()
-        .filter(|k| matches!(ObjectKey::parse(k), Some(ObjectKey::Meta(_))))
-        .count()
+    h.object_keys(|k| matches!(ObjectKey::parse(k), Some(ObjectKey::Meta(_))))
+        .len()
 }
 
 #[test]
@@ -209,12 +206,7 @@ fn max_file_size_refuses_what_would_exceed_it_and_keeps_nothing() {
         h.file("p.mp4", &vec![1u8; MIB + 6]).field("videoId", &v),
     );
     assert_refused(&r, 413, "upload-token-max-file-size-exceeded", "*");
-    let chunks: Vec<String> = h
-        .objects
-        .keys()
-        .into_iter()
-        .filter(|k| k.contains("/chunks/"))
-        .collect();
+    let chunks = h.object_keys(|k| k.contains("/chunks/"));
     assert_eq!(chunks.len(), 1, "{chunks:?}");
     assert!(h.leftovers().iter().all(|k| !k.starts_with("incoming/")));
     let last = h.upload(

@@ -242,19 +242,32 @@ impl Harness {
         self.send(&req, form)
     }
 
-    /// Every object but finished videos' records and sources: what unfinished or refused
-    /// uploads leave.
-    pub fn leftovers(&self) -> Vec<String> {
+    /// The keys of the objects in R2 that `keep` keeps, in order.
+    pub fn object_keys(&self, keep: impl Fn(&str) -> bool) -> Vec<String> {
         self.objects
             .keys()
             .into_iter()
-            .filter(|k| {
-                !matches!(
-                    ObjectKey::parse(k),
-                    Some(ObjectKey::Meta(_) | ObjectKey::Source(_))
-                )
-            })
+            .filter(|k| keep(k))
             .collect()
+    }
+
+    /// Every object but finished videos' records and sources: what unfinished or refused
+    /// uploads leave.
+    pub fn leftovers(&self) -> Vec<String> {
+        self.object_keys(|k| {
+            !matches!(
+                ObjectKey::parse(k),
+                Some(ObjectKey::Meta(_) | ObjectKey::Source(_))
+            )
+        })
+    }
+
+    /// `POST /auth/api-key` with `key`, which must succeed: the token pair.
+    pub fn login(&self, key: &str) -> Value {
+        let body = serde_json::json!({ "apiKey": key }).to_string();
+        let r = self.call("POST", "/auth/api-key", None, &body);
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        json(&r)
     }
 
     /// A form holding one file, staged into this harness's R2.
