@@ -129,104 +129,65 @@ fn a_byte_range_upload_missing_its_tail_stays_unfinished() {
     assert_eq!(source_of(&h, &id), Some(data));
 }
 
-/// A refused upload: token, `Content-Range`, form, and the expected status and problem slug.
-type Refusal<'a> = (Option<String>, Option<&'a str>, FormBody<'a>, u16, &'a str);
-
 #[test]
 fn refusals_are_problems_with_cors_and_store_nothing() {
     let h = Harness::new();
     let t = h.create(KEY_A, 0);
-    let cases: Vec<Refusal<'_>> = vec![
+    // An upload with `token` ("" for none), `Content-Range` and a form, refused with `status`
+    // and the problem `slug`.
+    let refused =
+        |token: &str, range: Option<&str>, form: FormBody<'_>, status: u16, slug: &str| {
+            let r = h.upload(token, range, form);
+            assert_eq!(r.status, status, "{slug}: {:?}", r.body);
+            assert!(
+                json(&r)["type"].as_str().unwrap().ends_with(slug),
+                "{:?}",
+                r.body
+            );
+            assert_eq!(r.header("Access-Control-Allow-Origin"), Some("*"));
+            assert_eq!(
+                h.objects.keys(),
+                Vec::<String>::new(),
+                "{slug}: nothing stored"
+            );
+        };
+    let x = || h.file("a.mp4", b"x");
+    for token in ["", "to123"] {
+        refused(token, None, x(), 401, "authentication-invalid-upload-token");
+    }
+    for (range, form, slug) in [
         (
-            None,
-            None,
-            h.file("a.mp4", b"x"),
-            401,
-            "authentication-invalid-upload-token",
-        ),
-        (
-            Some("to123".into()),
-            None,
-            h.file("a.mp4", b"x"),
-            401,
-            "authentication-invalid-upload-token",
-        ),
-        (
-            Some(t.clone()),
             None,
             FormBody::not_multipart(&h.objects),
-            400,
             "uploaded-file-invalid-file",
         ),
+        (None, FormBody::new(&h.objects), "uploaded-file-no-file"),
         (
-            Some(t.clone()),
             None,
-            FormBody::new(&h.objects),
-            400,
-            "uploaded-file-no-file",
-        ),
-        (
-            Some(t.clone()),
-            None,
-            h.file("a.mp4", b"x").file("b.mp4", "video/mp4", b"y"),
-            400,
+            x().file("b.mp4", "video/mp4", b"y"),
             "uploaded-file-multiple-files",
         ),
+        (None, h.file("a.mp4", b""), "uploaded-file-empty"),
         (
-            Some(t.clone()),
-            None,
-            h.file("a.mp4", b""),
-            400,
-            "uploaded-file-empty",
-        ),
-        (
-            Some(t.clone()),
             Some("part 0/2"),
-            h.file("a.mp4", b"x"),
-            400,
+            x(),
             "video-content-range-by-part-part-zero",
         ),
         (
-            Some(t.clone()),
             Some("part 1/2"),
-            h.file("a.mp4", b"x"),
-            400,
+            x(),
             "video-content-range-by-part-uploaded-file-too-small",
         ),
         (
-            Some(t.clone()),
             Some("bytes 0-9/5"),
-            h.file("a.mp4", b"x"),
-            400,
+            x(),
             "video-content-range-by-bytes-to-byte-too-high-total",
         ),
-        (
-            Some(t),
-            None,
-            h.file("a.mp4", b"x")
-                .field("videoId", "vi0000000000000000000000"),
-            404,
-            "not-found",
-        ),
-    ];
-    for (token, range, form, status, slug) in cases {
-        let r = match token {
-            Some(token) => h.upload(&token, range, form),
-            None => h.upload("", range, form),
-        };
-        assert_eq!(r.status, status, "{slug}: {:?}", r.body);
-        assert!(
-            json(&r)["type"].as_str().unwrap().ends_with(slug),
-            "{:?}",
-            r.body
-        );
-        assert_eq!(r.header("Access-Control-Allow-Origin"), Some("*"));
-        assert_eq!(
-            h.objects.keys(),
-            Vec::<String>::new(),
-            "{slug}: nothing stored"
-        );
+    ] {
+        refused(&t, range, form, 400, slug);
     }
+    let unknown_video = x().field("videoId", "vi0000000000000000000000");
+    refused(&t, None, unknown_video, 404, "not-found");
 }
 
 #[test]
