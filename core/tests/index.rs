@@ -221,34 +221,17 @@ fn writes_purge_tokens_expired_past_the_kept_time_a_bounded_batch_at_a_time() {
     let rows = |index: &SqlIndex<SqliteSql>| index.sql().exec_count("SELECT COUNT(*) FROM tokens");
     assert_eq!(rows(&index), 250);
     // At T0 + 110 all 250 are past the kept time; each write purges at most 100.
-    index
-        .insert(
-            token_id(1000).as_str(),
-            T0 + 110,
-            0,
-            &Policy::default(),
-            T0 + 110,
-        )
-        .unwrap();
+    let write_at_110 = |i| {
+        let at = T0 + 110;
+        let id = token_id(i);
+        index
+            .insert(id.as_str(), at, 0, &Policy::default(), at)
+            .unwrap();
+    };
+    write_at_110(1000);
     assert_eq!(rows(&index), 151);
-    index
-        .insert(
-            token_id(1001).as_str(),
-            T0 + 110,
-            0,
-            &Policy::default(),
-            T0 + 110,
-        )
-        .unwrap();
-    index
-        .insert(
-            token_id(1002).as_str(),
-            T0 + 110,
-            0,
-            &Policy::default(),
-            T0 + 110,
-        )
-        .unwrap();
+    write_at_110(1001);
+    write_at_110(1002);
     assert_eq!(rows(&index), 3);
     assert_eq!(index.count(T0 + 110).unwrap(), 3);
 }
