@@ -67,18 +67,17 @@ set -euo pipefail
 bench=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$bench")
 cd "$root"
+# shellcheck source=bench/lib/common.sh
+. "$bench/lib/common.sh"
 
 sizes="1000,10000,100000,1000000" old_sizes="1000,10000,100000" reps=3 duration=2 misc_rounds=8
 ceiling_conns="1,2,4,8,16" ceiling_duration=3 ceiling_rounds=2 warmup=1 quick=false
 out="$root/docs/bench" build=true keep=false max_minutes=40 old_commit=8deccd3
 command_line="bench/index.sh $*"
-args=("$@")
-for ((i = 0; i < ${#args[@]}; i++)); do
-  case "${args[$i]}" in
-    --quick) quick=true sizes="1000,10000" old_sizes="1000,10000" reps=1 duration=1 misc_rounds=2
-      ceiling_conns="1,4" ceiling_duration=1 ceiling_rounds=1 max_minutes=20 out="$root/bench/out/index-quick" ;;
-  esac
-done
+if given --quick "$@"; then
+  quick=true sizes="1000,10000" old_sizes="1000,10000" reps=1 duration=1 misc_rounds=2
+  ceiling_conns="1,4" ceiling_duration=1 ceiling_rounds=1 max_minutes=20 out="$root/bench/out/index-quick"
+fi
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) ;;
@@ -88,13 +87,8 @@ while [ $# -gt 0 ]; do
     --duration) duration=$2; shift ;;
     --misc-rounds) misc_rounds=$2; shift ;;
     --ceiling-conns) ceiling_conns=$2; shift ;;
-    --out) out=$2; shift ;;
     --old-commit) old_commit=$2; shift ;;
-    --no-build) build=false ;;
-    --keep) keep=true ;;
-    --max-minutes) max_minutes=$2; shift ;;
-    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
+    *) common_option "$1" "${2:-}"; shift $((taken - 1)) ;;
   esac
   shift
 done
@@ -119,53 +113,10 @@ old_seconds() { # N
   if [ "$1" -le 1000 ]; then echo 2; elif [ "$1" -le 10000 ]; then echo 3; else echo 10; fi
 }
 
-started_at=$(date +%s)
-say() {
-  local t=$(($(date +%s) - started_at))
-  printf '\033[1mbench %d:%02d:\033[0m %s\n' $((t / 60)) $((t % 60)) "$*" >&2
-}
-
 # --- the temporary directory, on tmpfs when there is room ----------------------------------------
-tmp_base=${TMPDIR:-/tmp}
-if [ -d /dev/shm ] && [ "$(df -Pk /dev/shm | awk 'NR==2 {print $4}')" -gt $((6 * 1024 * 1024)) ]; then
-  tmp_base=/dev/shm
-fi
-work=$(mktemp -d "$tmp_base/uts-index.XXXXXX")
-mkdir -p "$work/logs" "$work/data" "$work/data-old" "$work/state"
-storage_kind=$(df -P "$work" | awk 'NR==2 {print $1}')
-
-own_pgid=$(ps -o pgid= -p $$ | tr -d ' ')
-servers=()
+make_work uts-index 6 logs data data-old state
 declare -A pgid_of_port=() pids_of_group=() runtime_pids=()
-watchdog=""
-# stop_server PGID: SIGINT to the server's process group, SIGKILL if still there after 10 s.
-stop_server() {
-  local pgid=$1 rest=() p
-  [ -n "$pgid" ] && [ "$pgid" != "$own_pgid" ] || return 0
-  kill -INT -- "-$pgid" 2>/dev/null || true
-  for _ in $(seq 100); do
-    kill -0 -- "-$pgid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL -- "-$pgid" 2>/dev/null || true
-  for p in "${servers[@]}"; do [ "$p" = "$pgid" ] || rest+=("$p"); done
-  servers=("${rest[@]}")
-}
-cleanup() {
-  local code=$? p
-  trap - EXIT INT TERM
-  for p in "${servers[@]}"; do stop_server "$p"; done
-  if [ -n "$watchdog" ]; then
-    pkill -P "$watchdog" 2>/dev/null || true
-    kill "$watchdog" 2>/dev/null || true
-  fi
-  if $keep; then say "kept $work"; else rm -rf "$work"; fi
-  exit "$code"
-}
-trap cleanup EXIT
-trap 'say "interrupted"; exit 130' INT TERM
-(sleep $(((max_minutes + 5) * 60)) && echo "bench: over $((max_minutes + 5)) minutes, stopping" >&2 && kill -TERM $$) 2>/dev/null &
-watchdog=$!
+start_watchdog $((max_minutes + 5))
 # The timed runs stop early enough for the round trips, the old design's probes and the report.
 budget_end=$((started_at + max_minutes * 60 - 180))
 # within_budget WHAT: whether there is time left for WHAT; if not, WHAT is recorded as skipped.
@@ -177,52 +128,15 @@ within_budget() {
 }
 
 # --- tools and builds ----------------------------------------------------------------------------
-if ! command -v wrk >/dev/null; then
-  say "installing wrk"
-  sudo_cmd=""
-  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq wrk >/dev/null
-fi
-for tool in curl python3 node git tar; do
-  command -v "$tool" >/dev/null || { say "$tool is needed"; exit 1; }
-done
-scripts/setup.sh >&2
-
-export PATH="$root/.tools/bin:$PATH"
-export WASM_BINDGEN_BIN="$root/.tools/bin/wasm-bindgen"
-export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
-export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
-bench_target="$root/target/bench"
+need_tools curl python3 node git tar
 baselines=(kv-get do-index)
 
-# The baselines follow the service's release profile as it stands in the root Cargo.toml.
-profile_env() { # ROOT: export lines for its release profile
-  python3 - "$1/Cargo.toml" <<'EOF'
-import sys, tomllib
-profile = tomllib.load(open(sys.argv[1], "rb")).get("profile", {}).get("release", {})
-for key in ("opt-level", "lto", "codegen-units"):
-    if key in profile:
-        value = str(profile[key]).lower() if isinstance(profile[key], bool) else str(profile[key])
-        print(f"export CARGO_PROFILE_RELEASE_{key.upper().replace('-', '_')}={value}")
-EOF
-}
-host_build() { # DIR TARGET_DIR: the seeding tool of the workspace in DIR, on the host
-  (cd "$1" && env -u CARGO_PROFILE_RELEASE_OPT_LEVEL -u CARGO_PROFILE_RELEASE_LTO \
-    -u CARGO_PROFILE_RELEASE_CODEGEN_UNITS CARGO_TARGET_DIR="$2" cargo build -q --release -p bench-seed)
-}
 if $build; then
-  say "building the release service (scripts/build.sh)"
-  env -u SKIP_WORKER_BUILD scripts/build.sh >"$work/logs/build-service.log" 2>&1 ||
-    { tail -30 "$work/logs/build-service.log" >&2; exit 1; }
-  for b in "${baselines[@]}"; do
-    say "building baseline $b"
-    (eval "$(profile_env "$root")" && cd "$bench/baselines/$b" && CARGO_TARGET_DIR="$bench_target" worker-build --release) \
-      >"$work/logs/build-$b.log" 2>&1 || { tail -30 "$work/logs/build-$b.log" >&2; exit 1; }
-  done
+  build_service
+  for b in "${baselines[@]}"; do build_baseline "$b"; done
 fi
 say "building the seeding tool"
-host_build "$bench/baselines" "$bench_target" >&2
+build_seed "$bench/baselines" "$bench_target" >&2
 
 # The old design: the tree of $old_commit, exported once (git archive) and built once; both
 # builds are kept in target/bench-old/ and reused by later runs.
@@ -233,9 +147,8 @@ if [ ! -f "$old_src/.built" ]; then
   rm -rf "$old_src"
   mkdir -p "$old_src"
   git archive "$old_rev" | tar -x -C "$old_src"
-  (eval "$(profile_env "$old_src")" && cd "$old_src" && CARGO_TARGET_DIR="$root/target/bench-old/target" worker-build --release) \
-    >"$work/logs/build-old.log" 2>&1 || { tail -30 "$work/logs/build-old.log" >&2; exit 1; }
-  host_build "$old_src/bench/baselines" "$root/target/bench-old/target-host" >&2
+  build_worker old "$old_src" "$old_src" "$root/target/bench-old/target"
+  build_seed "$old_src/bench/baselines" "$root/target/bench-old/target-host" >&2
   touch "$old_src/.built"
 fi
 seed="$bench_target/release/bench-seed"
@@ -245,10 +158,7 @@ old_seed="$root/target/bench-old/target-host/release/bench-seed"
 cp -r build "$work/service"
 cp -r "$old_src/build" "$work/old"
 git status --porcelain -- src core Cargo.toml Cargo.lock wrangler.toml bench >"$work/service-tree.txt" 2>/dev/null || true
-for b in "${baselines[@]}"; do
-  [ -f "$bench/baselines/$b/build/index.js" ] || { say "baseline $b is not built (drop --no-build)"; exit 1; }
-  cp -r "$bench/baselines/$b/build" "$work/$b"
-done
+copy_baselines "${baselines[@]}"
 
 # --- configurations ------------------------------------------------------------------------------
 rate_limit=1000000
@@ -260,8 +170,6 @@ python3 "$bench/lib/config.py" baseline-do "$work/do-index.json" "$root" "baseli
 namespace_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kv_namespaces"][0]["id"])' "$work/kv-get.json")
 service_name=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["name"])' "$work/service.json")
 
-key_of() { printf 'key-%s-0123456789abcdef' "$1"; }
-auth_of() { printf 'Basic %s' "$(printf '%s:' "$(key_of "$1")" | base64 -w0)"; }
 spread=8
 spread_projects=()
 for ((i = 1; i <= spread; i++)); do spread_projects+=("bench-spread-$i"); done
@@ -279,55 +187,16 @@ service_vars=(--var "API_KEYS:$api_keys" "${signing[@]}")
 old_vars=(--var "API_KEYS:$old_keys" "${signing[@]}")
 
 # --- serving -------------------------------------------------------------------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# start_server NAME CONFIG STATE_DIR [wrangler args...]: serves until its first answer; sets
-# started_base and started_pgid. `--log-level warn`: a log line per request costs CPU.
-start_server() {
-  local name=$1 config=$2 dir=$3
-  shift 3
-  local port inspector log t0 pid
-  port=$(free_port) inspector=$(free_port)
-  log="$work/logs/server-$name-$(date +%s%N).log"
-  t0=$(date +%s%N)
-  setsid env SKIP_WORKER_BUILD=1 WRANGLER_SEND_METRICS=false NO_COLOR=1 CI=1 \
-    "$root/node_modules/.bin/wrangler" dev -c "$config" --ip 127.0.0.1 --port "$port" \
-    --inspector-port "$inspector" --persist-to "$dir" --local-protocol http \
-    --show-interactive-dev-session=false --log-level warn "$@" >"$log" 2>&1 </dev/null &
-  pid=$!
-  for _ in $(seq 500); do
-    [ "$(ps -o pgid= -p "$pid" | tr -d ' ')" = "$pid" ] && break
-    sleep 0.01
-  done
-  if [ "$(ps -o pgid= -p "$pid" | tr -d ' ')" != "$pid" ]; then
-    kill "$pid" 2>/dev/null || true
-    say "$name: no process group of its own"
-    exit 1
-  fi
-  servers+=("$pid")
-  started_pgid=$pid
-  started_base="http://127.0.0.1:$port"
-  pgid_of_port[$port]=$pid
-  until curl -s -o /dev/null --max-time 5 "$started_base/"; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      tail -30 "$log" >&2
-      say "$name: wrangler dev exited"
-      exit 1
-    fi
-    if [ $(($(date +%s%N) - t0)) -gt 180000000000 ]; then
-      tail -30 "$log" >&2
-      say "$name: no answer within 180 s"
-      exit 1
-    fi
-    sleep 0.05
-  done
-  # Its processes, whose CPU time the timed runs read: all of them (wrangler's Node process and
-  # proxy runtime, which only relay requests locally) and the runtime that runs the Worker, its
-  # objects and the KV simulator (the workerd process with an inspector).
+# Each server's processes, whose CPU time the timed runs read: all of them (wrangler's Node
+# process and proxy runtime, which only relay requests locally) and the runtime that runs the
+# Worker, its objects and the KV simulator (the workerd process with an inspector).
+on_server_started() { # PGID PORT
   local p
-  pids_of_group[$pid]="" runtime_pids[$pid]=""
-  for p in $(pgrep -g "$pid"); do
-    pids_of_group[$pid]+="$p "
-    if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- '--inspector-addr'; then runtime_pids[$pid]+="$p "; fi
+  pgid_of_port[$2]=$1
+  pids_of_group[$1]="" runtime_pids[$1]=""
+  for p in $(pgrep -g "$1"); do
+    pids_of_group[$1]+="$p "
+    if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- '--inspector-addr'; then runtime_pids[$1]+="$p "; fi
   done
 }
 # Servers by name, remembered so that one that stops answering (on a machine shared with other
@@ -386,13 +255,6 @@ now=$(date +%s)
 say "writing token records with the core's TokenStore::save (bench-read 1000, bench-del and bench-del-base $del_count)"
 "$seed" --out "$work/data" --now "$now" --project bench-read=1000 --project "bench-del=$del_count" \
   --project "bench-del-base=$del_count"
-load_kv() { # STATE FILES...: KV entries into a state, checked through the simulator
-  local dir=$1
-  shift
-  node "$bench/lib/load-kv.mjs" init "$dir" "$namespace_id"
-  python3 "$bench/lib/load-kv.py" "$dir" "$namespace_id" "$@" >&2
-  node "$bench/lib/load-kv.mjs" verify "$dir" "$namespace_id" "$@" >&2
-}
 load_kv "$work/state/new" "$work/data/kv-bench-read.json" "$work/data/kv-bench-del.json"
 load_kv "$work/state/kvget" "$work/data/kv-bench-read.json"
 load_kv "$work/state/assets" "$work/data/kv-bench-read.json"
@@ -493,7 +355,7 @@ ticks_per_second=$(getconf CLK_TCK)
 load() {
   local phase=$1 id=$2 target=$3 n=$4 conns=$5 seconds=$6 script=$7 url=$8
   shift 8
-  local raw="$work/logs/wrk-$phase-$target-$id-$n-$conns-$rep.txt" line port pgid t0 t1 r0 r1 cpu_ms=null cpu_runtime_ms=null
+  local raw="$work/logs/wrk-$phase-$target-$id-$n-$conns-$rep.txt" port pgid t0 t1 r0 r1 cpu_ms=null cpu_runtime_ms=null
   port=${url#http://127.0.0.1:}
   port=${port%%/*}
   port=${port%%\?*}
@@ -502,26 +364,20 @@ load() {
     cpu_ticks "$pgid"
     t0=$ticks r0=$ticks_runtime
   fi
-  timeout $((seconds + 60)) wrk -t1 -c"$conns" -d"${seconds}s" --timeout 30s --latency \
-    -s "$bench/lua/$script" "$url" -- "$@" >"$raw" 2>&1 || true
+  wrk_timed "$raw" "$conns" "$seconds" "$script" "$url" "$@"
   if [ -n "$pgid" ]; then
     cpu_ticks "$pgid"
     t1=$ticks r1=$ticks_runtime
     cpu_ms=$(((t1 - t0) * 1000 / ticks_per_second))
     cpu_runtime_ms=$(((r1 - r0) * 1000 / ticks_per_second))
   fi
-  line=$(grep '^BENCH_JSON ' "$raw" | tail -1 | cut -d' ' -f2- || true)
-  [ -n "$line" ] || line='{"failed":true}'
   printf '{"phase":"%s","case":"%s","target":"%s","n":%s,"conns":%s,"seconds":%s,"rep":%s,"cpu_ms":%s,"cpu_runtime_ms":%s,"wrk":%s}\n' \
-    "$phase" "$id" "$target" "$n" "$conns" "$seconds" "$rep" "$cpu_ms" "$cpu_runtime_ms" "$line" >>"$runs"
+    "$phase" "$id" "$target" "$n" "$conns" "$seconds" "$rep" "$cpu_ms" "$cpu_runtime_ms" "$wrk_json" >>"$runs"
   printf '  %-8s %-32s %-12s N=%-8s c=%-2s rep %s: %s\n' "$phase" "$id" "$target" "$n" "$conns" "$rep" \
-    "$(grep -E '^Requests/sec' "$raw" | tr -s ' ' || echo 'no result')" >&2
+    "$(rps_of "$raw")" >&2
 }
 warm() { # SECONDS CONNS SCRIPT URL ARGS...: untimed load
-  local seconds=$1 conns=$2 script=$3 url=$4
-  shift 4
-  timeout $((seconds + 60)) wrk -t1 -c"$conns" -d"${seconds}s" --timeout 30s \
-    -s "$bench/lua/$script" "$url" -- "$@" >/dev/null 2>&1 || true
+  wrk_warm /dev/null "$@"
 }
 ordered() { # the two halves of a pair, in this repetition's order
   if [ $((rep % 2)) -eq 1 ]; then echo "$1 $2"; else echo "$2 $1"; fi
@@ -559,7 +415,6 @@ spec() { # CASE TARGET N PHASE METHOD URL AUTH BODY [WALK_FILE START COUNT SUFFI
 probe() { # SPEC REPEAT
   node "$bench/lib/probe.mjs" cases "$1" "$probes" "$2"
 }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 load_samples="$work/load.jsonl"
 : >"$load_samples"
 mark() { printf '{"at":"%s","loadavg":"%s","t":%s}\n' "$1" "$(loadavg)" $(($(date +%s) - started_at)) >>"$load_samples"; }
@@ -737,22 +592,9 @@ for n in "${old_sizes_list[@]}"; do
 done
 
 # --- versions, report ----------------------------------------------------------------------------
-gz() { gzip -9c "$1" | wc -c; }
-worker_version=$(awk '/^name = "worker"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
-python3 - "$work/meta.json" <<EOF
-import json, sys
-meta = {
-    "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
-    "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)",
-    "old_commit": "$old_rev",
+write_meta "$work/meta.json" "$(cat <<EOF
+"old_commit": "$old_rev",
     "command": "$command_line",
-    "uncommitted": [l[3:] for l in open("$work/service-tree.txt").read().splitlines() if l.strip()],
-    "machine": {"nproc": $(nproc), "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')",
-                "memory_gib": round($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1048576, 1)},
-    "versions": {"rustc": "$(rustc --version | cut -d' ' -f2)", "worker": "$worker_version",
-                 "wrangler": "$(node -p 'require("./node_modules/wrangler/package.json").version')",
-                 "workerd": "$("$root/node_modules/.bin/workerd" --version 2>/dev/null | tr -d '\n' || echo unknown)",
-                 "wrk": "$(wrk -v 2>&1 | head -1 | cut -d' ' -f2)", "node": "$(node --version)"},
     "settings": {"quick": $($quick && echo True || echo False), "sizes": [$sizes], "old_sizes": [$old_sizes], "reps": $reps,
                  "misc_rounds": $misc_rounds, "ceiling_rounds": $ceiling_rounds,
                  "duration_s": $duration, "list_seconds": {n: int(s) for n, s in [$(for n in "${sizes_list[@]}"; do printf '(%s, "%s"),' "$n" "$(list_seconds "$n")"; done)]},
@@ -762,9 +604,7 @@ meta = {
                  "state_storage": "$storage_kind"},
     "sizes": {"service_wasm_gzip": $(gz "$work/service/index_bg.wasm"), "old_wasm_gzip": $(gz "$work/old/index_bg.wasm")},
     "restarts": $restarts,
-    "wall_time_s": $(($(date +%s) - started_at)),
-}
-json.dump(meta, open(sys.argv[1], "w"), indent=2)
 EOF
+)"
 node "$bench/lib/index-report.mjs" "$work" "$out"
 say "done in $(( ($(date +%s) - started_at) / 60 )) min $(( ($(date +%s) - started_at) % 60 )) s: $out/index-results.md"

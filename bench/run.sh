@@ -41,16 +41,15 @@ set -euo pipefail
 bench=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$bench")
 cd "$root"
+# shellcheck source=bench/lib/common.sh
+. "$bench/lib/common.sh"
 
 sizes="100,1000,10000,100000" duration=5 reps=5 connections=2 cold=3 upload_mib=100
 min_requests=10 max_duration=15 warmup=2
 out="$root/docs/bench" build=true keep=false max_minutes=90
-args=("$@")
-for ((i = 0; i < ${#args[@]}; i++)); do
-  case "${args[$i]}" in
-    --quick) sizes="100,1000,10000" duration=2 reps=1 cold=1 upload_mib=10 warmup=1 max_duration=4 out="$root/bench/out/quick" ;;
-  esac
-done
+if given --quick "$@"; then
+  sizes="100,1000,10000" duration=2 reps=1 cold=1 upload_mib=10 warmup=1 max_duration=4 out="$root/bench/out/quick"
+fi
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) ;;
@@ -63,12 +62,7 @@ while [ $# -gt 0 ]; do
     --connections) connections=$2; shift ;;
     --cold) cold=$2; shift ;;
     --upload-mib) upload_mib=$2; shift ;;
-    --out) out=$2; shift ;;
-    --no-build) build=false ;;
-    --keep) keep=true ;;
-    --max-minutes) max_minutes=$2; shift ;;
-    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
+    *) common_option "$1" "${2:-}"; shift $((taken - 1)) ;;
   esac
   shift
 done
@@ -76,109 +70,29 @@ IFS=, read -r -a sizes_list <<<"$sizes"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-started_at=$(date +%s)
-say() {
-  local t=$(($(date +%s) - started_at))
-  printf '\033[1mbench %d:%02d:\033[0m %s\n' $((t / 60)) $((t % 60)) "$*" >&2
-}
-
 # --- the temporary directory: state on tmpfs when there is room, so that other people's disk
 # traffic does not end up in the figures -------------------------------------------------------
-tmp_base=${TMPDIR:-/tmp}
-if [ -d /dev/shm ] && [ "$(df -Pk /dev/shm | awk 'NR==2 {print $4}')" -gt $((8 * 1024 * 1024)) ]; then
-  tmp_base=/dev/shm
-fi
-work=$(mktemp -d "$tmp_base/uts-bench.XXXXXX")
-mkdir -p "$work/logs" "$work/data" "$work/state"
-storage_kind=$(df -P "$work" | awk 'NR==2 {print $1}')
-
-own_pgid=$(ps -o pgid= -p $$ | tr -d ' ')
-servers=()
-watchdog=""
-# stop_server PGID: SIGINT to the server's process group, SIGKILL if still there after 10 s.
-stop_server() {
-  local pgid=$1 rest=() p
-  [ -n "$pgid" ] && [ "$pgid" != "$own_pgid" ] || return 0
-  kill -INT -- "-$pgid" 2>/dev/null || true
-  for _ in $(seq 100); do
-    kill -0 -- "-$pgid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL -- "-$pgid" 2>/dev/null || true
-  for p in "${servers[@]}"; do [ "$p" = "$pgid" ] || rest+=("$p"); done
-  servers=("${rest[@]}")
-}
-cleanup() {
-  local code=$? p
-  trap - EXIT INT TERM
-  for p in "${servers[@]}"; do stop_server "$p"; done
-  if [ -n "$watchdog" ]; then
-    pkill -P "$watchdog" 2>/dev/null || true
-    kill "$watchdog" 2>/dev/null || true
-  fi
-  if $keep; then say "kept $work"; else rm -rf "$work"; fi
-  exit "$code"
-}
-trap cleanup EXIT
-trap 'say "interrupted"; exit 130' INT TERM
-# The hard limit: whatever happens, the run ends itself.
-(sleep $((max_minutes * 60)) && echo "bench: over $max_minutes minutes, stopping" >&2 && kill -TERM $$) 2>/dev/null &
-watchdog=$!
+make_work uts-bench 8 logs data state
+start_watchdog "$max_minutes"
 
 # --- tools ---------------------------------------------------------------------------------------
-if ! command -v wrk >/dev/null; then
-  say "installing wrk"
-  sudo_cmd=""
-  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq wrk >/dev/null
-fi
-for tool in curl python3 node gzip; do
-  command -v "$tool" >/dev/null || { say "$tool is needed"; exit 1; }
-done
-scripts/setup.sh >&2
-
-export PATH="$root/.tools/bin:$PATH"
-export WASM_BINDGEN_BIN="$root/.tools/bin/wasm-bindgen"
-export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
-export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
+need_tools curl python3 node gzip
 baselines=(const-json kv-get kv-put2 kv-list kv-get-delete2)
-bench_target="$root/target/bench"
 
-# The baselines follow the service's release profile as it stands in the root Cargo.toml
-# (bench/baselines/Cargo.toml holds the same values as defaults).
-eval "$(python3 - "$root/Cargo.toml" <<'EOF'
-import sys, tomllib
-profile = tomllib.load(open(sys.argv[1], "rb")).get("profile", {}).get("release", {})
-for key in ("opt-level", "lto", "codegen-units"):
-    if key in profile:
-        value = str(profile[key]).lower() if isinstance(profile[key], bool) else str(profile[key])
-        print(f"export CARGO_PROFILE_RELEASE_{key.upper().replace('-', '_')}={value}")
-EOF
-)"
+# The baselines follow the service's release profile as it stands in the root Cargo.toml.
+eval "$(profile_env "$root")"
 release_profile="opt-level=${CARGO_PROFILE_RELEASE_OPT_LEVEL:-?} lto=${CARGO_PROFILE_RELEASE_LTO:-?} codegen-units=${CARGO_PROFILE_RELEASE_CODEGEN_UNITS:-?}"
 if $build; then
-  say "building the release service (scripts/build.sh; $release_profile)"
-  env -u SKIP_WORKER_BUILD scripts/build.sh >"$work/logs/build-service.log" 2>&1 ||
-    { tail -30 "$work/logs/build-service.log" >&2; exit 1; }
-  for b in "${baselines[@]}"; do
-    say "building baseline $b"
-    (cd "$bench/baselines/$b" && CARGO_TARGET_DIR="$bench_target" worker-build --release) \
-      >"$work/logs/build-$b.log" 2>&1 || { tail -30 "$work/logs/build-$b.log" >&2; exit 1; }
-  done
+  build_service "$release_profile"
+  for b in "${baselines[@]}"; do build_baseline "$b"; done
 fi
 say "building the seeding tool"
-(cd "$bench/baselines" && env -u CARGO_PROFILE_RELEASE_OPT_LEVEL -u CARGO_PROFILE_RELEASE_LTO \
-  -u CARGO_PROFILE_RELEASE_CODEGEN_UNITS CARGO_TARGET_DIR="$bench_target" cargo build -q --release -p bench-seed) >&2
+build_seed "$bench/baselines" "$bench_target" >&2
 # Serve copies, so that a build started meanwhile by someone else cannot change a target mid-run;
 # note what of the service's sources differed from the commit when it was copied.
 cp -r build "$work/service"
 git status --porcelain -- src core Cargo.toml Cargo.lock wrangler.toml >"$work/service-tree.txt" 2>/dev/null || true
-for b in "${baselines[@]}"; do
-  [ -f "$bench/baselines/$b/build/index.js" ] || { say "baseline $b is not built (drop --no-build)"; exit 1; }
-  cp -r "$bench/baselines/$b/build" "$work/$b"
-done
-
+copy_baselines "${baselines[@]}"
 # --- configurations ------------------------------------------------------------------------------
 rate_limit=1000000 # the largest RATE_LIMIT the service accepts; far above what 2 cores reach
 python3 "$bench/lib/config.py" service "$work/service.json" "$root" "$work/service/index.js" "$rate_limit"
@@ -214,71 +128,17 @@ for p in "${projects[@]}"; do seed_args+=(--project "$p"); done
 load_state() { # NAME FILES...: both copies of state NAME, loaded and checked
   local name=$1 dir
   shift
-  for dir in "$work/state/$name-service" "$work/state/$name-baselines"; do
-    node "$bench/lib/load-kv.mjs" init "$dir" "$namespace_id"
-    python3 "$bench/lib/load-kv.py" "$dir" "$namespace_id" "$@" >&2
-    node "$bench/lib/load-kv.mjs" verify "$dir" "$namespace_id" "$@" >&2
-  done
+  for dir in "$work/state/$name-service" "$work/state/$name-baselines"; do load_kv "$dir" "$@"; done
 }
 load_state misc "$work/data/kv-bench-read.json" "$work/data/kv-bench-del.json" "$work/data/kv-bench-del-base.json"
 for n in "${sizes_list[@]}"; do load_state "list-$n" "$work/data/kv-bench-$n.json"; done
 
-key_of() { printf 'key-%s-0123456789abcdef' "$1"; }
-auth_of() { printf 'Basic %s' "$(printf '%s:' "$(key_of "$1")" | base64 -w0)"; }
 api_keys=""
 for p in "${sizes_list[@]/#/bench-}" bench-read bench-del bench-create bench-upload; do
   api_keys+="${api_keys:+,}$p:$(key_of "$p")"
 done
 bad_auth=$(auth_of nobody)
 service_vars=(--var "API_KEYS:$api_keys" --var "AUTH_SIGNING_KEY:bench-signing-key-0123456789abcdef-0123456789")
-
-# --- serving -------------------------------------------------------------------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# start_server NAME CONFIG STATE_DIR [wrangler args...]: serves until its first answer; sets
-# started_base, started_pgid and startup_ms. `--log-level warn` for every target: at the default
-# level wrangler's Node process prints a line per request, which costs about 1 ms of CPU each
-# on the same 2 cores and makes every figure lower and noisier without telling anything about
-# the Worker.
-start_server() {
-  local name=$1 config=$2 dir=$3
-  shift 3
-  local port inspector log t0 pid
-  port=$(free_port) inspector=$(free_port)
-  log="$work/logs/server-$name-$(date +%s%N).log"
-  t0=$(date +%s%N)
-  setsid env SKIP_WORKER_BUILD=1 WRANGLER_SEND_METRICS=false NO_COLOR=1 CI=1 \
-    "$root/node_modules/.bin/wrangler" dev -c "$config" --ip 127.0.0.1 --port "$port" \
-    --inspector-port "$inspector" --persist-to "$dir" --local-protocol http \
-    --show-interactive-dev-session=false --log-level warn "$@" >"$log" 2>&1 </dev/null &
-  pid=$!
-  # setsid makes wrangler the leader of a process group of its own, which is what is stopped.
-  for _ in $(seq 500); do
-    [ "$(ps -o pgid= -p "$pid" | tr -d ' ')" = "$pid" ] && break
-    sleep 0.01
-  done
-  if [ "$(ps -o pgid= -p "$pid" | tr -d ' ')" != "$pid" ]; then
-    kill "$pid" 2>/dev/null || true
-    say "$name: no process group of its own"
-    exit 1
-  fi
-  servers+=("$pid")
-  started_pgid=$pid
-  started_base="http://127.0.0.1:$port"
-  until curl -s -o /dev/null --max-time 5 "$started_base/"; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      tail -30 "$log" >&2
-      say "$name: wrangler dev exited"
-      exit 1
-    fi
-    if [ $(($(date +%s%N) - t0)) -gt 180000000000 ]; then
-      tail -30 "$log" >&2
-      say "$name: no answer within 180 s"
-      exit 1
-    fi
-    sleep 0.05
-  done
-  startup_ms=$((($(date +%s%N) - t0) / 1000000))
-}
 
 # --- cases ---------------------------------------------------------------------------------------
 runs="$work/runs.jsonl" probes="$work/probes.jsonl"
@@ -313,8 +173,7 @@ case_run() {
     esac
     local args=("$@")
     if [ "$script" = walk.lua ] && [ "${7%%+*}" = once ]; then args[3]=$((warm_start + (rep - 1) * warm_pool)) args[4]=$warm_pool; fi
-    timeout $((warmup + 60)) wrk -t1 -c"$connections" -d"${warmup}s" --timeout 30s \
-      -s "$bench/lua/$script" "$url" -- "${args[@]}" >"$work/logs/warmup-$target-$id-$n-$rep.txt" 2>&1 || true
+    wrk_warm "$work/logs/warmup-$target-$id-$n-$rep.txt" "$warmup" "$connections" "$script" "$url" "${args[@]}"
     return
   fi
   # A case whose single request takes long runs longer, so that it still completes some.
@@ -325,15 +184,10 @@ case_run() {
   [ "$seconds" -gt "$max_duration" ] && seconds=$max_duration
   [ "$seconds" -lt "$duration" ] && seconds=$duration
   local raw="$work/logs/wrk-$target-$id-$n-$rep.txt"
-  timeout $((seconds + 60)) wrk -t1 -c"$connections" -d"${seconds}s" --timeout 30s --latency \
-    -s "$bench/lua/$script" "$url" -- "$@" >"$raw" 2>&1 || true
-  local line
-  line=$(grep '^BENCH_JSON ' "$raw" | tail -1 | cut -d' ' -f2- || true)
-  [ -n "$line" ] || line='{"failed":true}'
+  wrk_timed "$raw" "$connections" "$seconds" "$script" "$url" "$@"
   printf '{"case":"%s","target":"%s","n":%s,"rep":%s,%s"wrk":%s}\n' "$id" "$target" "$n" "$rep" \
-    "${pair_with:+\"pair\":\"$pair_with\",}" "$line" >>"$runs"
-  printf '  %-26s %-10s N=%-7s rep %s: %s\n' "$id" "$target" "$n" "$rep" \
-    "$(grep -E '^Requests/sec' "$raw" | tr -s ' ' || echo 'no result')" >&2
+    "${pair_with:+\"pair\":\"$pair_with\",}" "$wrk_json" >>"$runs"
+  printf '  %-26s %-10s N=%-7s rep %s: %s\n' "$id" "$target" "$n" "$rep" "$(rps_of "$raw")" >&2
 }
 spec_line() {
   python3 - "$probe_phase" "$@" >>"$work/spec.jsonl" <<'EOF'
@@ -452,7 +306,6 @@ done
 # (which goes first alternates between repetitions; each listing up to N = $paired_up_to has a
 # baseline run of its own), so that a change in the machine's load hits both alike; only the
 # one being loaded is busy.
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 load_samples="$work/load.jsonl"
 : >"$load_samples"
 ordered() { # the two parts, in this repetition's order
@@ -529,21 +382,8 @@ for n in "${sizes_list[@]}"; do
 done
 
 # --- sizes, versions, report ---------------------------------------------------------------------
-gz() { gzip -9c "$1" | wc -c; }
-worker_version=$(awk '/^name = "worker"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
-python3 - "$work/meta.json" <<EOF
-import json, sys
-meta = {
-    "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
-    "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)",
-    "uncommitted": [l[3:] for l in open("$work/service-tree.txt").read().splitlines() if l.strip()],
-    "machine": {"nproc": $(nproc), "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')",
-                "memory_gib": round($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1048576, 1)},
-    "versions": {"rustc": "$(rustc --version | cut -d' ' -f2)", "worker": "$worker_version",
-                 "wrangler": "$(node -p 'require("./node_modules/wrangler/package.json").version')",
-                 "workerd": "$("$root/node_modules/.bin/workerd" --version 2>/dev/null | tr -d '\n' || echo unknown)",
-                 "wrk": "$(wrk -v 2>&1 | head -1 | cut -d' ' -f2)", "node": "$(node --version)"},
-    "settings": {"release_profile": "$release_profile", "sizes": [$sizes], "duration_s": $duration, "min_requests": $min_requests, "max_duration_s": $max_duration,
+write_meta "$work/meta.json" "$(cat <<EOF
+"settings": {"release_profile": "$release_profile", "sizes": [$sizes], "duration_s": $duration, "min_requests": $min_requests, "max_duration_s": $max_duration,
                  "warmup_s": $warmup, "reps": $reps, "connections": $connections,
                  "wrk_threads": 1, "cold_starts": $cold, "rate_limit": $rate_limit, "delete_pool_per_run": $pool,
                  "state_storage": "$storage_kind"},
@@ -553,9 +393,7 @@ meta = {
         "baseline-a": {"wasm": $(wc -c <"$work/const-json/index_bg.wasm"), "wasm_gzip": $(gz "$work/const-json/index_bg.wasm"),
                        "js": $(wc -c <"$work/const-json/index.js"), "js_gzip": $(gz "$work/const-json/index.js")},
     },
-    "wall_time_s": $(($(date +%s) - started_at)),
-}
-json.dump(meta, open(sys.argv[1], "w"), indent=2)
 EOF
+)"
 node "$bench/lib/report.mjs" "$work" "$out"
 say "done in $(( ($(date +%s) - started_at) / 60 )) min $(( ($(date +%s) - started_at) % 60 )) s: $out/results.md"

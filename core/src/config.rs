@@ -38,18 +38,34 @@ pub const DEFAULT_REFRESH_TOKEN_TTL: u32 = 30 * 24 * 3600;
 /// since the cleanup and the project index need no other configuration; a value out of range
 /// or not an integer is refused (a "misconfigured" 500 naming the var, never a fallback).
 pub fn upload_stale_after(var: impl Fn(&str) -> Option<String>) -> Result<u32, ApiError> {
-    match var("UPLOAD_STALE_AFTER") {
-        None => Ok(DEFAULT_UPLOAD_STALE_AFTER),
+    number(
+        &var,
+        "UPLOAD_STALE_AFTER",
+        DEFAULT_UPLOAD_STALE_AFTER,
+        STALE_AFTER_RANGE,
+    )
+}
+
+/// The whole number in the var `name`, `default` if it is not set; a value out of `range` or
+/// not an integer is a "misconfigured" 500 naming the var.
+fn number(
+    var: impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, ApiError> {
+    match var(name) {
+        None => Ok(default),
         Some(raw) => raw
             .trim()
             .parse::<u32>()
             .ok()
-            .filter(|v| STALE_AFTER_RANGE.contains(v))
+            .filter(|v| range.contains(v))
             .ok_or_else(|| {
                 ApiError::misconfigured(format!(
-                    "UPLOAD_STALE_AFTER must be an integer in {}..={}",
-                    STALE_AFTER_RANGE.start(),
-                    STALE_AFTER_RANGE.end()
+                    "{name} must be an integer in {}..={}",
+                    range.start(),
+                    range.end()
                 ))
             }),
     }
@@ -74,22 +90,7 @@ impl Config {
             None => Err("AUTH_SIGNING_KEY is not set".to_owned()),
         }
         .map_err(ApiError::misconfigured)?;
-        let number =
-            |name: &str, default: u32, range: std::ops::RangeInclusive<u32>| match var(name) {
-                None => Ok(default),
-                Some(raw) => raw
-                    .trim()
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|v| range.contains(v))
-                    .ok_or_else(|| {
-                        ApiError::misconfigured(format!(
-                            "{name} must be an integer in {}..={}",
-                            range.start(),
-                            range.end()
-                        ))
-                    }),
-            };
+        let number = |name: &str, default: u32, range| number(&var, name, default, range);
         let period = |name: &str, default: u32| {
             let p = number(name, default, 10..=60)?;
             if p == 10 || p == 60 {

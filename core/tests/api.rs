@@ -2,7 +2,7 @@
 //! the in-memory KV with an injected clock.
 
 use serde_json::Value;
-use upload_tokens_core::http::{query_param, split_url};
+use upload_tokens_core::http::{query_param, split_url, Response};
 use upload_tokens_core::ids::TokenId;
 use upload_tokens_core::project::ProjectId;
 use upload_tokens_core::storage::index::{TokenIndex, TokenStatus};
@@ -23,14 +23,8 @@ fn listed(h: &Harness, key: &str, query: &str) -> Vec<String> {
 #[test]
 fn create_get_list_delete_round_trip() {
     let h = Harness::new();
-    let (r, ops, index_calls) = h.cost(|h| {
-        h.call(
-            "POST",
-            "/upload-tokens",
-            Some(&basic(KEY_A)),
-            r#"{"ttl":3600}"#,
-        )
-    });
+    let (r, ops, index_calls) =
+        h.cost(|h| h.call_as(KEY_A, "POST", "/upload-tokens", r#"{"ttl":3600}"#));
     assert_eq!(r.status, 200);
     assert_eq!(r.header("Content-Type"), Some("application/json"));
     // The project's first use of its index also imports its legacy KV index: one list.
@@ -51,14 +45,7 @@ fn create_get_list_delete_round_trip() {
     assert_eq!(body["createdAt"], "2027-01-15T08:00:00+00:00");
     assert_eq!(body["expiresAt"], "2027-01-15T09:00:00+00:00");
 
-    let (r, ops) = h.ops(|h| {
-        h.call(
-            "GET",
-            &format!("/upload-tokens/{token}"),
-            Some(&basic(KEY_A2)),
-            "",
-        )
-    });
+    let (r, ops) = h.ops(|h| h.call_as(KEY_A2, "GET", &format!("/upload-tokens/{token}"), ""));
     assert_eq!(r.status, 200);
     assert_eq!(json(&r), body);
     assert_eq!(
@@ -71,14 +58,8 @@ fn create_get_list_delete_round_trip() {
 
     assert_eq!(listed(&h, KEY_A, ""), vec![token.clone()]);
 
-    let (r, ops, index_calls) = h.cost(|h| {
-        h.call(
-            "DELETE",
-            &format!("/upload-tokens/{token}"),
-            Some(&basic(KEY_A)),
-            "",
-        )
-    });
+    let (r, ops, index_calls) =
+        h.cost(|h| h.call_as(KEY_A, "DELETE", &format!("/upload-tokens/{token}"), ""));
     assert_eq!(r.status, 204);
     assert_eq!(r.body, None);
     assert_eq!(
@@ -92,26 +73,8 @@ fn create_get_list_delete_round_trip() {
         )
     );
 
-    assert_eq!(
-        h.call(
-            "GET",
-            &format!("/upload-tokens/{token}"),
-            Some(&basic(KEY_A)),
-            ""
-        )
-        .status,
-        404
-    );
-    assert_eq!(
-        h.call(
-            "DELETE",
-            &format!("/upload-tokens/{token}"),
-            Some(&basic(KEY_A)),
-            ""
-        )
-        .status,
-        404
-    );
+    assert_eq!(h.token_status(KEY_A, "GET", &token), 404);
+    assert_eq!(h.token_status(KEY_A, "DELETE", &token), 404);
     assert!(listed(&h, KEY_A, "").is_empty());
     assert!(h.kv().keys().is_empty());
 }
@@ -120,7 +83,7 @@ fn create_get_list_delete_round_trip() {
 fn empty_bodies_make_never_expiring_tokens() {
     let h = Harness::new();
     for body in ["", "{}", r#"{"ttl":null}"#] {
-        let r = h.call("POST", "/upload-tokens", Some(&basic(KEY_A)), body);
+        let r = h.call_as(KEY_A, "POST", "/upload-tokens", body);
         assert_eq!(r.status, 200);
         assert_eq!(json(&r)["expiresAt"], Value::Null);
         assert_eq!(json(&r)["ttl"], 0);
@@ -139,7 +102,7 @@ fn bad_bodies_are_refused_and_store_nothing() {
         (&"x".repeat(16 * 1024 + 1), 413),
     ];
     for (body, status) in cases {
-        let r = h.call("POST", "/upload-tokens", Some(&basic(KEY_A)), body);
+        let r = h.call_as(KEY_A, "POST", "/upload-tokens", body);
         assert_eq!(r.status, status, "{body:.40}");
         let p = json(&r);
         assert_eq!(p["status"], status);
@@ -162,14 +125,8 @@ fn malformed_ids_are_404_without_any_kv_read() {
         "to1tcmSFHeYY5KzyhOqVKM_b",
     ] {
         for method in ["GET", "DELETE"] {
-            let (r, ops, index_calls) = h.cost(|h| {
-                h.call(
-                    method,
-                    &format!("/upload-tokens/{id}"),
-                    Some(&basic(KEY_A)),
-                    "",
-                )
-            });
+            let (r, ops, index_calls) =
+                h.cost(|h| h.call_as(KEY_A, method, &format!("/upload-tokens/{id}"), ""));
             assert_eq!(r.status, 404);
             assert_eq!(json(&r)["name"], "uploadToken");
             assert_eq!((ops, index_calls), (OpCounts::default(), 0));
@@ -182,47 +139,19 @@ fn projects_never_see_each_others_tokens() {
     let h = Harness::new();
     let a = create(&h, KEY_A, 0);
     let b = create(&h, KEY_B, 0);
-    let not_found_for_b = h.call(
-        "GET",
-        &format!("/upload-tokens/{a}"),
-        Some(&basic(KEY_B)),
-        "",
-    );
-    let missing = h.call(
-        "GET",
-        "/upload-tokens/to0000000000000000000000",
-        Some(&basic(KEY_B)),
-        "",
-    );
+    let not_found_for_b = h.call_as(KEY_B, "GET", &format!("/upload-tokens/{a}"), "");
+    let missing = h.call_as(KEY_B, "GET", "/upload-tokens/to0000000000000000000000", "");
     assert_eq!(not_found_for_b.status, 404);
     assert_eq!(
         not_found_for_b.body, missing.body,
         "a foreign token looks exactly like a missing one"
     );
-    assert_eq!(
-        h.call(
-            "DELETE",
-            &format!("/upload-tokens/{a}"),
-            Some(&basic(KEY_B)),
-            ""
-        )
-        .status,
-        404
-    );
+    assert_eq!(h.token_status(KEY_B, "DELETE", &a), 404);
     assert_eq!(listed(&h, KEY_B, ""), vec![b.clone()]);
     assert_eq!(listed(&h, KEY_A, ""), vec![a.clone()]);
-    let r = h.call("GET", "/upload-tokens", Some(&basic(KEY_B)), "");
+    let r = h.call_as(KEY_B, "GET", "/upload-tokens", "");
     assert_eq!(json(&r)["pagination"]["itemsTotal"], 1);
-    assert_eq!(
-        h.call(
-            "GET",
-            &format!("/upload-tokens/{a}"),
-            Some(&basic(KEY_A)),
-            ""
-        )
-        .status,
-        200
-    );
+    assert_eq!(h.token_status(KEY_A, "GET", &a), 200);
 }
 
 #[test]
@@ -232,49 +161,13 @@ fn tokens_expire_on_time_even_below_kv_minimum() {
     let fifty_nine = create(&h, KEY_A, 59);
     let hour = create(&h, KEY_A, 3600);
     h.set_now(T0 + 1);
-    assert_eq!(
-        h.call(
-            "GET",
-            &format!("/upload-tokens/{one}"),
-            Some(&basic(KEY_A)),
-            ""
-        )
-        .status,
-        404
-    );
-    assert_eq!(
-        h.call(
-            "GET",
-            &format!("/upload-tokens/{fifty_nine}"),
-            Some(&basic(KEY_A)),
-            ""
-        )
-        .status,
-        200
-    );
+    assert_eq!(h.token_status(KEY_A, "GET", &one), 404);
+    assert_eq!(h.token_status(KEY_A, "GET", &fifty_nine), 200);
     h.set_now(T0 + 59);
-    assert_eq!(
-        h.call(
-            "GET",
-            &format!("/upload-tokens/{fifty_nine}"),
-            Some(&basic(KEY_A)),
-            ""
-        )
-        .status,
-        404
-    );
-    assert_eq!(
-        h.call(
-            "DELETE",
-            &format!("/upload-tokens/{fifty_nine}"),
-            Some(&basic(KEY_A)),
-            ""
-        )
-        .status,
-        404
-    );
+    assert_eq!(h.token_status(KEY_A, "GET", &fifty_nine), 404);
+    assert_eq!(h.token_status(KEY_A, "DELETE", &fifty_nine), 404);
     assert_eq!(listed(&h, KEY_A, ""), vec![hour.clone()]);
-    let r = h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), "");
+    let r = h.call_as(KEY_A, "GET", "/upload-tokens", "");
     assert_eq!(json(&r)["pagination"]["itemsTotal"], 1);
     // KV itself drops the records the uploads' stale time after max(ttl, 60) s.
     assert_eq!(h.kv().keys().len(), 3);
@@ -296,14 +189,8 @@ fn listing_costs_one_index_call_and_no_kv_operation_at_any_size() {
             "pageSize=100",
             "pageSize=7&currentPage=3&sortBy=ttl&sortOrder=asc",
         ] {
-            let (r, ops, index_calls) = h.cost(|h| {
-                h.call(
-                    "GET",
-                    &format!("/upload-tokens?{query}"),
-                    Some(&basic(KEY_A)),
-                    "",
-                )
-            });
+            let (r, ops, index_calls) =
+                h.cost(|h| h.call_as(KEY_A, "GET", &format!("/upload-tokens?{query}"), ""));
             assert_eq!(r.status, 200);
             assert_eq!(json(&r)["pagination"]["itemsTotal"], n);
             assert_eq!((ops, index_calls), (OpCounts::default(), 1), "n = {n}");
@@ -328,12 +215,7 @@ fn pages_walk_every_token_once_in_every_order() {
             for page in 1..=7 {
                 let q =
                     format!("sortBy={sort_by}&sortOrder={order}&currentPage={page}&pageSize=25");
-                let r = h.call(
-                    "GET",
-                    &format!("/upload-tokens?{q}"),
-                    Some(&basic(KEY_A)),
-                    "",
-                );
+                let r = h.call_as(KEY_A, "GET", &format!("/upload-tokens?{q}"), "");
                 let body = json(&r);
                 assert_eq!(body["pagination"]["pagesTotal"], 6);
                 for t in body["data"].as_array().unwrap() {
@@ -378,13 +260,8 @@ fn sort_key(t: &Value, sort_by: &str) -> Vec<String> {
 }
 
 fn status(h: &Harness, method: &str, token: &str, key: &str) -> u16 {
-    h.call(
-        method,
-        &format!("/upload-tokens/{token}"),
-        Some(&basic(key)),
-        "",
-    )
-    .status
+    h.call_as(key, method, &format!("/upload-tokens/{token}"), "")
+        .status
 }
 
 fn index_status(h: &Harness, token: &str) -> TokenStatus {
@@ -399,12 +276,7 @@ fn a_delete_whose_record_removal_fails_is_finished_by_a_retry() {
     let t = create(&h, KEY_A, 0);
     // The index forgets the token, then removing the record fails.
     h.kv().fail(Op::Delete, 0);
-    let r = h.call(
-        "DELETE",
-        &format!("/upload-tokens/{t}"),
-        Some(&basic(KEY_A)),
-        "",
-    );
+    let r = h.call_as(KEY_A, "DELETE", &format!("/upload-tokens/{t}"), "");
     assert_eq!(r.status, 500);
     assert_eq!(json(&r)["title"], "An internal error occurred.");
     let log = r.log.as_deref().unwrap();
@@ -454,7 +326,7 @@ fn an_interrupted_create_never_leaves_a_token_that_can_upload_unlisted() {
         let h = Harness::new();
         create(&h, KEY_A, 0); // the project's index is in use
         h.index.transport().fail(fault, 0);
-        let r = h.call("POST", "/upload-tokens", Some(&basic(KEY_A)), "{}");
+        let r = h.call_as(KEY_A, "POST", "/upload-tokens", "{}");
         assert_eq!(r.status, 500, "{fault:?}");
         let records: Vec<String> = h
             .kv()
@@ -483,7 +355,7 @@ fn an_interrupted_create_never_leaves_a_token_that_can_upload_unlisted() {
 fn a_create_whose_record_write_fails_leaves_nothing() {
     let h = Harness::new();
     h.kv().fail(Op::Write, 0);
-    let r = h.call("POST", "/upload-tokens", Some(&basic(KEY_A)), "{}");
+    let r = h.call_as(KEY_A, "POST", "/upload-tokens", "{}");
     assert_eq!(r.status, 500);
     assert!(h.kv().keys().iter().all(|k| !k.starts_with("tok:")));
     assert!(listed(&h, KEY_A, "").is_empty());
@@ -493,7 +365,7 @@ fn a_create_whose_record_write_fails_leaves_nothing() {
 fn store_failures_are_generic_500s_with_the_detail_logged() {
     let h = Harness::new();
     h.index.transport().fail(IndexFault::Request, 0);
-    let r = h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), "");
+    let r = h.call_as(KEY_A, "GET", "/upload-tokens", "");
     assert_eq!(r.status, 500);
     assert_eq!(
         json(&r),
@@ -530,65 +402,53 @@ fn missing_or_wrong_credentials_are_401() {
     assert_eq!(h.kv().counts(), OpCounts::default());
 }
 
+/// `POST path` (an auth endpoint) with the JSON body `{"field":"value"}`.
+fn exchange(h: &Harness, path: &str, field: &str, value: &str) -> Response {
+    h.call("POST", path, None, &format!(r#"{{"{field}":"{value}"}}"#))
+}
+
+/// The status of `GET /upload-tokens` with `Authorization: Bearer token`.
+fn list_status_with_bearer(h: &Harness, token: &str) -> u16 {
+    let auth = format!("Bearer {token}");
+    h.call("GET", "/upload-tokens", Some(&auth), "").status
+}
+
 #[test]
 fn bearer_flow_with_refresh() {
     let mut h = Harness::new();
-    let r = h.call(
-        "POST",
-        "/auth/api-key",
-        None,
-        &format!(r#"{{"apiKey":"{KEY_B}"}}"#),
-    );
+    let r = exchange(&h, "/auth/api-key", "apiKey", KEY_B);
     assert_eq!(r.status, 200);
     let pair = json(&r);
     assert_eq!(pair["token_type"], "Bearer");
     assert_eq!(pair["expires_in"], 3600);
-    let access = format!("Bearer {}", pair["access_token"].as_str().unwrap());
-    let t = h.call("POST", "/upload-tokens", Some(&access), "{}");
+    let access = pair["access_token"].as_str().unwrap();
+    let t = h.call(
+        "POST",
+        "/upload-tokens",
+        Some(&format!("Bearer {access}")),
+        "{}",
+    );
     assert_eq!(t.status, 200);
     assert_eq!(listed(&h, KEY_B, "").len(), 1);
 
     h.set_now(T0 + 3600);
-    assert_eq!(
-        h.call("GET", "/upload-tokens", Some(&access), "").status,
-        401
-    );
+    assert_eq!(list_status_with_bearer(&h, access), 401);
     let refresh = pair["refresh_token"].as_str().unwrap();
     // A refresh token is not an access token.
-    assert_eq!(
-        h.call(
-            "GET",
-            "/upload-tokens",
-            Some(&format!("Bearer {refresh}")),
-            ""
-        )
-        .status,
-        401
-    );
-    let r = h.call(
-        "POST",
-        "/auth/refresh",
-        None,
-        &format!(r#"{{"refreshToken":"{refresh}"}}"#),
-    );
+    assert_eq!(list_status_with_bearer(&h, refresh), 401);
+    let r = exchange(&h, "/auth/refresh", "refreshToken", refresh);
     assert_eq!(r.status, 200);
-    let next = format!("Bearer {}", json(&r)["access_token"].as_str().unwrap());
-    assert_eq!(h.call("GET", "/upload-tokens", Some(&next), "").status, 200);
+    let next = json(&r)["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(list_status_with_bearer(&h, &next), 200);
     // An access token is not a refresh token.
-    let access_only = pair["access_token"].as_str().unwrap();
-    let r = h.call(
-        "POST",
-        "/auth/refresh",
-        None,
-        &format!(r#"{{"refreshToken":"{access_only}"}}"#),
-    );
+    let r = exchange(&h, "/auth/refresh", "refreshToken", access);
     assert_eq!(r.status, 400);
 }
 
 #[test]
 fn auth_endpoints_answer_bad_input_as_the_spec_shows() {
     let h = Harness::new();
-    let r = h.call("POST", "/auth/api-key", None, r#"{"apiKey":"not-a-key"}"#);
+    let r = exchange(&h, "/auth/api-key", "apiKey", "not-a-key");
     assert_eq!(r.status, 400);
     assert_eq!(
         json(&r),
@@ -602,8 +462,7 @@ fn auth_endpoints_answer_bad_input_as_the_spec_shows() {
         );
     }
     assert_eq!(
-        h.call("POST", "/auth/refresh", None, r#"{"refreshToken":"a.b.c"}"#)
-            .status,
+        exchange(&h, "/auth/refresh", "refreshToken", "a.b.c").status,
         400
     );
     assert_eq!(h.call("POST", "/auth/refresh", None, "[]").status, 400);
@@ -613,12 +472,12 @@ fn auth_endpoints_answer_bad_input_as_the_spec_shows() {
 fn rate_limits_answer_429_per_project_and_reset() {
     let h = Harness::with(MemoryLimiter::new(5), MemoryKv::new(T0));
     for _ in 0..5 {
-        let r = h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), "");
+        let r = h.call_as(KEY_A, "GET", "/upload-tokens", "");
         assert_eq!(r.status, 200);
         assert_eq!(r.header("X-RateLimit-Limit"), Some("5"));
         assert_eq!(r.header("X-RateLimit-Remaining"), None);
     }
-    let r = h.call("POST", "/upload-tokens", Some(&basic(KEY_A2)), "{}");
+    let r = h.call_as(KEY_A2, "POST", "/upload-tokens", "{}");
     assert_eq!(r.status, 429);
     assert_eq!(
         json(&r),
@@ -627,23 +486,15 @@ fn rate_limits_answer_429_per_project_and_reset() {
     assert_eq!(r.header("X-RateLimit-Limit"), Some("5"));
     assert_eq!(r.header("X-RateLimit-Retry-After"), Some("10"));
     assert!(h.kv().keys().is_empty(), "a refused create stores nothing");
-    assert_eq!(
-        h.call("GET", "/upload-tokens", Some(&basic(KEY_B)), "")
-            .status,
-        200
-    );
+    assert_eq!(h.call_as(KEY_B, "GET", "/upload-tokens", "").status, 200);
     h.limiter.reset();
-    assert_eq!(
-        h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), "")
-            .status,
-        200
-    );
+    assert_eq!(h.call_as(KEY_A, "GET", "/upload-tokens", "").status, 200);
 }
 
 #[test]
 fn a_failing_limiter_lets_requests_through_and_logs() {
     let h = Harness::with(MemoryLimiter::failing(), MemoryKv::new(T0));
-    let r = h.call("GET", "/upload-tokens", Some(&basic(KEY_A)), "");
+    let r = h.call_as(KEY_A, "GET", "/upload-tokens", "");
     assert_eq!(r.status, 200);
     assert!(r.log.unwrap().contains("rate limiter failed"));
 }
@@ -707,7 +558,7 @@ fn urls_split_into_path_and_query() {
 #[test]
 fn a_bad_query_costs_no_kv_operation() {
     let h = Harness::new();
-    let (r, ops) = h.ops(|h| h.call("GET", "/upload-tokens?pageSize=0", Some(&basic(KEY_A)), ""));
+    let (r, ops) = h.ops(|h| h.call_as(KEY_A, "GET", "/upload-tokens?pageSize=0", ""));
     assert_eq!(r.status, 400);
     assert_eq!(ops, OpCounts::default());
 }
@@ -721,7 +572,7 @@ fn a_limited_call_changes_nothing() {
         ("POST", "/upload-tokens".to_owned(), "{}"),
         ("DELETE", format!("/upload-tokens/{t}"), ""),
     ] {
-        let (r, ops) = h.ops(|h| h.call(method, &path, Some(&basic(KEY_A)), body));
+        let (r, ops) = h.ops(|h| h.call_as(KEY_A, method, &path, body));
         assert_eq!(r.status, 429, "{method}");
         assert_eq!((ops.writes, ops.deletes), (0, 0), "{method}");
     }

@@ -4,18 +4,15 @@
 
 use upload_tokens_core::config::Config;
 use upload_tokens_core::http::{client_key, Request};
-use upload_tokens_core::testing::harness::{basic, json, Harness, KEY_A, STALE_AFTER, T0};
+use upload_tokens_core::testing::harness::{
+    basic, json, video_id, Harness, KEY_A, STALE_AFTER, T0,
+};
 use upload_tokens_core::testing::{block_on, MemoryKv, MemoryLimiter};
 use upload_tokens_core::videos::cleanup::{remove_stale_uploads, MAX_REMOVED_PER_RUN};
 use upload_tokens_core::videos::keys::{ObjectKey, OpenUpload};
 use upload_tokens_core::videos::rules::UploadMode;
 
 const MIB: usize = 1024 * 1024;
-
-fn video_id(r: &upload_tokens_core::http::Response) -> String {
-    assert_eq!(r.status, 201, "{:?} {:?}", r.body, r.log);
-    json(r)["videoId"].as_str().unwrap().to_owned()
-}
 
 #[test]
 fn two_first_chunks_of_one_upload_at_once_make_one_video() {
@@ -36,12 +33,7 @@ fn two_first_chunks_of_one_upload_at_once_make_one_video() {
     assert_eq!(second, first, "the late one joins the video that won");
     let source = h.objects.bytes(&format!("videos/{first}/source")).unwrap();
     assert_eq!(source.len(), 5 * MIB + 4);
-    let videos: Vec<String> = h
-        .objects
-        .keys()
-        .into_iter()
-        .filter(|k| k.ends_with("/meta.json"))
-        .collect();
+    let videos = h.object_keys(|k| k.ends_with("/meta.json"));
     assert_eq!(
         videos,
         vec![format!("videos/{first}/meta.json")],
@@ -196,26 +188,7 @@ fn every_var_is_validated_and_a_wrong_one_is_named_never_the_key() {
             .upload_stale_after,
         600
     );
-    for (name, value, named) in [
-        ("UPLOAD_STALE_AFTER", "0", "UPLOAD_STALE_AFTER"),
-        ("UPLOAD_STALE_AFTER", "-1", "UPLOAD_STALE_AFTER"),
-        ("UPLOAD_STALE_AFTER", "2592001", "UPLOAD_STALE_AFTER"),
-        ("UPLOAD_STALE_AFTER", "one day", "UPLOAD_STALE_AFTER"),
-        ("ACCESS_TOKEN_TTL", "0", "ACCESS_TOKEN_TTL"),
-        ("ACCESS_TOKEN_TTL", "86401", "ACCESS_TOKEN_TTL"),
-        ("REFRESH_TOKEN_TTL", "59", "REFRESH_TOKEN_TTL"),
-        ("REFRESH_TOKEN_TTL", "31536001", "REFRESH_TOKEN_TTL"),
-        (
-            "API_KEYS",
-            "acme:key-with:colon-000000001",
-            "API_KEYS entry 1",
-        ),
-        (
-            "API_KEYS",
-            "acme:acme-key-000000000001,beta:s3cr3t",
-            "API_KEYS entry 2",
-        ),
-    ] {
+    let refused = |name: &str, value: &str, named: &str| {
         let Err(e) = config(&[(name, value)]) else {
             panic!("{name}={value} accepted");
         };
@@ -226,7 +199,26 @@ fn every_var_is_validated_and_a_wrong_one_is_named_never_the_key() {
             !detail.contains("key-with") && !detail.contains("s3cr3t"),
             "{detail}"
         );
+    };
+    for (name, values) in [
+        ("UPLOAD_STALE_AFTER", &["0", "-1", "2592001", "one day"][..]),
+        ("ACCESS_TOKEN_TTL", &["0", "86401"]),
+        ("REFRESH_TOKEN_TTL", &["59", "31536001"]),
+    ] {
+        for value in values {
+            refused(name, value, name);
+        }
     }
+    refused(
+        "API_KEYS",
+        "acme:key-with:colon-000000001",
+        "API_KEYS entry 1",
+    );
+    refused(
+        "API_KEYS",
+        "acme:acme-key-000000000001,beta:s3cr3t",
+        "API_KEYS entry 2",
+    );
     // The bounds themselves are accepted.
     for (name, value) in [
         ("UPLOAD_STALE_AFTER", "2592000"),
@@ -268,17 +260,6 @@ fn every_answer_of_upload_carries_cors_a_405_and_a_404_included() {
     assert_eq!(other.header("Access-Control-Allow-Origin"), None);
 }
 
-fn login(h: &Harness) -> serde_json::Value {
-    let r = h.call(
-        "POST",
-        "/auth/api-key",
-        None,
-        &format!(r#"{{"apiKey":"{KEY_A}"}}"#),
-    );
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    json(&r)
-}
-
 fn refresh(h: &Harness, token: &serde_json::Value) -> upload_tokens_core::http::Response {
     let body = serde_json::json!({ "refreshToken": token }).to_string();
     h.call("POST", "/auth/refresh", None, &body)
@@ -287,7 +268,7 @@ fn refresh(h: &Harness, token: &serde_json::Value) -> upload_tokens_core::http::
 #[test]
 fn a_refresh_token_works_once_and_its_reuse_ends_the_whole_session() {
     let h = Harness::new();
-    let first = login(&h);
+    let first = h.login(KEY_A);
     let second = refresh(&h, &first["refresh_token"]);
     assert_eq!(second.status, 200);
     let second = json(&second);
@@ -305,7 +286,7 @@ fn a_refresh_token_works_once_and_its_reuse_ends_the_whole_session() {
         "the chain ended"
     );
     // Another session of the same key is not affected.
-    let other = login(&h);
+    let other = h.login(KEY_A);
     assert_eq!(refresh(&h, &other["refresh_token"]).status, 200);
 }
 
@@ -313,7 +294,7 @@ fn a_refresh_token_works_once_and_its_reuse_ends_the_whole_session() {
 fn a_session_ends_refresh_token_ttl_after_the_api_key_call_however_often_refreshed() {
     // The harness's REFRESH_TOKEN_TTL is the default, 30 days; access tokens last an hour.
     let mut h = Harness::new();
-    let mut pair = login(&h);
+    let mut pair = h.login(KEY_A);
     let thirty_days = 30 * 24 * 3600;
     for day in 1..30 {
         h.set_now(T0 + day * 24 * 3600);

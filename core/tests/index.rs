@@ -11,7 +11,7 @@ use upload_tokens_core::storage::index::{
     TokenStatus, MAX_PAGES_PER_CALL,
 };
 use upload_tokens_core::storage::kv::{Kv, Op, PutOptions};
-use upload_tokens_core::testing::{block_on, LocalIndexes, MemoryKv, MemorySql};
+use upload_tokens_core::testing::{block_on, LocalIndexes, MemoryKv, SqliteSql};
 use upload_tokens_core::tokens::list::{paginate, sort_active};
 use upload_tokens_core::tokens::policy::{Metadata, Policy};
 use upload_tokens_core::tokens::query::{ListQuery, SortBy, SortOrder};
@@ -24,11 +24,11 @@ fn token_id(n: u32) -> TokenId {
     TokenId::parse(&format!("to{n:0>22}")).unwrap()
 }
 
-fn open(keep_expired: u32) -> SqlIndex<MemorySql> {
-    SqlIndex::open(MemorySql::default(), keep_expired).unwrap()
+fn open(keep_expired: u32) -> SqlIndex<SqliteSql> {
+    SqlIndex::open(SqliteSql::default(), keep_expired).unwrap()
 }
 
-fn insert(index: &SqlIndex<MemorySql>, t: &UploadToken) {
+fn insert(index: &SqlIndex<SqliteSql>, t: &UploadToken) {
     index
         .insert(
             t.token.as_str(),
@@ -218,37 +218,20 @@ fn writes_purge_tokens_expired_past_the_kept_time_a_bounded_batch_at_a_time() {
             .insert(token_id(i).as_str(), T0, 10, &Policy::default(), T0)
             .unwrap();
     }
-    let rows = |index: &SqlIndex<MemorySql>| index.sql().exec_count("SELECT COUNT(*) FROM tokens");
+    let rows = |index: &SqlIndex<SqliteSql>| index.sql().exec_count("SELECT COUNT(*) FROM tokens");
     assert_eq!(rows(&index), 250);
     // At T0 + 110 all 250 are past the kept time; each write purges at most 100.
-    index
-        .insert(
-            token_id(1000).as_str(),
-            T0 + 110,
-            0,
-            &Policy::default(),
-            T0 + 110,
-        )
-        .unwrap();
+    let write_at_110 = |i| {
+        let at = T0 + 110;
+        let id = token_id(i);
+        index
+            .insert(id.as_str(), at, 0, &Policy::default(), at)
+            .unwrap();
+    };
+    write_at_110(1000);
     assert_eq!(rows(&index), 151);
-    index
-        .insert(
-            token_id(1001).as_str(),
-            T0 + 110,
-            0,
-            &Policy::default(),
-            T0 + 110,
-        )
-        .unwrap();
-    index
-        .insert(
-            token_id(1002).as_str(),
-            T0 + 110,
-            0,
-            &Policy::default(),
-            T0 + 110,
-        )
-        .unwrap();
+    write_at_110(1001);
+    write_at_110(1002);
     assert_eq!(rows(&index), 3);
     assert_eq!(index.count(T0 + 110).unwrap(), 3);
 }
@@ -257,7 +240,7 @@ trait CountRows {
     fn exec_count(&self, statement: &str) -> i64;
 }
 
-impl CountRows for MemorySql {
+impl CountRows for SqliteSql {
     fn exec_count(&self, statement: &str) -> i64 {
         use upload_tokens_core::storage::index::{Sql, SqlValue};
         match self.exec(statement, &[]).unwrap()[0][0] {

@@ -9,7 +9,7 @@ use upload_tokens_core::storage::index::{
     serve, IndexCommand, Sql, SqlIndex, SqlParam, SqlRows, SqlValue, PURGE_INTERVAL,
 };
 use upload_tokens_core::storage::kv::StoreResult;
-use upload_tokens_core::testing::{block_on, MemoryKv, MemorySql};
+use upload_tokens_core::testing::{block_on, MemoryKv, SqliteSql};
 use upload_tokens_core::tokens::policy::Policy;
 
 const T0: i64 = 1_800_000_000;
@@ -17,7 +17,7 @@ const T0: i64 = 1_800_000_000;
 /// SQLite in memory that writes down every statement it runs.
 #[derive(Default)]
 struct Counted {
-    sql: MemorySql,
+    sql: SqliteSql,
     log: RefCell<Vec<String>>,
 }
 

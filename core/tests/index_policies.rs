@@ -8,7 +8,7 @@ use upload_tokens_core::storage::index::{
     count_statement, page_statement, schema_version, Claim, PageRequest, SortKey, Sql, SqlIndex,
     SqlParam, SqlValue, TokenStatus, SCHEMA, SCHEMA_VERSION,
 };
-use upload_tokens_core::testing::MemorySql;
+use upload_tokens_core::testing::SqliteSql;
 use upload_tokens_core::tokens::policy::{Metadata, Policy};
 
 const T0: i64 = 1_800_000_000;
@@ -17,8 +17,8 @@ fn id(n: u32) -> String {
     format!("to{n:0>22}")
 }
 
-fn open(keep_expired: u32) -> SqlIndex<MemorySql> {
-    SqlIndex::open(MemorySql::default(), keep_expired).unwrap()
+fn open(keep_expired: u32) -> SqlIndex<SqliteSql> {
+    SqlIndex::open(SqliteSql::default(), keep_expired).unwrap()
 }
 
 fn labelled(pairs: &[(&str, &str)]) -> Policy {
@@ -35,7 +35,7 @@ fn bounded(max_uploads: u32) -> Policy {
     }
 }
 
-fn rows_of(sql: &MemorySql, statement: &str) -> i64 {
+fn rows_of(sql: &SqliteSql, statement: &str) -> i64 {
     match sql.exec(statement, &[]).unwrap()[0][0] {
         SqlValue::Integer(n) => n,
         ref other => panic!("{other:?}"),
@@ -55,7 +55,7 @@ fn listing(filters: &[(&str, &str)]) -> PageRequest {
 #[test]
 fn an_index_of_the_version_before_policies_is_migrated_and_keeps_every_token() {
     // An object as the previous version left it: its schema, its rows, its import done.
-    let sql = MemorySql::default();
+    let sql = SqliteSql::default();
     for statement in SCHEMA {
         sql.exec(statement, &[]).unwrap();
     }
@@ -107,15 +107,15 @@ fn an_index_of_the_version_before_policies_is_migrated_and_keeps_every_token() {
     assert_eq!((total, rows[0].token.as_str()), (1, id(4).as_str()));
     // Opening it again (every start of the object) changes nothing.
     let sql = index.sql();
-    let again = SqlIndex::open(MemorySqlRef(sql), 100).unwrap();
+    let again = SqlIndex::open(SqliteSqlRef(sql), 100).unwrap();
     assert_eq!(schema_version(again.sql()).unwrap(), SCHEMA_VERSION);
     assert_eq!(again.count(T0 + 5).unwrap(), 4);
 }
 
 /// A second handle on the same in-memory database.
-struct MemorySqlRef<'a>(&'a MemorySql);
+struct SqliteSqlRef<'a>(&'a SqliteSql);
 
-impl Sql for MemorySqlRef<'_> {
+impl Sql for SqliteSqlRef<'_> {
     fn exec(
         &self,
         statement: &str,
@@ -172,7 +172,7 @@ fn metadata_goes_with_its_token_when_it_is_deleted_or_purged() {
         .insert(&id(3), T0, 0, &labelled(&[("user", "u2")]), T0)
         .unwrap();
     let metadata_rows =
-        |i: &SqlIndex<MemorySql>| rows_of(i.sql(), "SELECT COUNT(*) FROM token_metadata");
+        |i: &SqlIndex<SqliteSql>| rows_of(i.sql(), "SELECT COUNT(*) FROM token_metadata");
     assert_eq!(metadata_rows(&index), 5);
     // Inserting the same token again (a retried command) changes nothing.
     index
@@ -255,7 +255,7 @@ fn filtered_listings_start_from_the_metadata_index_and_never_scan_the_tokens() {
 }
 
 /// The steps of SQLite's plan for `statement`, outermost first.
-fn query_plan(sql: &MemorySql, statement: &str) -> Vec<String> {
+fn query_plan(sql: &SqliteSql, statement: &str) -> Vec<String> {
     let texts: Vec<String> = (0..statement_params(statement))
         .map(|i| format!("p{i}"))
         .collect();

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use upload_tokens_core::config::{upload_stale_after, Config, RateLimit};
 use upload_tokens_core::http::problem::ApiError;
-use upload_tokens_core::testing::harness::{json, Harness, KEY_A, T0};
+use upload_tokens_core::testing::harness::{Harness, KEY_A, T0};
 
 const KEYS: (&str, &str) = ("API_KEYS", "p1:0123456789abcdef");
 const SIGNING: (&str, &str) = ("AUTH_SIGNING_KEY", "0123456789abcdef0123456789abcdef");
@@ -213,14 +213,7 @@ fn with_lifetimes(access: &str, refresh: &str) -> Harness {
 }
 
 fn exchange(h: &Harness) -> (String, String, u64) {
-    let r = h.call(
-        "POST",
-        "/auth/api-key",
-        None,
-        &format!(r#"{{"apiKey":"{KEY_A}"}}"#),
-    );
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    let b = json(&r);
+    let b = h.login(KEY_A);
     (
         format!("Bearer {}", b["access_token"].as_str().unwrap()),
         b["refresh_token"].as_str().unwrap().to_owned(),
@@ -239,42 +232,19 @@ fn refresh_status(h: &Harness, refresh: &str) -> u16 {
 }
 
 #[test]
-fn the_shortest_lifetimes_end_on_their_second() {
-    let mut h = with_lifetimes("1", "60");
-    let (access, refresh, expires_in) = exchange(&h);
-    assert_eq!(expires_in, 1);
-    assert_eq!(
-        h.call("GET", "/upload-tokens", Some(&access), "").status,
-        200
-    );
-    h.set_now(T0 + 1);
-    assert_eq!(
-        h.call("GET", "/upload-tokens", Some(&access), "").status,
-        401
-    );
-    h.set_now(T0 + 59);
-    assert_eq!(refresh_status(&h, &refresh), 200);
-    h.set_now(T0 + 60);
-    assert_eq!(refresh_status(&h, &refresh), 400);
-}
-
-#[test]
-fn the_longest_lifetimes_end_on_their_second() {
-    let mut h = with_lifetimes("86400", "31536000");
-    let (access, refresh, expires_in) = exchange(&h);
-    assert_eq!(expires_in, 86_400);
-    h.set_now(T0 + 86_399);
-    assert_eq!(
-        h.call("GET", "/upload-tokens", Some(&access), "").status,
-        200
-    );
-    h.set_now(T0 + 86_400);
-    assert_eq!(
-        h.call("GET", "/upload-tokens", Some(&access), "").status,
-        401
-    );
-    h.set_now(T0 + 31_535_999);
-    assert_eq!(refresh_status(&h, &refresh), 200);
-    h.set_now(T0 + 31_536_000);
-    assert_eq!(refresh_status(&h, &refresh), 400);
+fn the_shortest_and_longest_lifetimes_end_on_their_second() {
+    for (access_ttl, refresh_ttl) in [(1, 60), (86_400, 31_536_000)] {
+        let mut h = with_lifetimes(&access_ttl.to_string(), &refresh_ttl.to_string());
+        let (access, refresh, expires_in) = exchange(&h);
+        assert_eq!(expires_in, access_ttl as u64);
+        let list_status = |h: &Harness| h.call("GET", "/upload-tokens", Some(&access), "").status;
+        h.set_now(T0 + access_ttl - 1);
+        assert_eq!(list_status(&h), 200, "access {access_ttl} s");
+        h.set_now(T0 + access_ttl);
+        assert_eq!(list_status(&h), 401, "access {access_ttl} s");
+        h.set_now(T0 + refresh_ttl - 1);
+        assert_eq!(refresh_status(&h, &refresh), 200, "refresh {refresh_ttl} s");
+        h.set_now(T0 + refresh_ttl);
+        assert_eq!(refresh_status(&h, &refresh), 400, "refresh {refresh_ttl} s");
+    }
 }

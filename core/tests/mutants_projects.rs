@@ -49,36 +49,46 @@ fn listed_with_total(h: &Harness, key: &str) -> (Vec<String>, u64) {
     (ids, body["pagination"]["itemsTotal"].as_u64().unwrap())
 }
 
-#[test]
-fn legacy_index_entries_are_imported_into_their_own_project_only() {
+/// The listing of the project of `key` holds `token` and nothing else.
+fn lists_only(h: &Harness, key: &str, token: &str) {
+    assert_eq!(
+        listed_with_total(h, key),
+        (vec![token.to_owned()], 1),
+        "{key}"
+    );
+}
+
+/// Project, key, legacy token and its creation time, of `alpha` and of `alpha2` (whose id
+/// extends `alpha`'s).
+const LEGACY: [(&str, &str, &str, i64); 2] = [
+    ("alpha", KEY_A, OLD_ALPHA, T0 - 50),
+    ("alpha2", KEY_PREFIXED, OLD_ALPHA2, T0 - 100),
+];
+
+/// Both projects' legacy entries, written (in the order of `written`, indexes into
+/// [`LEGACY`]) before either project's index is used; the first uses (in the order of `used`)
+/// import each project's own alone.
+fn imported_apart(written: [usize; 2], used: [usize; 2]) {
     let h = Harness::new();
-    // Both written before either project's index is used: the first use imports them.
-    seed_legacy(&h, "alpha2", OLD_ALPHA2, T0 - 100, 0);
-    seed_legacy(&h, "alpha", OLD_ALPHA, T0 - 50, 0);
-    assert_eq!(
-        listed_with_total(&h, KEY_A),
-        (vec![OLD_ALPHA.to_owned()], 1)
-    );
-    assert_eq!(
-        listed_with_total(&h, KEY_PREFIXED),
-        (vec![OLD_ALPHA2.to_owned()], 1)
-    );
+    for i in written {
+        let (project, _, token, created_at) = LEGACY[i];
+        seed_legacy(&h, project, token, created_at, 0);
+    }
+    for i in used {
+        let (_, key, token, _) = LEGACY[i];
+        lists_only(&h, key, token);
+    }
     assert_eq!(listed_with_total(&h, KEY_B), (vec![], 0));
 }
 
 #[test]
+fn legacy_index_entries_are_imported_into_their_own_project_only() {
+    imported_apart([1, 0], [0, 1]);
+}
+
+#[test]
 fn the_longer_id_used_first_does_not_take_the_shorter_ones_entries() {
-    let h = Harness::new();
-    seed_legacy(&h, "alpha", OLD_ALPHA, T0 - 50, 0);
-    seed_legacy(&h, "alpha2", OLD_ALPHA2, T0 - 100, 0);
-    assert_eq!(
-        listed_with_total(&h, KEY_PREFIXED),
-        (vec![OLD_ALPHA2.to_owned()], 1)
-    );
-    assert_eq!(
-        listed_with_total(&h, KEY_A),
-        (vec![OLD_ALPHA.to_owned()], 1)
-    );
+    imported_apart([0, 1], [1, 0]);
 }
 
 #[test]
@@ -113,10 +123,7 @@ fn tokens_of_prefix_sharing_projects_stay_apart() {
     assert_eq!(json(&own)["token"], a2.as_str());
     assert_eq!(h.token_status(KEY_PREFIXED, "DELETE", &a2), 204);
     assert_eq!(listed_with_total(&h, KEY_A), (vec![a.clone()], 1));
-    assert_eq!(
-        listed_with_total(&h, KEY_PREFIXED),
-        (vec![OLD_ALPHA2.to_owned()], 1)
-    );
+    lists_only(&h, KEY_PREFIXED, OLD_ALPHA2);
     assert_eq!(h.token_status(KEY_A, "DELETE", &a), 204);
     assert_eq!(listed_with_total(&h, KEY_A), (vec![], 0));
     assert_eq!(listed_with_total(&h, KEY_PREFIXED).1, 1);

@@ -6,23 +6,13 @@
 use serde_json::{json as j, Value};
 use upload_tokens_core::http::Response;
 use upload_tokens_core::storage::kv::OpCounts;
-use upload_tokens_core::testing::harness::{json, Harness, KEY_A};
+use upload_tokens_core::testing::harness::{json, token_of, video_id, Harness, KEY_A};
 use upload_tokens_core::testing::ObjectOp;
 use upload_tokens_core::videos::keys::ObjectKey;
 
 const MIB: usize = 1024 * 1024;
 const REF: &str = "https://docs.api.video/reference/";
 const APP: &str = "https://app.example";
-
-fn create(h: &Harness, body: Value) -> Value {
-    let r = h.call_as(KEY_A, "POST", "/upload-tokens", &body.to_string());
-    assert_eq!(r.status, 200, "{body}: {:?}", r.body);
-    json(&r)
-}
-
-fn token_of(v: &Value) -> String {
-    v["token"].as_str().unwrap().to_owned()
-}
 
 fn get(h: &Harness, token: &str) -> Value {
     let r = h.call_as(KEY_A, "GET", &format!("/upload-tokens/{token}"), "");
@@ -34,11 +24,6 @@ fn whole(h: &Harness, origin: Option<&str>, token: &str, name: &str, size: usize
     h.upload_from(origin, token, None, h.file(name, &vec![7u8; size]))
 }
 
-fn video_id(r: &Response) -> String {
-    assert_eq!(r.status, 201, "{:?} {:?}", r.body, r.log);
-    json(r)["videoId"].as_str().unwrap().to_owned()
-}
-
 /// A problem of `status` typed `slug`, readable by a page of `origin` (or `*`).
 fn assert_refused(r: &Response, status: u16, slug: &str, cors: &str) {
     assert_eq!(r.status, status, "{:?}", r.body);
@@ -48,32 +33,15 @@ fn assert_refused(r: &Response, status: u16, slug: &str, cors: &str) {
     assert_eq!(r.header("Access-Control-Allow-Origin"), Some(cors));
 }
 
-/// Every object but finished videos' records and sources.
-fn leftovers(h: &Harness) -> Vec<String> {
-    h.objects
-        .keys()
-        .into_iter()
-        .filter(|k| {
-            !matches!(
-                ObjectKey::parse(k),
-                Some(ObjectKey::Meta(_) | ObjectKey::Source(_))
-            )
-        })
-        .collect()
-}
-
 fn videos(h: &Harness) -> usize {
-    h.objects
-        .keys()
-        .iter()
-        .filter(|k| matches!(ObjectKey::parse(k), Some(ObjectKey::Meta(_))))
-        .count()
+    h.object_keys(|k| matches!(ObjectKey::parse(k), Some(ObjectKey::Meta(_))))
+        .len()
 }
 
 #[test]
 fn a_token_without_policies_answers_and_costs_as_before() {
     let h = Harness::new();
-    let t = create(&h, j!({"ttl": 60}));
+    let t = h.created(KEY_A, &j!({"ttl": 60}));
     let keys: Vec<&str> = t.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["createdAt", "expiresAt", "token", "ttl"]);
     let id = token_of(&t);
@@ -101,7 +69,7 @@ fn policies_are_answered_by_create_get_and_list_each_only_when_set() {
         "allowedOrigins": ["https://App.Example:443", "http://localhost:8080"],
         "metadata": [{"key": "user", "value": "u1"}]
     });
-    let t = create(&h, body);
+    let t = h.created(KEY_A, &body);
     assert_eq!(t["maxUploads"], 2);
     assert_eq!(t["uploadsUsed"], 0);
     assert_eq!(t["maxFileSize"], 1000);
@@ -112,7 +80,7 @@ fn policies_are_answered_by_create_get_and_list_each_only_when_set() {
     let listed = json(&h.call_as(KEY_A, "GET", "/upload-tokens", ""));
     assert_eq!(listed["data"][0], t);
     // Only the fields set: a token with metadata alone has no uploadsUsed.
-    let labelled = create(&h, j!({"metadata": [{"key": "k", "value": "v"}]}));
+    let labelled = h.created(KEY_A, &j!({"metadata": [{"key": "k", "value": "v"}]}));
     let keys: Vec<&str> = labelled
         .as_object()
         .unwrap()
@@ -150,7 +118,7 @@ fn a_bad_policy_is_a_400_naming_it_and_creates_nothing() {
 #[test]
 fn max_uploads_counts_new_videos_only_and_never_more() {
     let h = Harness::new();
-    let id = token_of(&create(&h, j!({"maxUploads": 2})));
+    let id = h.create_with(KEY_A, &j!({"maxUploads": 2}));
     // Video 1, in two parts: its second part does not count.
     let data = vec![3u8; 5 * MIB + 10];
     let first = h.upload(&id, Some("part 1/2"), h.file("one.mp4", &data[..5 * MIB]));
@@ -173,7 +141,7 @@ fn max_uploads_counts_new_videos_only_and_never_more() {
     assert_eq!(video_id(&last), one);
     assert_eq!(h.objects.bytes(&format!("videos/{one}/source")), Some(data));
     assert_eq!(videos(&h), 2);
-    assert_eq!(leftovers(&h), Vec::<String>::new());
+    assert_eq!(h.leftovers(), Vec::<String>::new());
     // The GET costs one KV read and one index call (the count), for such tokens only.
     let (r, ops, calls) = h.cost(|h| h.call_as(KEY_A, "GET", &format!("/upload-tokens/{id}"), ""));
     assert_eq!((r.status, ops.reads, calls), (200, 1, 1));
@@ -182,7 +150,7 @@ fn max_uploads_counts_new_videos_only_and_never_more() {
 #[test]
 fn a_claimed_upload_whose_writes_fail_stays_counted() {
     let h = Harness::new();
-    let id = token_of(&create(&h, j!({"maxUploads": 1})));
+    let id = h.create_with(KEY_A, &j!({"maxUploads": 1}));
     // The first write after the claim (the video's pending marker, after the staged file)
     // fails.
     h.objects.fail(Some(ObjectOp::Put), 1);
@@ -197,7 +165,7 @@ fn a_claimed_upload_whose_writes_fail_stays_counted() {
 #[test]
 fn a_deleted_token_with_max_uploads_is_gone_for_get_at_once() {
     let h = Harness::new();
-    let id = token_of(&create(&h, j!({"maxUploads": 1})));
+    let id = h.create_with(KEY_A, &j!({"maxUploads": 1}));
     // The index forgets it first; KV still has the record (a delete stopped halfway).
     let project = upload_tokens_core::project::ProjectId::parse("alpha").unwrap();
     let token = upload_tokens_core::ids::TokenId::parse(&id).unwrap();
@@ -211,7 +179,7 @@ fn a_deleted_token_with_max_uploads_is_gone_for_get_at_once() {
 #[test]
 fn max_file_size_refuses_what_would_exceed_it_and_keeps_nothing() {
     let h = Harness::new();
-    let id = token_of(&create(&h, j!({"maxFileSize": 6 * MIB + 5})));
+    let id = h.create_with(KEY_A, &j!({"maxFileSize": 6 * MIB + 5}));
     // A whole file over the limit: refused while staged, nothing kept.
     let r = whole(&h, None, &id, "big.mp4", 6 * MIB + 6);
     assert_refused(&r, 413, "upload-token-max-file-size-exceeded", "*");
@@ -238,14 +206,9 @@ fn max_file_size_refuses_what_would_exceed_it_and_keeps_nothing() {
         h.file("p.mp4", &vec![1u8; MIB + 6]).field("videoId", &v),
     );
     assert_refused(&r, 413, "upload-token-max-file-size-exceeded", "*");
-    let chunks: Vec<String> = h
-        .objects
-        .keys()
-        .into_iter()
-        .filter(|k| k.contains("/chunks/"))
-        .collect();
+    let chunks = h.object_keys(|k| k.contains("/chunks/"));
     assert_eq!(chunks.len(), 1, "{chunks:?}");
-    assert!(leftovers(&h).iter().all(|k| !k.starts_with("incoming/")));
+    assert!(h.leftovers().iter().all(|k| !k.starts_with("incoming/")));
     let last = h.upload(
         &id,
         Some("part 2/2"),
@@ -254,15 +217,15 @@ fn max_file_size_refuses_what_would_exceed_it_and_keeps_nothing() {
     assert_eq!(video_id(&last), v);
     assert_eq!(h.objects.bytes(&format!("videos/{v}/source")), Some(data));
     // Exactly at the limit is fine.
-    let exact = token_of(&create(&h, j!({"maxFileSize": 10})));
+    let exact = h.create_with(KEY_A, &j!({"maxFileSize": 10}));
     video_id(&whole(&h, None, &exact, "ten.mp4", 10));
 }
 
 #[test]
 fn a_video_keeps_its_limit_whatever_token_sends_its_chunks() {
     let h = Harness::new();
-    let limited = token_of(&create(&h, j!({"maxFileSize": 5 * MIB + 10})));
-    let open = token_of(&create(&h, j!({})));
+    let limited = h.create_with(KEY_A, &j!({"maxFileSize": 5 * MIB + 10}));
+    let open = h.create_with(KEY_A, &j!({}));
     let v = video_id(&h.upload(
         &limited,
         Some("part 1/2"),
@@ -285,7 +248,7 @@ fn a_video_keeps_its_limit_whatever_token_sends_its_chunks() {
 #[test]
 fn allowed_origins_admit_only_those_origins_and_name_them_in_cors() {
     let h = Harness::new();
-    let id = token_of(&create(&h, j!({"allowedOrigins": [APP]})));
+    let id = h.create_with(KEY_A, &j!({"allowedOrigins": [APP]}));
     // No Origin (curl, a server-side client), or another: 403, nothing read or kept.
     for origin in [
         None,
@@ -326,8 +289,8 @@ fn allowed_origins_admit_only_those_origins_and_name_them_in_cors() {
 #[test]
 fn a_video_opened_from_an_allowed_origin_takes_chunks_only_from_one() {
     let h = Harness::new();
-    let id = token_of(&create(&h, j!({"allowedOrigins": [APP]})));
-    let open = token_of(&create(&h, j!({})));
+    let id = h.create_with(KEY_A, &j!({"allowedOrigins": [APP]}));
+    let open = h.create_with(KEY_A, &j!({}));
     let v = video_id(&h.upload_from(
         Some(APP),
         &id,
@@ -354,7 +317,7 @@ fn a_video_opened_from_an_allowed_origin_takes_chunks_only_from_one() {
 fn metadata_is_copied_onto_every_video_the_token_creates() {
     let h = Harness::new();
     let labels = j!([{"key": "user", "value": "u1"}, {"key": "course", "value": "c 42"}]);
-    let id = token_of(&create(&h, j!({"metadata": labels})));
+    let id = h.create_with(KEY_A, &j!({"metadata": labels}));
     let r = whole(&h, None, &id, "a.mp4", 10);
     let v = video_id(&r);
     assert_eq!(json(&r)["metadata"], labels);

@@ -2,19 +2,9 @@
 //! keep the listing's order, pages, totals and links, and are how a backend revokes every
 //! token of one user.
 
-use serde_json::{json as j, Value};
+use serde_json::json as j;
 use upload_tokens_core::storage::kv::OpCounts;
 use upload_tokens_core::testing::harness::{json, Harness, KEY_A, KEY_B};
-
-fn create(h: &Harness, body: Value) -> Value {
-    let r = h.call_as(KEY_A, "POST", "/upload-tokens", &body.to_string());
-    assert_eq!(r.status, 200, "{body}: {:?}", r.body);
-    json(&r)
-}
-
-fn token_of(v: &Value) -> String {
-    v["token"].as_str().unwrap().to_owned()
-}
 
 #[test]
 fn listing_by_metadata_keeps_order_pages_totals_and_the_filter_in_links() {
@@ -23,16 +13,14 @@ fn listing_by_metadata_keeps_order_pages_totals_and_the_filter_in_links() {
     for i in 0..7 {
         let user = if i % 2 == 0 { "u1" } else { "u2" };
         let plan = if i < 4 { "pro" } else { "free" };
-        let t = create(
-            &h,
-            j!({"metadata": [{"key": "user", "value": user}, {"key": "plan", "value": plan}]}),
-        );
+        let labels = j!([{"key": "user", "value": user}, {"key": "plan", "value": plan}]);
+        let t = h.create_with(KEY_A, &j!({ "metadata": labels }));
         if user == "u1" {
-            u1.push(token_of(&t));
+            u1.push(t);
         }
         h.set_now(h.now + 1);
     }
-    create(&h, j!({}));
+    h.created(KEY_A, &j!({}));
     let r = h.call_as(
         KEY_B,
         "POST",
@@ -84,10 +72,7 @@ fn revoking_every_token_of_a_user_is_list_by_metadata_then_delete_each() {
     let mut theirs = Vec::new();
     for i in 0..30 {
         let user = if i % 3 == 0 { "u1" } else { "other" };
-        let t = token_of(&create(
-            &h,
-            j!({"metadata": [{"key": "user", "value": user}]}),
-        ));
+        let t = h.create_with(KEY_A, &j!({"metadata": [{"key": "user", "value": user}]}));
         if user == "u1" {
             theirs.push(t);
         }

@@ -3,10 +3,11 @@
 
 use upload_tokens_core::http::Response;
 use upload_tokens_core::storage::objects::Objects;
-use upload_tokens_core::testing::harness::{basic, json, Harness, KEY_A, KEY_B, STALE_AFTER, T0};
+use upload_tokens_core::testing::harness::{
+    basic, json, video_id, Harness, KEY_A, KEY_B, STALE_AFTER, T0,
+};
 use upload_tokens_core::testing::{block_on, FormBody};
 use upload_tokens_core::videos::cleanup::remove_stale_uploads;
-use upload_tokens_core::videos::keys::ObjectKey;
 
 const MIB: usize = 1024 * 1024;
 
@@ -21,31 +22,12 @@ fn bytes(n: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-fn video_id(r: &Response) -> String {
-    assert_eq!(r.status, 201, "{:?} {:?}", r.body, r.log);
-    json(r)["videoId"].as_str().unwrap().to_owned()
-}
-
 fn source_of(h: &Harness, video: &str) -> Option<Vec<u8>> {
     h.objects.bytes(&format!("videos/{video}/source"))
 }
 
 fn video(h: &Harness, key: &str, video: &str) -> Response {
     h.call_as(key, "GET", &format!("/videos/{video}"), "")
-}
-
-/// Every object left that is not a finished video's record or source.
-fn leftovers(h: &Harness) -> Vec<String> {
-    h.objects
-        .keys()
-        .into_iter()
-        .filter(|k| {
-            !matches!(
-                ObjectKey::parse(k),
-                Some(ObjectKey::Meta(_) | ObjectKey::Source(_))
-            )
-        })
-        .collect()
 }
 
 #[test]
@@ -64,7 +46,7 @@ fn a_whole_file_is_stored_as_sent_and_nothing_else_stays() {
             .as_deref(),
         Some("video/mp4")
     );
-    assert_eq!(leftovers(&h), Vec::<String>::new());
+    assert_eq!(h.leftovers(), Vec::<String>::new());
     let v = video(&h, KEY_A, &id);
     assert_eq!(json(&v)["ingest"]["status"], "uploaded");
     assert_eq!(json(&v)["ingest"]["filesize"], 1000);
@@ -105,7 +87,7 @@ fn parts_in_any_order_are_assembled_in_order_without_video_id() {
     let second = h.upload(&t, Some("part 2/3"), h.file("p.mp4", parts[1]));
     assert_eq!(video_id(&second), id);
     assert_eq!(source_of(&h, &id), Some(data));
-    assert_eq!(leftovers(&h), Vec::<String>::new());
+    assert_eq!(h.leftovers(), Vec::<String>::new());
     let ingest = &json(&video(&h, KEY_A, &id))["ingest"];
     assert_eq!(
         ingest["receivedParts"]["parts"],
@@ -147,104 +129,65 @@ fn a_byte_range_upload_missing_its_tail_stays_unfinished() {
     assert_eq!(source_of(&h, &id), Some(data));
 }
 
-/// A refused upload: token, `Content-Range`, form, and the expected status and problem slug.
-type Refusal<'a> = (Option<String>, Option<&'a str>, FormBody<'a>, u16, &'a str);
-
 #[test]
 fn refusals_are_problems_with_cors_and_store_nothing() {
     let h = Harness::new();
     let t = h.create(KEY_A, 0);
-    let cases: Vec<Refusal<'_>> = vec![
+    // An upload with `token` ("" for none), `Content-Range` and a form, refused with `status`
+    // and the problem `slug`.
+    let refused =
+        |token: &str, range: Option<&str>, form: FormBody<'_>, status: u16, slug: &str| {
+            let r = h.upload(token, range, form);
+            assert_eq!(r.status, status, "{slug}: {:?}", r.body);
+            assert!(
+                json(&r)["type"].as_str().unwrap().ends_with(slug),
+                "{:?}",
+                r.body
+            );
+            assert_eq!(r.header("Access-Control-Allow-Origin"), Some("*"));
+            assert_eq!(
+                h.objects.keys(),
+                Vec::<String>::new(),
+                "{slug}: nothing stored"
+            );
+        };
+    let x = || h.file("a.mp4", b"x");
+    for token in ["", "to123"] {
+        refused(token, None, x(), 401, "authentication-invalid-upload-token");
+    }
+    for (range, form, slug) in [
         (
-            None,
-            None,
-            h.file("a.mp4", b"x"),
-            401,
-            "authentication-invalid-upload-token",
-        ),
-        (
-            Some("to123".into()),
-            None,
-            h.file("a.mp4", b"x"),
-            401,
-            "authentication-invalid-upload-token",
-        ),
-        (
-            Some(t.clone()),
             None,
             FormBody::not_multipart(&h.objects),
-            400,
             "uploaded-file-invalid-file",
         ),
+        (None, FormBody::new(&h.objects), "uploaded-file-no-file"),
         (
-            Some(t.clone()),
             None,
-            FormBody::new(&h.objects),
-            400,
-            "uploaded-file-no-file",
-        ),
-        (
-            Some(t.clone()),
-            None,
-            h.file("a.mp4", b"x").file("b.mp4", "video/mp4", b"y"),
-            400,
+            x().file("b.mp4", "video/mp4", b"y"),
             "uploaded-file-multiple-files",
         ),
+        (None, h.file("a.mp4", b""), "uploaded-file-empty"),
         (
-            Some(t.clone()),
-            None,
-            h.file("a.mp4", b""),
-            400,
-            "uploaded-file-empty",
-        ),
-        (
-            Some(t.clone()),
             Some("part 0/2"),
-            h.file("a.mp4", b"x"),
-            400,
+            x(),
             "video-content-range-by-part-part-zero",
         ),
         (
-            Some(t.clone()),
             Some("part 1/2"),
-            h.file("a.mp4", b"x"),
-            400,
+            x(),
             "video-content-range-by-part-uploaded-file-too-small",
         ),
         (
-            Some(t.clone()),
             Some("bytes 0-9/5"),
-            h.file("a.mp4", b"x"),
-            400,
+            x(),
             "video-content-range-by-bytes-to-byte-too-high-total",
         ),
-        (
-            Some(t),
-            None,
-            h.file("a.mp4", b"x")
-                .field("videoId", "vi0000000000000000000000"),
-            404,
-            "not-found",
-        ),
-    ];
-    for (token, range, form, status, slug) in cases {
-        let r = match token {
-            Some(token) => h.upload(&token, range, form),
-            None => h.upload("", range, form),
-        };
-        assert_eq!(r.status, status, "{slug}: {:?}", r.body);
-        assert!(
-            json(&r)["type"].as_str().unwrap().ends_with(slug),
-            "{:?}",
-            r.body
-        );
-        assert_eq!(r.header("Access-Control-Allow-Origin"), Some("*"));
-        assert_eq!(
-            h.objects.keys(),
-            Vec::<String>::new(),
-            "{slug}: nothing stored"
-        );
+    ] {
+        refused(&t, range, form, 400, slug);
     }
+    let unknown_video = x().field("videoId", "vi0000000000000000000000");
+    refused(&t, None, unknown_video, 404, "not-found");
 }
 
 #[test]
@@ -389,7 +332,7 @@ fn a_failure_at_any_storage_call_of_an_upload_is_finished_by_retries() {
         assert_eq!(source_of(&h, &id), Some(data.clone()), "call {k}");
         h.set_now(T0 + i64::from(STALE_AFTER));
         block_on(remove_stale_uploads(&h.objects, h.now, STALE_AFTER)).unwrap();
-        assert_eq!(leftovers(&h), Vec::<String>::new(), "call {k}");
+        assert_eq!(h.leftovers(), Vec::<String>::new(), "call {k}");
         let v = video(&h, KEY_A, &id);
         assert_eq!(
             json(&v)["ingest"]["status"],

@@ -248,7 +248,10 @@ async fn dispatch<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
         Endpoint::ListTokens => api(tokens::list(ctx, req, &project, allowed).await),
         Endpoint::CreateToken => api(tokens::create(ctx, req, body, project, allowed).await),
         Endpoint::GetToken(id) => api(tokens::get(ctx, &project, id, allowed).await),
-        Endpoint::DeleteToken(id) => api(tokens::delete(ctx, &project, id, allowed).await),
+        Endpoint::DeleteToken(id) => {
+            allowed.await?;
+            api(tokens::delete(ctx, &project, id).await)
+        }
         Endpoint::GetVideo(id) => {
             allowed.await?;
             api(videos::video(ctx, &project, id).await)

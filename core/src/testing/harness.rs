@@ -13,6 +13,7 @@ use crate::storage::index::CommandIndex;
 use crate::storage::kv::OpCounts;
 use crate::time::UnixSeconds;
 use crate::tokens::store::TokenStore;
+use crate::videos::keys::ObjectKey;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::Value;
@@ -37,6 +38,17 @@ pub fn basic(key: &str) -> String {
 /// The JSON body of an answer.
 pub fn json(r: &Response) -> Value {
     serde_json::from_str(r.body.as_deref().expect("a body")).expect("JSON body")
+}
+
+/// The id of a token as an answer shows it.
+pub fn token_of(token: &Value) -> String {
+    token["token"].as_str().unwrap().to_owned()
+}
+
+/// The id of the video an upload's first chunk made (a 201).
+pub fn video_id(r: &Response) -> String {
+    assert_eq!(r.status, 201, "{:?} {:?}", r.body, r.log);
+    json(r)["videoId"].as_str().unwrap().to_owned()
 }
 
 /// The service on the host.
@@ -177,14 +189,19 @@ impl Harness {
 
     /// Creates a token with `ttl`; its id.
     pub fn create(&self, key: &str, ttl: u32) -> String {
-        let r = self.call_as(
-            key,
-            "POST",
-            "/upload-tokens",
-            &format!(r#"{{"ttl":{ttl}}}"#),
-        );
-        assert_eq!(r.status, 200, "{:?}", r.body);
-        json(&r)["token"].as_str().unwrap().to_owned()
+        self.create_with(key, &serde_json::json!({ "ttl": ttl }))
+    }
+
+    /// Creates a token from the JSON `body`; its id.
+    pub fn create_with(&self, key: &str, body: &Value) -> String {
+        token_of(&self.created(key, body))
+    }
+
+    /// Creates a token from the JSON `body`; the token as the answer shows it.
+    pub fn created(&self, key: &str, body: &Value) -> Value {
+        let r = self.call_as(key, "POST", "/upload-tokens", &body.to_string());
+        assert_eq!(r.status, 200, "{body}: {:?}", r.body);
+        json(&r)
     }
 
     /// The tokens of one listing page for `key`.
@@ -223,6 +240,34 @@ impl Harness {
             ..Request::default()
         };
         self.send(&req, form)
+    }
+
+    /// The keys of the objects in R2 that `keep` keeps, in order.
+    pub fn object_keys(&self, keep: impl Fn(&str) -> bool) -> Vec<String> {
+        self.objects
+            .keys()
+            .into_iter()
+            .filter(|k| keep(k))
+            .collect()
+    }
+
+    /// Every object but finished videos' records and sources: what unfinished or refused
+    /// uploads leave.
+    pub fn leftovers(&self) -> Vec<String> {
+        self.object_keys(|k| {
+            !matches!(
+                ObjectKey::parse(k),
+                Some(ObjectKey::Meta(_) | ObjectKey::Source(_))
+            )
+        })
+    }
+
+    /// `POST /auth/api-key` with `key`, which must succeed: the token pair.
+    pub fn login(&self, key: &str) -> Value {
+        let body = serde_json::json!({ "apiKey": key }).to_string();
+        let r = self.call("POST", "/auth/api-key", None, &body);
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        json(&r)
     }
 
     /// A form holding one file, staged into this harness's R2.

@@ -11,20 +11,33 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-/// A SQLite database in memory, as the project index's storage on the host.
-pub struct MemorySql {
+/// A SQLite database as the project index's storage on the host: in memory by default (the
+/// tests' objects), or over any connection, such as the file of an object in a
+/// `wrangler dev --persist-to` state (the benchmark's seeding tool).
+pub struct SqliteSql {
     conn: rusqlite::Connection,
 }
 
-impl Default for MemorySql {
-    fn default() -> Self {
-        Self {
-            conn: rusqlite::Connection::open_in_memory().expect("SQLite opens in memory"),
-        }
+impl SqliteSql {
+    /// The storage over `conn`.
+    pub fn new(conn: rusqlite::Connection) -> Self {
+        Self { conn }
+    }
+
+    /// The connection underneath, for what the `Sql` interface does not carry (transactions,
+    /// pragmas).
+    pub fn connection(&self) -> &rusqlite::Connection {
+        &self.conn
     }
 }
 
-impl Sql for MemorySql {
+impl Default for SqliteSql {
+    fn default() -> Self {
+        Self::new(rusqlite::Connection::open_in_memory().expect("SQLite opens in memory"))
+    }
+}
+
+impl Sql for SqliteSql {
     fn exec(&self, statement: &str, params: &[SqlParam<'_>]) -> StoreResult<SqlRows> {
         use rusqlite::types::{Value, ValueRef};
         let failed = |e: rusqlite::Error| StoreError(format!("SQL failed: {e}"));
@@ -69,7 +82,7 @@ pub enum IndexFault {
 /// reaches the Durable Objects: a command as JSON through [`crate::storage::index::serve`], which also
 /// imports a project's legacy KV index on first use (from `legacy_kv`).
 pub struct LocalIndexes<K> {
-    objects: RefCell<HashMap<String, Rc<SqlIndex<MemorySql>>>>,
+    objects: RefCell<HashMap<String, Rc<SqlIndex<SqliteSql>>>>,
     legacy_kv: K,
     keep_expired: u32,
     fault: FailurePlan<IndexFault>,
@@ -97,13 +110,13 @@ impl<K: Kv> LocalIndexes<K> {
     }
 
     /// The index object of `project` (created on first use, like a Durable Object).
-    pub fn object(&self, project: &ProjectId) -> Rc<SqlIndex<MemorySql>> {
+    pub fn object(&self, project: &ProjectId) -> Rc<SqlIndex<SqliteSql>> {
         self.objects
             .borrow_mut()
             .entry(project.to_string())
             .or_insert_with(|| {
                 Rc::new(
-                    SqlIndex::open(MemorySql::default(), self.keep_expired)
+                    SqlIndex::open(SqliteSql::default(), self.keep_expired)
                         .expect("the schema applies"),
                 )
             })

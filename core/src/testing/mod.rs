@@ -10,7 +10,7 @@ mod kv;
 mod objects;
 
 pub use form::FormBody;
-pub use index::{IndexFault, LocalIndexes, MemoryIndex, MemorySql};
+pub use index::{IndexFault, LocalIndexes, MemoryIndex, SqliteSql};
 pub use kv::MemoryKv;
 pub use objects::{MemoryObjects, ObjectOp};
 

@@ -1,6 +1,7 @@
-//! The token endpoints: list, create, get and delete, for an authenticated project. Each takes
-//! `allowed`, the rate limiter's answer still in flight, so that the one storage read a request
-//! needs is made while the limiter answers, and nothing is written unless it allows.
+//! The token endpoints: list, create, get and delete, for an authenticated project. List,
+//! create and get take `allowed`, the rate limiter's answer still in flight, so that the one
+//! storage read a request needs is made while the limiter answers, and nothing is written unless
+//! it allows; delete, which reads nothing first, is called once the limiter has allowed it.
 
 use crate::http::problem::ApiError;
 use crate::http::{read_json_body, Body, Context, Request, Response};
@@ -107,16 +108,14 @@ pub async fn get<K: Kv, L, I: TokenIndex, O>(
     Ok(token_response(&record.token, uploads_used))
 }
 
-/// `DELETE /upload-tokens/{token}`: nothing changes before the limiter allows it. The index
-/// first (once it has forgotten the token, no upload is accepted with it, wherever KV still has
-/// the record), then the record.
+/// `DELETE /upload-tokens/{token}`, once the limiter has allowed it. The index first (once it
+/// has forgotten the token, no upload is accepted with it, wherever KV still has the record),
+/// then the record.
 pub async fn delete<K: Kv, L, I: TokenIndex, O>(
     ctx: &Context<'_, K, L, I, O>,
     project: &ProjectId,
     id: &str,
-    allowed: impl Future<Output = Result<(), ApiError>>,
 ) -> Result<Response, ApiError> {
-    allowed.await?;
     let token = TokenId::parse(id).ok_or_else(|| ApiError::not_found("uploadToken"))?;
     let removed = ctx
         .index

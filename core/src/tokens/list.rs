@@ -171,6 +171,12 @@ mod tests {
             .collect()
     }
 
+    /// The ids of the tokens of `tokens` active at `now`, as `sort_active` orders them.
+    fn sorted(mut tokens: Vec<UploadToken>, query: &ListQuery, now: UnixSeconds) -> Vec<String> {
+        sort_active(&mut tokens, query, now);
+        ids(&tokens)
+    }
+
     fn query(sort_by: SortBy, sort_order: SortOrder) -> ListQuery {
         ListQuery {
             sort_by,
@@ -193,31 +199,30 @@ mod tests {
 
     #[test]
     fn created_at_orders_with_token_tiebreak_and_desc_is_the_reverse() {
-        let mut t = sample();
-        sort_active(&mut t, &query(SortBy::CreatedAt, SortOrder::Asc), 100);
-        assert_eq!(ids(&t), ["C", "A", "B", "G", "D", "E"]);
-        let mut t = sample();
-        sort_active(&mut t, &query(SortBy::CreatedAt, SortOrder::Desc), 100);
-        assert_eq!(ids(&t), ["E", "D", "G", "B", "A", "C"]);
+        let by_created_at = |order| sorted(sample(), &query(SortBy::CreatedAt, order), 100);
+        assert_eq!(
+            by_created_at(SortOrder::Asc),
+            ["C", "A", "B", "G", "D", "E"]
+        );
+        assert_eq!(
+            by_created_at(SortOrder::Desc),
+            ["E", "D", "G", "B", "A", "C"]
+        );
     }
 
     #[test]
     fn ttl_orders_by_expiry_with_never_last_then_creation_then_token() {
-        let mut t = sample();
-        sort_active(&mut t, &query(SortBy::Ttl, SortOrder::Asc), 100);
-        assert_eq!(ids(&t), ["D", "C", "B", "A", "G", "E"]);
-        let mut t = sample();
-        sort_active(&mut t, &query(SortBy::Ttl, SortOrder::Desc), 100);
-        assert_eq!(ids(&t), ["E", "G", "A", "B", "C", "D"]);
+        let by_ttl = |order| sorted(sample(), &query(SortBy::Ttl, order), 100);
+        assert_eq!(by_ttl(SortOrder::Asc), ["D", "C", "B", "A", "G", "E"]);
+        assert_eq!(by_ttl(SortOrder::Desc), ["E", "G", "A", "B", "C", "D"]);
     }
 
     #[test]
     fn expired_tokens_are_not_listed() {
-        let mut t = sample();
-        sort_active(&mut t, &ListQuery::default(), 130);
+        let t = sorted(sample(), &ListQuery::default(), 130);
         // D expired at 130 exactly, F long before.
-        assert!(!ids(&t).contains(&"D".to_owned()));
-        assert!(!ids(&t).contains(&"F".to_owned()));
+        assert!(!t.contains(&"D".to_owned()));
+        assert!(!t.contains(&"F".to_owned()));
         assert_eq!(t.len(), 5);
     }
 
@@ -282,6 +287,13 @@ mod tests {
         assert!(r.is_empty());
     }
 
+    /// The `self` link of the page `query` asks for, among 30 tokens.
+    fn self_link(query: &ListQuery) -> String {
+        let (_, p) = paginate(30, query);
+        assert_eq!(p.links[0].rel, "self");
+        p.links[0].uri.clone()
+    }
+
     #[test]
     fn links_keep_the_requested_sorting() {
         let q = ListQuery {
@@ -292,9 +304,8 @@ mod tests {
             page_size: 10,
             ..ListQuery::default()
         };
-        let (_, p) = paginate(30, &q);
         assert_eq!(
-            p.links[0].uri,
+            self_link(&q),
             "/upload-tokens?sortBy=ttl&sortOrder=asc&currentPage=1&pageSize=10"
         );
     }
@@ -309,13 +320,13 @@ mod tests {
             page_size: 10,
             ..ListQuery::default()
         };
-        let (_, p) = paginate(30, &q);
+        let link = self_link(&q);
         assert_eq!(
-            p.links[0].uri,
+            link,
             "/upload-tokens?metadata%5Buser%5D=u+1%262&metadata%5Bplan%5D=%C3%A9&currentPage=1&pageSize=10"
         );
         // The link reads back as the same query.
-        let back = ListQuery::parse(p.links[0].uri.split_once('?').unwrap().1).unwrap();
+        let back = ListQuery::parse(link.split_once('?').unwrap().1).unwrap();
         assert_eq!(back.metadata, q.metadata);
     }
 
@@ -331,18 +342,11 @@ mod tests {
             metadata: pairs.iter().map(|(k, v)| Metadata::new(k, v)).collect(),
             ..ListQuery::default()
         };
-        let mut a = t.clone();
-        sort_active(&mut a, &q(&[("user", "u1")]), 100);
-        assert_eq!(ids(&a), ["A", "B"]);
-        let mut a = t.clone();
-        sort_active(&mut a, &q(&[("user", "u1"), ("plan", "pro")]), 100);
-        assert_eq!(ids(&a), ["A"]);
-        let mut a = t.clone();
-        sort_active(&mut a, &q(&[("plan", "pro")]), 100);
-        assert_eq!(ids(&a), ["C", "A"]);
-        let mut a = t;
-        sort_active(&mut a, &q(&[("user", "")]), 100);
-        assert!(a.is_empty());
+        let filtered = |pairs| sorted(t.clone(), &q(pairs), 100);
+        assert_eq!(filtered(&[("user", "u1")]), ["A", "B"]);
+        assert_eq!(filtered(&[("user", "u1"), ("plan", "pro")]), ["A"]);
+        assert_eq!(filtered(&[("plan", "pro")]), ["C", "A"]);
+        assert!(filtered(&[("user", "")]).is_empty());
     }
 
     #[test]

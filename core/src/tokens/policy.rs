@@ -10,6 +10,7 @@
 use crate::http::problem::ApiError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::ops::RangeInclusive;
 
 /// Largest `maxUploads`.
 pub const MAX_UPLOADS: u32 = 1_000_000;
@@ -93,14 +94,18 @@ impl Policy {
 
     /// Whether an upload carrying `origin` (its `Origin` header, if any) may use the token.
     pub fn allows_origin(&self, origin: Option<&str>) -> bool {
-        self.allowed_origins.is_empty()
-            || origin.is_some_and(|o| self.allowed_origins.iter().any(|a| a == o))
+        origin_allowed(&self.allowed_origins, origin)
     }
 
     /// Whether the token carries every one of `filters`.
     pub fn matches(&self, filters: &[Metadata]) -> bool {
         filters.iter().all(|f| self.metadata.contains(f))
     }
+}
+
+/// Whether `origin` (an `Origin` header, if any) is one of `allowed`, when there are any.
+pub fn origin_allowed(allowed: &[String], origin: Option<&str>) -> bool {
+    allowed.is_empty() || origin.is_some_and(|o| allowed.iter().any(|a| a == o))
 }
 
 /// An integer in `1..=max`, or absent; `Err` for anything else.
@@ -115,33 +120,61 @@ fn integer(value: Option<&Value>, max: u64) -> Result<Option<u64>, ()> {
     }
 }
 
-fn origins_error(detail: impl Into<String>) -> ApiError {
-    ApiError::invalid_attribute(
-        "allowedOrigins",
-        "This attribute must be an array of 1 to 10 origins, each scheme://host[:port] without path or wildcard.",
-    )
-    .detail(detail)
+/// An array attribute of a policy: its name, what a 400 says it must be, how many items it
+/// may hold and what they are called.
+struct ArrayAttribute {
+    name: &'static str,
+    rule: &'static str,
+    counts: RangeInclusive<usize>,
+    items: &'static str,
 }
 
-fn origins(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
-    let items = match value {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(items)) => items,
-        Some(_) => return Err(origins_error("allowedOrigins is not an array.")),
-    };
-    if items.is_empty() || items.len() > MAX_ORIGINS {
-        return Err(origins_error(format!(
-            "allowedOrigins holds {} origins.",
-            items.len()
-        )));
+impl ArrayAttribute {
+    /// The 400 naming the attribute, with `detail` for the log and the client.
+    fn error(&self, detail: impl Into<String>) -> ApiError {
+        ApiError::invalid_attribute(self.name, self.rule).detail(detail)
     }
+
+    /// The items of the attribute, none when it is absent or `null`; not an array, or one of
+    /// too few or too many items, is an error.
+    fn items<'a>(&self, value: Option<&'a Value>) -> Result<&'a [Value], ApiError> {
+        let name = self.name;
+        match value {
+            None | Some(Value::Null) => Ok(&[]),
+            Some(Value::Array(items)) if self.counts.contains(&items.len()) => Ok(items),
+            Some(Value::Array(items)) => {
+                Err(self.error(format!("{name} holds {} {}.", items.len(), self.items)))
+            }
+            Some(_) => Err(self.error(format!("{name} is not an array."))),
+        }
+    }
+}
+
+/// `allowedOrigins`.
+const ORIGINS: ArrayAttribute = ArrayAttribute {
+    name: "allowedOrigins",
+    rule: "This attribute must be an array of 1 to 10 origins, each scheme://host[:port] without path or wildcard.",
+    counts: 1..=MAX_ORIGINS,
+    items: "origins",
+};
+
+/// `metadata`.
+const METADATA: ArrayAttribute = ArrayAttribute {
+    name: "metadata",
+    rule: "This attribute must be an array of at most 20 {\"key\", \"value\"} objects with unique keys of 1 to 64 characters and values of at most 256.",
+    counts: 0..=MAX_METADATA,
+    items: "entries",
+};
+
+fn origins(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
+    let items = ORIGINS.items(value)?;
     let mut out: Vec<String> = Vec::with_capacity(items.len());
     for item in items {
         let Value::String(raw) = item else {
-            return Err(origins_error("Every origin must be a string."));
+            return Err(ORIGINS.error("Every origin must be a string."));
         };
         let origin = normalise_origin(raw).ok_or_else(|| {
-            origins_error(format!(
+            ORIGINS.error(format!(
                 "{raw:?} is not an origin: scheme://host or scheme://host:port, nothing after."
             ))
         })?;
@@ -223,41 +256,20 @@ fn is_label(label: &str) -> bool {
         && b[b.len() - 1] != b'-'
 }
 
-fn metadata_error(detail: impl Into<String>) -> ApiError {
-    ApiError::invalid_attribute(
-        "metadata",
-        "This attribute must be an array of at most 20 {\"key\", \"value\"} objects with unique keys of 1 to 64 characters and values of at most 256.",
-    )
-    .detail(detail)
-}
-
 fn metadata(value: Option<&Value>) -> Result<Vec<Metadata>, ApiError> {
-    let items = match value {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(items)) => items,
-        Some(_) => return Err(metadata_error("metadata is not an array.")),
-    };
-    if items.len() > MAX_METADATA {
-        return Err(metadata_error(format!(
-            "metadata holds {} entries.",
-            items.len()
-        )));
-    }
+    let items = METADATA.items(value)?;
     let mut out: Vec<Metadata> = Vec::with_capacity(items.len());
     for item in items {
         let entry = match item {
             Value::Object(o) if o.len() == 2 => match (o.get("key"), o.get("value")) {
                 (Some(Value::String(key)), Some(Value::String(value))) => Metadata::new(key, value),
-                _ => return Err(metadata_error(ENTRY_SHAPE)),
+                _ => return Err(METADATA.error(ENTRY_SHAPE)),
             },
-            _ => return Err(metadata_error(ENTRY_SHAPE)),
+            _ => return Err(METADATA.error(ENTRY_SHAPE)),
         };
-        check_pair(&entry.key, &entry.value).map_err(metadata_error)?;
+        check_pair(&entry.key, &entry.value).map_err(|detail| METADATA.error(detail))?;
         if out.iter().any(|m| m.key == entry.key) {
-            return Err(metadata_error(format!(
-                "The key {:?} appears more than once.",
-                entry.key
-            )));
+            return Err(METADATA.error(format!("The key {:?} appears more than once.", entry.key)));
         }
         out.push(entry);
     }

@@ -144,6 +144,21 @@ impl Default for ListQuery {
     }
 }
 
+/// The parameters of a listing besides its metadata filters, each with what a 400 says it
+/// must be.
+const PARAMETERS: [(&str, &str); 4] = [
+    ("sortBy", "This parameter must be one of: createdAt, ttl."),
+    ("sortOrder", "This parameter must be one of: asc, desc."),
+    (
+        "currentPage",
+        "This parameter must be an integer between 1 and 2147483647.",
+    ),
+    (
+        "pageSize",
+        "This parameter must be an integer between 1 and 100.",
+    ),
+];
+
 impl ListQuery {
     /// Parses the raw query string (without `?`). Unknown parameters are ignored; a known
     /// parameter given twice, empty, or out of range is a 400 naming it. Every parameter whose
@@ -157,53 +172,30 @@ impl ListQuery {
                 q.metadata.push(metadata_filter(&key, &value, &q.metadata)?);
                 continue;
             }
-            let slot = match key.as_ref() {
-                "sortBy" => 0,
-                "sortOrder" => 1,
-                "currentPage" => 2,
-                "pageSize" => 3,
-                _ => continue,
+            let Some(slot) = PARAMETERS.iter().position(|(name, _)| *name == key) else {
+                continue;
             };
-            let name = ["sortBy", "sortOrder", "currentPage", "pageSize"][slot];
+            let (name, rule) = PARAMETERS[slot];
             if std::mem::replace(&mut seen[slot], true) {
                 return Err(ApiError::invalid_query(
                     name,
                     "This parameter may appear only once.",
                 ));
             }
+            let refuse = || ApiError::invalid_query(name, rule);
             match slot {
                 0 => {
-                    q.sort_by = one_of(
-                        &value,
-                        &[("createdAt", SortBy::CreatedAt), ("ttl", SortBy::Ttl)],
-                        || invalid(name, "This parameter must be one of: createdAt, ttl."),
-                    )?;
+                    let keys = [SortBy::CreatedAt, SortBy::Ttl];
+                    q.sort_by = one_of(&value, keys, SortBy::as_str).ok_or_else(refuse)?;
                     q.explicit_sort_by = true;
                 }
                 1 => {
-                    q.sort_order = one_of(
-                        &value,
-                        &[("asc", SortOrder::Asc), ("desc", SortOrder::Desc)],
-                        || invalid(name, "This parameter must be one of: asc, desc."),
-                    )?;
+                    let orders = [SortOrder::Asc, SortOrder::Desc];
+                    q.sort_order = one_of(&value, orders, SortOrder::as_str).ok_or_else(refuse)?;
                     q.explicit_sort_order = true;
                 }
-                2 => {
-                    q.current_page = parse_int(&value, MAX_CURRENT_PAGE).ok_or_else(|| {
-                        ApiError::invalid_query(
-                            name,
-                            "This parameter must be an integer between 1 and 2147483647.",
-                        )
-                    })?;
-                }
-                _ => {
-                    q.page_size = parse_int(&value, MAX_PAGE_SIZE).ok_or_else(|| {
-                        ApiError::invalid_query(
-                            name,
-                            "This parameter must be an integer between 1 and 100.",
-                        )
-                    })?;
-                }
+                2 => q.current_page = parse_int(&value, MAX_CURRENT_PAGE).ok_or_else(refuse)?,
+                _ => q.page_size = parse_int(&value, MAX_PAGE_SIZE).ok_or_else(refuse)?,
             }
         }
         Ok(q)
@@ -235,21 +227,13 @@ fn metadata_filter(name: &str, value: &str, earlier: &[Metadata]) -> Result<Meta
     Ok(Metadata::new(key, value))
 }
 
-/// The value named `value` among `choices`, or the error `refuse` makes.
-fn one_of<T: Copy>(
+/// The one of `choices` whose `name` is `value`.
+fn one_of<T: Copy, const N: usize>(
     value: &str,
-    choices: &[(&str, T)],
-    refuse: impl Fn() -> ApiError,
-) -> Result<T, ApiError> {
-    choices
-        .iter()
-        .find(|(name, _)| *name == value)
-        .map(|(_, v)| *v)
-        .ok_or_else(refuse)
-}
-
-fn invalid(name: &'static str, title: &'static str) -> ApiError {
-    ApiError::invalid_query(name, title)
+    choices: [T; N],
+    name: fn(T) -> &'static str,
+) -> Option<T> {
+    choices.into_iter().find(|c| name(*c) == value)
 }
 
 /// A decimal integer in `1..=max`, digits only (no sign, no fraction, no exponent).

@@ -18,7 +18,7 @@
 //! A token without a policy passes every one of them without any storage call.
 
 use super::keys::ObjectKey;
-use super::record::VideoRecord;
+use super::record::{ChunkLimits, VideoRecord};
 use super::rules::{self, invalid_token, ChunkPlan, ContentRange, StoredChunk, MAX_CHUNK};
 use super::state::internal;
 use crate::http::problem::ApiError;
@@ -128,7 +128,7 @@ impl FileLimit {
 fn size_limit(policy: Option<&Policy>, video: Option<&VideoRecord>) -> Option<u64> {
     [
         policy.and_then(|p| p.max_file_size),
-        video.and_then(|v| v.max_size),
+        video.and_then(|v| v.limits.max_size),
     ]
     .into_iter()
     .flatten()
@@ -145,12 +145,8 @@ pub fn check_chunk(
     stored: &[StoredChunk],
     size: u64,
 ) -> Result<(), ApiError> {
-    if let Some(v) = video {
-        if !v.allowed_origins.is_empty()
-            && !origin.is_some_and(|o| v.allowed_origins.iter().any(|a| a == o))
-        {
-            return Err(origin_not_allowed());
-        }
+    if video.is_some_and(|v| !v.limits.allows_origin(origin)) {
+        return Err(origin_not_allowed());
     }
     let Some(limit) = size_limit(policy, video) else {
         return Ok(());
@@ -192,8 +188,7 @@ pub fn for_new_video(record: VideoRecord, policy: Option<&Policy>) -> VideoRecor
     };
     VideoRecord {
         metadata: policy.metadata.clone(),
-        max_size: policy.max_file_size,
-        allowed_origins: policy.allowed_origins.clone(),
+        limits: ChunkLimits::of(policy),
         ..record
     }
 }

@@ -5,7 +5,7 @@ use super::rules::{StoredChunk, UploadMode};
 use crate::ids::{TokenId, VideoId};
 use crate::project::ProjectId;
 use crate::time::{format_atom, UnixSeconds};
-use crate::tokens::policy::Metadata;
+use crate::tokens::policy::{origin_allowed, Metadata, Policy};
 use serde::{Deserialize, Serialize};
 
 /// Longest title kept (the file name of the first chunk).
@@ -29,14 +29,39 @@ pub struct VideoRecord {
     /// none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metadata: Vec<Metadata>,
-    /// The `maxFileSize` of the token that opened the upload: no chunk, whatever token sends
-    /// it, may take the video past it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The limits of the token that opened the upload, as fields of the record itself.
+    #[serde(flatten)]
+    pub limits: ChunkLimits,
+}
+
+/// The limits of the token that opened an upload, which every chunk of the video is held to,
+/// whatever token sends it: each absent, or empty, when not set (and in records of earlier
+/// versions).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ChunkLimits {
+    /// The token's `maxFileSize`: no chunk may take the video past it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_size: Option<u64>,
-    /// The `allowedOrigins` of the token that opened the upload: every chunk must come from
-    /// one of them, even after that token's record is gone.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// The token's `allowedOrigins`: every chunk must come from one of them, even after that
+    /// token's record is gone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
+}
+
+impl ChunkLimits {
+    /// The limits of a token with `policy`.
+    pub fn of(policy: &Policy) -> Self {
+        Self {
+            max_size: policy.max_file_size,
+            allowed_origins: policy.allowed_origins.clone(),
+        }
+    }
+
+    /// Whether a chunk carrying `origin` (its `Origin` header, if any) may be added.
+    pub fn allows_origin(&self, origin: Option<&str>) -> bool {
+        origin_allowed(&self.allowed_origins, origin)
+    }
 }
 
 impl VideoRecord {
@@ -60,8 +85,7 @@ impl VideoRecord {
             created_at: now,
             mode,
             metadata: Vec::new(),
-            max_size: None,
-            allowed_origins: Vec::new(),
+            limits: ChunkLimits::default(),
         }
     }
 

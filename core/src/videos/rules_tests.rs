@@ -277,18 +277,23 @@ fn only_the_opening_token_may_finish_after_expiring_and_never_after_deletion() {
     assert!(!forever.accepts_vanished_token(&tok, 1_000_000));
 }
 
-#[test]
-fn the_video_object_has_no_nulls_and_names_its_source() {
-    let vid = VideoId::parse("vi0000000000000000000001").unwrap();
-    let rec = VideoRecord::new(
-        &vid,
+/// A video of project `p` opened at `created_at` by a token that never expires, with a first
+/// chunk named `name`.
+fn record(name: &str, created_at: i64) -> VideoRecord {
+    VideoRecord::new(
+        &VideoId::parse("vi0000000000000000000001").unwrap(),
         &ProjectId::parse("p").unwrap(),
         &TokenId::parse("to0000000000000000000001").unwrap(),
         None,
-        "10m.mp4.part.a",
+        name,
         UploadMode::Part,
-        1_606_903_999,
-    );
+        created_at,
+    )
+}
+
+#[test]
+fn the_video_object_has_no_nulls_and_names_its_source() {
+    let rec = record("10m.mp4.part.a", 1_606_903_999);
     let json = serde_json::to_value(rec.view(1_606_904_000, None)).unwrap();
     assert_eq!(json["videoId"], "vi0000000000000000000001");
     assert_eq!(json["title"], "10m.mp4.part.a");
@@ -331,20 +336,7 @@ fn the_video_object_has_no_nulls_and_names_its_source() {
 
 #[test]
 fn content_type_comes_from_the_client_or_the_file_name() {
-    let vid = VideoId::parse("vi0000000000000000000001").unwrap();
-    let mk = |name: &str, declared: &str| {
-        VideoRecord::new(
-            &vid,
-            &ProjectId::parse("p").unwrap(),
-            &TokenId::parse("to0000000000000000000001").unwrap(),
-            None,
-            name,
-            UploadMode::Part,
-            0,
-        )
-        .with_content_type(declared)
-        .content_type
-    };
+    let mk = |name: &str, declared: &str| record(name, 0).with_content_type(declared).content_type;
     assert_eq!(mk("a.mp4", "application/octet-stream"), "video/mp4");
     assert_eq!(mk("a.MOV", ""), "video/quicktime");
     assert_eq!(mk("a.mp4", "video/webm"), "video/webm");
@@ -352,6 +344,28 @@ fn content_type_comes_from_the_client_or_the_file_name() {
     assert_eq!(mk("page.html", "text/html"), "application/octet-stream");
     assert_eq!(mk("a.bin", "video/<script>"), "application/octet-stream");
     assert_eq!(mk("blob", ""), "application/octet-stream");
+}
+
+#[test]
+fn the_token_limits_are_fields_of_the_record_left_out_when_unset() {
+    let plain = serde_json::to_value(record("a.mp4", 1_000)).unwrap();
+    for key in ["metadata", "maxSize", "allowedOrigins", "limits"] {
+        assert!(plain.get(key).is_none(), "{key} in {plain}");
+    }
+    let mut limited = record("a.mp4", 1_000);
+    limited.limits = ChunkLimits {
+        max_size: Some(10),
+        allowed_origins: vec!["https://app.example".to_owned()],
+    };
+    let json = serde_json::to_value(&limited).unwrap();
+    assert_eq!(json["maxSize"], 10);
+    assert_eq!(json["allowedOrigins"][0], "https://app.example");
+    assert!(json.get("limits").is_none());
+    let back: VideoRecord = serde_json::from_value(json).unwrap();
+    assert_eq!(back, limited);
+    // A record of an earlier version, without them, reads as unlimited.
+    let back: VideoRecord = serde_json::from_value(plain).unwrap();
+    assert_eq!(back.limits, ChunkLimits::default());
 }
 
 #[test]

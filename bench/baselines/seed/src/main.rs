@@ -10,9 +10,10 @@
 //! unless `--no-records NAME` is given; and for each `--db NAME=FILE`, the project's index rows
 //! into the SQLite database FILE (the file of NAME's `ProjectIndex` object in a
 //! `wrangler dev --persist-to` state, or any other), through the core's own `SqlIndex::open`
-//! and `SqlIndex::insert` over a file-backed SQLite connection; then the core's
-//! `import_legacy_index`, over a KV that holds no entry, marks the import of the old KV index
-//! done, exactly as the object does on its first use, so that the object imports nothing.
+//! and `SqlIndex::insert` over a file-backed SQLite connection (the core's
+//! `testing::SqliteSql`); then the core's `import_legacy_index`, over a KV that holds no entry,
+//! marks the import of the old KV index done, exactly as the object does on its first use, so
+//! that the object imports nothing.
 //!
 //! Tokens are drawn from a seeded generator (the same arguments give the same data, whatever
 //! is written of them), with `createdAt` spread over the week before `--now` and a mix of ttls:
@@ -32,11 +33,10 @@ use std::process::ExitCode;
 use std::task::{Context, Poll, Waker};
 
 use upload_tokens_core::ids::{Entropy, TokenId};
-use upload_tokens_core::storage::index::{
-    import_legacy_index, legacy_import_done, LegacyImport, Sql, SqlIndex, SqlParam, SqlRows, SqlValue,
-};
+use upload_tokens_core::storage::index::{import_legacy_index, legacy_import_done, LegacyImport, SqlIndex};
 use upload_tokens_core::storage::kv::{Kv, ListChunk, PutOptions, StoreError};
 use upload_tokens_core::project::ProjectId;
+use upload_tokens_core::testing::SqliteSql;
 use upload_tokens_core::tokens::store::{legacy, TokenRecord, TokenStore};
 use upload_tokens_core::tokens::token::UploadToken;
 
@@ -97,44 +97,6 @@ impl Kv for EmptyKv {
     }
 }
 
-/// A SQLite database file as the core's `Sql` (what the object's storage is in the runtime).
-struct FileSql {
-    conn: rusqlite::Connection,
-}
-
-impl Sql for FileSql {
-    fn exec(&self, statement: &str, params: &[SqlParam<'_>]) -> Result<SqlRows, StoreError> {
-        use rusqlite::types::{Value, ValueRef};
-        let failed = |e: rusqlite::Error| StoreError(format!("SQL failed: {e}"));
-        let mut stmt = self.conn.prepare_cached(statement).map_err(failed)?;
-        let params: Vec<Value> = params
-            .iter()
-            .map(|p| match *p {
-                SqlParam::Null => Value::Null,
-                SqlParam::Integer(i) => Value::Integer(i),
-                SqlParam::Text(s) => Value::Text(s.to_owned()),
-            })
-            .collect();
-        let columns = stmt.column_count();
-        let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(failed)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(failed)? {
-            let mut values = Vec::with_capacity(columns);
-            for i in 0..columns {
-                values.push(match row.get_ref(i).map_err(failed)? {
-                    ValueRef::Null => SqlValue::Null,
-                    ValueRef::Integer(i) => SqlValue::Integer(i),
-                    ValueRef::Real(f) => SqlValue::Real(f),
-                    ValueRef::Text(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
-                    ValueRef::Blob(_) => return Err(StoreError("unexpected blob".into())),
-                });
-            }
-            out.push(values);
-        }
-        Ok(out)
-    }
-}
-
 /// Writes `tokens` into the index held by the SQLite file `path`, in one transaction, and marks
 /// the import of the old KV index done. The file may already hold the object's tables (and the
 /// runtime's own): the schema statements are idempotent, and rows already there are kept.
@@ -143,7 +105,7 @@ fn write_index(path: &Path, project: &ProjectId, tokens: &[TokenRecord], now: i6
     let conn = rusqlite::Connection::open(path).map_err(|e| at(&e))?;
     // Pages stay in memory until the commit (a million rows make about 150 MB).
     conn.execute_batch("PRAGMA cache_size = -524288; BEGIN").map_err(|e| at(&e))?;
-    let index = SqlIndex::open(FileSql { conn }, keep_expired).map_err(|e| at(&e))?;
+    let index = SqlIndex::open(SqliteSql::new(conn), keep_expired).map_err(|e| at(&e))?;
     for record in tokens {
         let t = &record.token;
         index
@@ -157,7 +119,7 @@ fn write_index(path: &Path, project: &ProjectId, tokens: &[TokenRecord], now: i6
     if !legacy_import_done(&index).map_err(|e| at(&e))? {
         return Err(at(&"the import of the old KV index is not marked done"));
     }
-    let conn = &index.sql().conn;
+    let conn = index.sql().connection();
     conn.execute_batch("COMMIT").map_err(|e| at(&e))?;
     // Leave the file whole (no write-ahead log to replay), as the runtime expects to find it.
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))

@@ -3,7 +3,7 @@
 
 use super::{
     import_legacy_index, Claim, CommandError, IndexCommand, IndexPage, IndexReply, LegacyImport,
-    Listed, PageRequest, SessionUse, Sql, SqlIndex, TokenIndex, TokenStatus,
+    Listed, PageRequest, SessionUse, Sql, SqlIndex, TokenIndex, TokenRow, TokenStatus,
 };
 use crate::ids::TokenId;
 use crate::project::ProjectId;
@@ -56,154 +56,81 @@ fn unexpected(reply: &IndexReply) -> StoreError {
     StoreError(format!("unexpected answer of the project index: {reply:?}"))
 }
 
-impl<T: IndexTransport> TokenIndex for CommandIndex<T> {
-    async fn insert(&self, project: &ProjectId, token: &UploadToken) -> StoreResult<()> {
-        let command = IndexCommand::Insert {
-            token: token.token.to_string(),
-            created_at: token.created_at,
-            ttl: token.ttl,
-            policy: token.policy.clone(),
-            now: token.created_at,
-        };
-        match self.call(project, &command).await? {
-            IndexReply::Inserted => Ok(()),
-            other => Err(unexpected(&other)),
-        }
-    }
-
-    async fn remove(
-        &self,
-        project: &ProjectId,
-        token: &TokenId,
-        now: UnixSeconds,
-    ) -> StoreResult<bool> {
-        let command = IndexCommand::Remove {
-            token: token.to_string(),
-            now,
-        };
-        match self.call(project, &command).await? {
-            IndexReply::Removed { removed } => Ok(removed),
-            other => Err(unexpected(&other)),
-        }
-    }
-
-    async fn page(
-        &self,
-        project: &ProjectId,
-        page: PageRequest,
-        now: UnixSeconds,
-    ) -> StoreResult<IndexPage> {
-        match self
-            .call(project, &IndexCommand::Page { page, now })
-            .await?
-        {
-            IndexReply::Page { rows, items_total } => {
-                let tokens = rows
-                    .into_iter()
-                    .map(|row| {
-                        Ok(Listed {
-                            token: UploadToken {
-                                token: TokenId::parse(&row.token).ok_or_else(|| {
-                                    StoreError("the project index holds a malformed token".into())
-                                })?,
-                                created_at: row.created_at,
-                                ttl: row.ttl,
-                                policy: row.policy,
-                            },
-                            uploads_used: row.uploads_used,
-                        })
-                    })
-                    .collect::<StoreResult<_>>()?;
-                Ok(IndexPage {
-                    tokens,
-                    items_total,
-                })
+/// The methods of [`TokenIndex`] on a [`CommandIndex`], all of one shape: `fn NAME(ARGS) -> T
+/// { COMMAND } => REPLY => VALUE;` sends COMMAND to the project's object and, if the answer
+/// matches the pattern REPLY, returns VALUE (any other answer is an error).
+macro_rules! command_methods {
+    ($(
+        fn $name:ident($($arg:ident: $ty:ty),*) -> $out:ty { $command:expr }
+            => $reply:pat => $value:expr;
+    )*) => {$(
+        async fn $name(&self, project: &ProjectId, $($arg: $ty),*) -> StoreResult<$out> {
+            match self.call(project, &$command).await? {
+                $reply => Ok($value),
+                other => Err(unexpected(&other)),
             }
-            other => Err(unexpected(&other)),
         }
-    }
+    )*};
+}
 
-    async fn status(
-        &self,
-        project: &ProjectId,
-        token: &TokenId,
-        now: UnixSeconds,
-    ) -> StoreResult<TokenStatus> {
-        let command = IndexCommand::Status {
-            token: token.to_string(),
-            now,
+impl<T: IndexTransport> TokenIndex for CommandIndex<T> {
+    command_methods! {
+        fn insert(token: &UploadToken) -> () {
+            IndexCommand::Insert {
+                token: token.token.to_string(),
+                created_at: token.created_at,
+                ttl: token.ttl,
+                policy: token.policy.clone(),
+                now: token.created_at,
+            }
+        } => IndexReply::Inserted => ();
+
+        fn remove(token: &TokenId, now: UnixSeconds) -> bool {
+            IndexCommand::Remove { token: token.to_string(), now }
+        } => IndexReply::Removed { removed } => removed;
+
+        fn page(page: PageRequest, now: UnixSeconds) -> IndexPage {
+            IndexCommand::Page { page, now }
+        } => IndexReply::Page { rows, items_total } => IndexPage {
+            tokens: rows.into_iter().map(listed).collect::<StoreResult<_>>()?,
+            items_total,
         };
-        match self.call(project, &command).await? {
-            IndexReply::Status { status } => Ok(status),
-            other => Err(unexpected(&other)),
-        }
-    }
 
-    async fn claim_upload(
-        &self,
-        project: &ProjectId,
-        token: &TokenId,
-        now: UnixSeconds,
-    ) -> StoreResult<Claim> {
-        let command = IndexCommand::ClaimUpload {
-            token: token.to_string(),
-            now,
-        };
-        match self.call(project, &command).await? {
-            IndexReply::Claimed { claim } => Ok(claim),
-            other => Err(unexpected(&other)),
-        }
-    }
+        fn status(token: &TokenId, now: UnixSeconds) -> TokenStatus {
+            IndexCommand::Status { token: token.to_string(), now }
+        } => IndexReply::Status { status } => status;
 
-    async fn uploads_used(
-        &self,
-        project: &ProjectId,
-        token: &TokenId,
-        now: UnixSeconds,
-    ) -> StoreResult<Option<u32>> {
-        let command = IndexCommand::Usage {
-            token: token.to_string(),
-            now,
-        };
-        match self.call(project, &command).await? {
-            IndexReply::Usage { uploads_used } => Ok(uploads_used),
-            other => Err(unexpected(&other)),
-        }
-    }
+        fn claim_upload(token: &TokenId, now: UnixSeconds) -> Claim {
+            IndexCommand::ClaimUpload { token: token.to_string(), now }
+        } => IndexReply::Claimed { claim } => claim;
 
-    async fn start_session(
-        &self,
-        project: &ProjectId,
-        sid: &str,
-        expires_at: UnixSeconds,
-        now: UnixSeconds,
-    ) -> StoreResult<()> {
-        let sid = sid.to_owned();
-        let command = IndexCommand::StartSession {
-            sid,
-            expires_at,
-            now,
-        };
-        match self.call(project, &command).await? {
-            IndexReply::SessionStarted => Ok(()),
-            other => Err(unexpected(&other)),
-        }
-    }
+        fn uploads_used(token: &TokenId, now: UnixSeconds) -> Option<u32> {
+            IndexCommand::Usage { token: token.to_string(), now }
+        } => IndexReply::Usage { uploads_used } => uploads_used;
 
-    async fn rotate_session(
-        &self,
-        project: &ProjectId,
-        sid: &str,
-        seq: u32,
-        now: UnixSeconds,
-    ) -> StoreResult<SessionUse> {
-        let sid = sid.to_owned();
-        let command = IndexCommand::RotateSession { sid, seq, now };
-        match self.call(project, &command).await? {
-            IndexReply::Session { outcome } => Ok(outcome),
-            other => Err(unexpected(&other)),
-        }
+        fn start_session(sid: &str, expires_at: UnixSeconds, now: UnixSeconds) -> () {
+            IndexCommand::StartSession { sid: sid.to_owned(), expires_at, now }
+        } => IndexReply::SessionStarted => ();
+
+        fn rotate_session(sid: &str, seq: u32, now: UnixSeconds) -> SessionUse {
+            IndexCommand::RotateSession { sid: sid.to_owned(), seq, now }
+        } => IndexReply::Session { outcome } => outcome;
     }
+}
+
+/// A row of a page as the object sent it, checked.
+fn listed(row: TokenRow) -> StoreResult<Listed> {
+    let token = TokenId::parse(&row.token)
+        .ok_or_else(|| StoreError("the project index holds a malformed token".into()))?;
+    Ok(Listed {
+        token: UploadToken {
+            token,
+            created_at: row.created_at,
+            ttl: row.ttl,
+            policy: row.policy,
+        },
+        uploads_used: row.uploads_used,
+    })
 }
 
 /// What a project's index object does with one command: on its first use, imports the
