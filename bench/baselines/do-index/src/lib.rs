@@ -1,7 +1,7 @@
 //! Baselines (f), (g) and (h): the unavoidable I/O of the token endpoints that use a project's
 //! index object, over an object that runs only the SQL (no command protocol, no legacy check,
 //! no purge, no API logic). The object is a SQLite-backed Durable Object with the service's
-//! own schema (`upload_tokens_core::index::SCHEMA`), one per project name (`idFromName`).
+//! own schema (`upload_tokens_core::storage::index::SCHEMA`), one per project name (`idFromName`).
 //!
 //! - (f) `POST /`: one KV put of a record of the same shape and expiry as a created token's
 //!   (ttl 3600), then one object call that inserts the token's row: `POST /upload-tokens`.
@@ -12,7 +12,7 @@
 //!   `LIMIT L OFFSET K` walk in the listing's order; the object's JSON is the answer:
 //!   `GET /upload-tokens`.
 
-use upload_tokens_core::index::{NEVER, SCHEMA};
+use upload_tokens_core::storage::index::{NEVER, SCHEMA};
 use worker::{
     durable_object, event, js_sys::Math, wasm_bindgen, Context, Date, DurableObject, Env, Headers,
     Method, Request, RequestInit, Response, Result, SqlStorage, SqlStorageValue, State,
