@@ -17,11 +17,18 @@ import os
 import sys
 import tomllib
 
+LOCAL_KV_ID = "bench-local-kv"
+
 
 def main():
     mode, out, root = sys.argv[1], sys.argv[2], sys.argv[3]
     with open(os.path.join(root, "wrangler.toml"), "rb") as f:
         service = tomllib.load(f)
+    # wrangler.toml leaves the KV namespace's id to `wrangler deploy` (older versions named one);
+    # the benchmark sets one, the same for every target, so the local state it seeds is the one
+    # each target reads.
+    for ns in service.get("kv_namespaces", []):
+        ns["id"] = LOCAL_KV_ID
     if mode == "service":
         main_path, limit = sys.argv[4], int(sys.argv[5])
         config = dict(service)
