@@ -21,11 +21,13 @@ pub enum Part {
     },
 }
 
-/// A multipart body, or (with `parts: None`) a body that is no multipart form at all.
+/// A multipart body, or (with `parts: None`) a body that is no multipart form at all, or one
+/// the parser finds malformed.
 #[derive(Clone)]
 pub struct FormBody<'o> {
     objects: &'o MemoryObjects,
     parts: Option<Vec<Part>>,
+    malformed: bool,
 }
 
 thread_local! {
@@ -38,6 +40,7 @@ impl<'o> FormBody<'o> {
         Self {
             objects,
             parts: Some(Vec::new()),
+            malformed: false,
         }
     }
 
@@ -46,6 +49,17 @@ impl<'o> FormBody<'o> {
         Self {
             objects,
             parts: None,
+            malformed: false,
+        }
+    }
+
+    /// A `multipart/form-data` body the parser cannot read (a boundary that never comes, a
+    /// body cut short, a part header it refuses): nothing of it is staged.
+    pub fn malformed(objects: &'o MemoryObjects) -> Self {
+        Self {
+            objects,
+            parts: None,
+            malformed: true,
         }
     }
 
@@ -105,7 +119,11 @@ impl Body for FormBody<'_> {
         max_file_bytes: u64,
     ) -> Result<StagedForm, FormError> {
         let Some(parts) = &self.parts else {
-            return Err(FormError::NotMultipart);
+            return Err(if self.malformed {
+                FormError::Malformed
+            } else {
+                FormError::NotMultipart
+            });
         };
         let mut form = StagedForm::default();
         for part in parts {
