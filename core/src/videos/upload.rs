@@ -11,7 +11,9 @@
 //! 3. the last chunk assembles the source, then removes chunks, marker and correlation key:
 //!    stopped before the source is written, the chunks are all there and the client's retry of
 //!    the last chunk assembles again; stopped after, the source stands and the retry is
-//!    answered as already stored.
+//!    answered as already stored. A whole file is its source at once: a failure to remove its
+//!    marker after that is logged and answered 201 (a retry without `videoId` would make
+//!    another video), and the cleanup removes the marker.
 //!
 //! A token's policy is checked at the points [`super::policy`] lists; a refused chunk leaves
 //! nothing behind, and a new video is counted against the token's `maxUploads` just before
@@ -296,7 +298,15 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
             .await
             .map_err(internal("storing a file"))?;
         if whole {
-            remove_upload_state(ctx.objects, &video, &[], None).await?;
+            // The video is complete once its source is written: a failure to remove its pending
+            // marker is logged and left to the cleanup (which keeps a video that has a source).
+            // Answering 500 would have the client send the file again, making a second video.
+            if let Err(e) = remove_upload_state(ctx.objects, &video, &[], None).await {
+                let detail = e.log_detail.as_deref().unwrap_or_default();
+                *log = log
+                    .take()
+                    .or(Some(format!("after storing a whole file: {detail}")));
+            }
             state.assembled = Some((size, 1));
         }
         state.updated_at = now;
