@@ -29,10 +29,6 @@ impl ContentDigest {
         }
         Some(Self(out))
     }
-
-    pub fn bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
 }
 
 impl From<[u8; 32]> for ContentDigest {

@@ -76,8 +76,8 @@ class StagedFile {
     this.key = key;
     this.part = part;
     this.size = 0;
-    this.digest = new crypto.DigestStream("SHA-256");
-    this.hasher = this.digest.getWriter();
+    this.digestStream = new crypto.DigestStream("SHA-256");
+    this.hasher = this.digestStream.getWriter();
     this.sha256 = null;
     this.buffer = null;
     this.filled = 0;
@@ -128,7 +128,7 @@ class StagedFile {
     this.buffer = this.spare = null;
     if (rest.length > 0) await this.hasher.write(rest);
     await this.hasher.close();
-    this.sha256 = hex(await this.digest.digest);
+    this.sha256 = hex(await this.digestStream.digest);
     if (!this.upload) {
       await this.bucket.put(this.key, rest);
     } else {
@@ -143,7 +143,7 @@ class StagedFile {
       if (this.upload && !this.closed) await this.upload.abort();
     } catch {}
     if (this.sha256 === null) {
-      this.digest.digest.catch(() => {});
+      this.digestStream.digest.catch(() => {});
       this.hasher.abort().catch(() => {});
     }
   }
