@@ -2,6 +2,7 @@
 //! upload's multipart body staged into R2 as it arrives by `js/multipart.js`.
 
 use futures_util::StreamExt;
+use upload_tokens_core::digest::ContentDigest;
 use upload_tokens_core::http::{Body, BodyError, FormError, StagedFile, StagedForm};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -29,6 +30,9 @@ extern "C" {
     fn content_type(this: &Part) -> Option<String>;
     #[wasm_bindgen(method, getter)]
     fn size(this: &Part) -> f64;
+    /// The SHA-256 of its bytes, in hex.
+    #[wasm_bindgen(method, getter)]
+    fn sha256(this: &Part) -> Option<String>;
 
     /// The text fields of the form.
     type Fields;
@@ -112,14 +116,22 @@ impl Body for RequestBody<'_> {
             .iter()
             .map(|part| {
                 let part: Part = part.unchecked_into();
-                StagedFile {
-                    key: part.key(),
+                let key = part.key();
+                let sha256 = part.sha256().as_deref().and_then(ContentDigest::parse);
+                let Some(sha256) = sha256 else {
+                    return Err(FormError::Failed(format!(
+                        "{key} was staged without a digest"
+                    )));
+                };
+                Ok(StagedFile {
+                    key,
                     name: part.filename().unwrap_or_default(),
                     content_type: part.content_type().unwrap_or_default(),
                     size: part.size() as u64,
-                }
+                    sha256,
+                })
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         Ok(StagedForm {
             files,
             video_id: staged.fields().video_id(),

@@ -2,7 +2,8 @@
 // and an in-memory bucket that keeps R2's rules for multipart uploads.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import "./support/digest-stream.mjs";
 import { stageMultipart } from "../src/js/multipart.js";
 
 const MiB = 1024 * 1024;
@@ -110,10 +111,16 @@ async function stage(bytes, pieces, max = MAX, contentType) {
     assert.equal(bucket.objects.size, 0, "a refused body left staged objects");
   } else {
     assert.deepEqual([...bucket.objects.keys()].sort(), r.files.map((f) => f.key).sort());
-    for (const f of r.files) assert.match(f.key, /^staging\/[0-9a-f-]{36}$/);
+    for (const f of r.files) {
+      assert.match(f.key, /^staging\/[0-9a-f-]{36}$/);
+      // Every staged file comes with the SHA-256 of exactly the bytes R2 holds.
+      assert.equal(f.sha256, sha256(bucket.objects.get(f.key)), `the digest of ${f.key}`);
+    }
   }
   return { r, bucket, staged: (i) => bucket.objects.get(r.files[i].key) };
 }
+
+const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
 
 const sizesOf = (bucket, kind) => bucket.calls.filter((c) => c[0] === kind).map((c) => c.at(-1));
 
@@ -359,4 +366,66 @@ test("the body is read no further ahead than one slice and one piece of what is 
   assert.equal(r.error, null);
   assert.deepEqual(bucket.objects.get(r.files[0].key), data);
   assert.ok(ahead <= SLICE + 3 * piece, `read ${ahead} bytes past what R2 had`);
+});
+
+test("each file's SHA-256 is taken while it is staged: known values, and one byte changed", TIMEOUT, async () => {
+  // FIPS 180-2's examples, the empty file among them.
+  const known = [
+    ["", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"],
+    ["abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"],
+  ];
+  for (const [text, digest] of known) {
+    const { r } = await stage(form([["file", { data: Buffer.from(text), filename: "k.txt" }]]), 1);
+    assert.equal(r.files[0].sha256, digest, JSON.stringify(text));
+  }
+  // Sizes around the slice, read in pieces of every kind: the digest is of the whole file.
+  for (const size of [SLICE - 1, SLICE, SLICE + 1, 3 * SLICE, 2 * SLICE + 12345]) {
+    const data = randomBytes(size);
+    const other = Buffer.from(data);
+    other[size - 1] ^= 1;
+    for (const pieces of [4093, MiB, (at) => (at % 3 === 0 ? 1 : 70000)]) {
+      const a = await stage(form([["file", { data, filename: "a.mp4" }]]), pieces);
+      const b = await stage(form([["file", { data: other, filename: "a.mp4" }]]), pieces);
+      assert.equal(a.r.files[0].sha256, sha256(data), `${size}`);
+      assert.equal(b.r.files[0].sha256, sha256(other), `${size}`);
+      assert.notEqual(a.r.files[0].sha256, b.r.files[0].sha256, `${size}: one byte differs`);
+    }
+  }
+  // Two files in one body each have their own.
+  const [x, y] = [randomBytes(6 * MiB), randomBytes(10)];
+  const { r } = await stage(form([["x", { data: x, filename: "x" }], ["y", { data: y, filename: "y" }]]), 65536);
+  assert.deepEqual(r.files.map((f) => f.sha256), [sha256(x), sha256(y)]);
+});
+
+test("each slice is hashed before it is filled again, however slowly the digest takes it", TIMEOUT, async () => {
+  // A digest that reads what it is given only when its write settles, a moment later: were a
+  // slice refilled before that, the digest would be of the wrong bytes.
+  const Runtime = crypto.DigestStream;
+  const writes = [];
+  class LateDigestStream extends Runtime {
+    constructor(algorithm) {
+      super(algorithm);
+      const writer = super.getWriter();
+      const late = new WritableStream({
+        async write(chunk) {
+          writes.push(chunk.length);
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          await writer.write(new Uint8Array(chunk));
+        },
+        close: () => writer.close(),
+        abort: (reason) => writer.abort(reason),
+      });
+      this.getWriter = () => late.getWriter();
+    }
+  }
+  crypto.DigestStream = LateDigestStream;
+  try {
+    const data = randomBytes(3 * SLICE + 999);
+    const { r } = await stage(form([["file", { data, filename: "slow.mp4" }]]), 100000);
+    assert.equal(r.files[0].sha256, sha256(data));
+    // Fed slice by slice: never more than one slice at a time.
+    assert.deepEqual(writes, [SLICE, SLICE, SLICE, 999]);
+  } finally {
+    crypto.DigestStream = Runtime;
+  }
 });

@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import "./support/digest-stream.mjs";
 import { stageMultipart } from "../src/js/multipart.js";
 
 /** An in-memory stand-in for an R2 bucket: put, multipart uploads and delete. */
@@ -89,6 +90,7 @@ test("a small file is one put; fields before and after it are kept, whatever the
       assert.deepEqual([f.field, f.filename, f.type, f.size], ["clip.mp4", "clip.mp4", "video/mp4", 3000]);
       assert.ok(f.key.startsWith("incoming/"));
       assert.equal(sha(bucket.objects.get(f.key)), sha(data));
+      assert.equal(f.sha256, sha(data), "the digest taken while staging");
       assert.deepEqual(bucket.calls.map((c) => c[0]), ["put"]);
     }
   }
@@ -101,6 +103,7 @@ test("a large file goes up in equal 5 MiB slices, never held whole", async () =>
   assert.equal(r.error, null);
   assert.equal(r.files[0].size, data.length);
   assert.equal(sha(bucket.objects.get(r.files[0].key)), sha(data));
+  assert.equal(r.files[0].sha256, sha(data), "the digest taken while staging");
   const parts = bucket.calls.filter((c) => c[0] === "part").map((c) => c[3]);
   assert.deepEqual(parts, [5242880, 5242880, 1048576 + 123]);
 });

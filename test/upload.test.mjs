@@ -1,7 +1,7 @@
 // Delegated upload (`POST /upload?token=`) into R2, on the real Worker in Miniflare: whole files,
 // numbered, progressive and byte-range chunks, correlation of chunks sent without videoId,
-// assembly, the upload status, every refusal, tokens, projects, CORS, the rate limit and the
-// cleanup of abandoned uploads.
+// assembly, the upload status, parts sent again (with the same bytes or not), every refusal,
+// tokens, projects, CORS, the rate limit and the cleanup of abandoned uploads.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { basic, multipart } from "./support/http.mjs";
@@ -479,6 +479,43 @@ group("refusals, tokens and projects", () => {
       assertUploadProblem(res, 400, slug, `bytes upload + ${opts.range ?? "no Content-Range"}`);
     }
     assert.deepEqual((await ingestOf(bid, "bytes upload after refusals")).receivedBytes, [{ from: 0, to: MIN_PART - 1, total }]);
+  });
+
+  test("a part sent again is accepted only with the same bytes, judged by the SHA-256 taken while staging; other bytes: 400, nothing stored", async () => {
+    const token = await newToken();
+    const data = random(MIN_PART + 1000);
+    const [p1, p2] = split(data, [MIN_PART, 1000]);
+    const id = assertVideoAnswer(await sendChunk(mf, token, { data: p1, filename: "d.mp4", range: "part 1/2" }), {}, "part 1/2");
+    const bucket = await mf.getR2Bucket("VIDEOS");
+    // The chunk is stored with the digest the runtime took while the body was read.
+    const chunk = await bucket.head(`videos/${id}/chunks/${"1".padStart(20, "0")}`);
+    assert.equal(chunk?.customMetadata?.sha256, sha256(p1), "the chunk's digest");
+
+    const sizeRefusal = await storesNothing(() => sendChunk(mf, token, { data: Buffer.concat([p1, Buffer.from("x")]), filename: "d.mp4", videoId: id, range: "part 1/2" }));
+    assertUploadProblem(sizeRefusal, 400, "video-content-range-by-part-part-already-sent", "part 1, another size");
+    for (const at of [0, MIN_PART - 1]) {
+      const other = Buffer.from(p1);
+      other[at] ^= 1;
+      const res = await storesNothing(() => sendChunk(mf, token, { data: other, filename: "d.mp4", videoId: id, range: "part 1/2" }));
+      assertUploadProblem(res, 400, "video-content-range-by-part-part-already-sent", `part 1, byte ${at} changed`);
+      assert.equal(res.text, sizeRefusal.text, "the same problem as for another size");
+    }
+    const again = await storesNothing(() => sendChunk(mf, token, { data: p1, filename: "d.mp4", videoId: id, range: "part 1/2" }));
+    assertVideoAnswer(again, { videoId: id }, "part 1 again, the same bytes");
+
+    assertVideoAnswer(await sendChunk(mf, token, { data: p2, filename: "d.mp4", videoId: id, range: "part 2/2" }), { videoId: id }, "part 2/2");
+    assert.equal((await ingestOf(id, "finished")).status, "uploaded");
+    const source = await bucket.head(`videos/${id}/source`);
+    assert.equal(source?.customMetadata?.["last-sha256"], sha256(p2), "the source keeps its last part's digest");
+    // The last part of the finished video again (a lost answer): only with its bytes.
+    const otherLast = Buffer.from(p2);
+    otherLast[500] ^= 1;
+    const refused = await storesNothing(() => sendChunk(mf, token, { data: otherLast, filename: "d.mp4", videoId: id, range: "part 2/2" }));
+    assertUploadProblem(refused, 400, "video-content-range-by-part-part-already-sent", "finished, last part with other bytes");
+    assert.equal(refused.text, sizeRefusal.text);
+    const lastAgain = await storesNothing(() => sendChunk(mf, token, { data: p2, filename: "d.mp4", videoId: id, range: "part 2/2" }));
+    assertVideoAnswer(lastAgain, { videoId: id }, "finished, last part again");
+    await assertSource(id, data, "video/mp4", "the bytes first sent");
   });
 
   test("a chunk onto a finished video is refused with video-source-already-uploaded", async () => {

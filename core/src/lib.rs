@@ -8,9 +8,11 @@
 //! - [`auth`]: API keys and bearer tokens.
 //! - [`videos`]: upload rules, video records, the upload and video handlers, the cleanup.
 //! - [`storage`]: the KV, object (R2) and project-index interfaces and key layouts.
+//! - [`digest`]: the SHA-256 of an uploaded chunk, which tells an identical re-send apart.
 
 pub mod auth;
 pub mod config;
+pub mod digest;
 pub mod http;
 pub mod ids;
 pub mod project;

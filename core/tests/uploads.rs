@@ -359,3 +359,32 @@ fn a_refused_upload_token_costs_one_read_and_no_object_or_index_call() {
         assert_eq!(h.objects.total_ops() - before, 0, "{token}");
     }
 }
+
+/// A whole file is complete once its source is written: a failed removal of its pending marker
+/// after that is logged, answered 201 (a client's retry without videoId would make a second
+/// video), and the marker is the cleanup's to remove.
+#[test]
+fn a_whole_file_whose_marker_is_not_removed_is_still_answered_201_once() {
+    use upload_tokens_core::testing::ObjectOp;
+    let mut h = Harness::new();
+    let t = h.create(KEY_A, 0);
+    let data = bytes(700, 10);
+    // The first delete of the request is the marker's (the staged file's comes after).
+    h.objects.fail(Some(ObjectOp::Delete), 0);
+    let r = h.upload(&t, None, h.file("m.mp4", &data));
+    let id = video_id(&r);
+    assert!(
+        r.log
+            .as_deref()
+            .is_some_and(|l| l.contains("removing its marker")),
+        "{:?}",
+        r.log
+    );
+    assert_eq!(source_of(&h, &id), Some(data.clone()));
+    assert_eq!(json(&video(&h, KEY_A, &id))["ingest"]["status"], "uploaded");
+    assert!(h.objects.keys().contains(&format!("pending/{id}")));
+    h.set_now(T0 + i64::from(STALE_AFTER) + 1);
+    block_on(remove_stale_uploads(&h.objects, h.now, STALE_AFTER)).unwrap();
+    assert_eq!(h.leftovers(), Vec::<String>::new());
+    assert_eq!(source_of(&h, &id), Some(data));
+}

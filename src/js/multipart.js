@@ -3,6 +3,9 @@
 // SLICE bytes (one `put` if it is smaller, else a multipart upload) under a fresh staging key.
 // The Rust side decides what the upload is and copies the staged file where it belongs.
 //
+// Each file's SHA-256 is taken on the way, slice by slice as the slices go to R2, with the
+// runtime's `crypto.DigestStream` (native, incremental: the bytes are hashed, never gathered).
+//
 // The parsing is multipasta's: a push parser that is handed each piece of the body as it is
 // read and calls back, before it returns, with the bytes of the file part they hold. So the body
 // is read one piece at a time, and the next piece is only read once the slices filled so far are
@@ -59,14 +62,23 @@ function describe(info) {
   };
 }
 
+/** The lowercase hex of an ArrayBuffer. */
+function hex(buffer) {
+  return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** One file part: its bytes are copied into slices as the parser hands them over (`take`, which
- * does not wait), and `send` puts the full slices into R2 before the next piece is read. */
+ * does not wait), and `send` hashes the full slices and puts them into R2 before the next piece
+ * is read. Once the part is closed, `sha256` holds the hex digest of all its bytes. */
 class StagedFile {
   constructor(bucket, key, part) {
     this.bucket = bucket;
     this.key = key;
     this.part = part;
     this.size = 0;
+    this.digestStream = new crypto.DigestStream("SHA-256");
+    this.hasher = this.digestStream.getWriter();
+    this.sha256 = null;
     this.buffer = null;
     this.filled = 0;
     this.full = [];
@@ -101,17 +113,22 @@ class StagedFile {
     }
   }
 
-  /** Sends the full slices, then, once the part has ended, the rest. */
+  /** Sends the full slices, then, once the part has ended, the rest. Each slice is hashed
+   * before it is sent (the hash is done with it before the slice is filled again). */
   async send() {
     while (this.full.length) {
       if (!this.upload) this.upload = await this.bucket.createMultipartUpload(this.key);
       const slice = this.full.shift();
+      await this.hasher.write(slice);
       this.parts.push(await this.upload.uploadPart(this.parts.length + 1, slice));
       this.spare = slice;
     }
     if (!this.ended || this.closed) return;
     const rest = this.buffer ? this.buffer.subarray(0, this.filled) : EMPTY;
     this.buffer = this.spare = null;
+    if (rest.length > 0) await this.hasher.write(rest);
+    await this.hasher.close();
+    this.sha256 = hex(await this.digestStream.digest);
     if (!this.upload) {
       await this.bucket.put(this.key, rest);
     } else {
@@ -125,6 +142,10 @@ class StagedFile {
     try {
       if (this.upload && !this.closed) await this.upload.abort();
     } catch {}
+    if (this.sha256 === null) {
+      this.digestStream.digest.catch(() => {});
+      this.hasher.abort().catch(() => {});
+    }
   }
 }
 
@@ -143,7 +164,8 @@ function concat(a, b) {
 /**
  * Reads `request`'s multipart body. Returns `{ fields, files, error }`: `fields` maps each text
  * field's name to its value (the last one wins), `files` lists `{ key, field, filename, type,
- * size }` of every file part staged under `stagingPrefix`, and `error` is null or one of
+ * size, sha256 }` of every file part staged under `stagingPrefix` (`sha256`: the hex SHA-256 of
+ * its bytes), and `error` is null or one of
  * "not-multipart", "malformed" or "too-large" (then nothing stays staged).
  */
 export async function stageMultipart(request, bucket, stagingPrefix, maxFileBytes) {
@@ -249,7 +271,7 @@ export async function stageMultipart(request, bucket, stagingPrefix, maxFileByte
     if (!ended) await drain(reader);
     return {
       fields,
-      files: started.map((f) => ({ key: f.key, ...f.part, size: f.size })),
+      files: started.map((f) => ({ key: f.key, ...f.part, size: f.size, sha256: f.sha256 })),
       error: null,
     };
   } catch (e) {

@@ -1,5 +1,6 @@
 //! What a request is to the core: the endpoint it names, its few headers, and its body.
 
+use crate::digest::ContentDigest;
 use crate::http::problem::ApiError;
 use crate::storage::kv::StoreError;
 use crate::tokens::query::{check_json_content_type, MAX_JSON_BODY};
@@ -135,6 +136,8 @@ pub struct StagedFile {
     /// The part's `Content-Type`, as sent.
     pub content_type: String,
     pub size: u64,
+    /// The SHA-256 of its bytes, taken as they were staged.
+    pub sha256: ContentDigest,
 }
 
 /// What an upload's multipart body held: its file parts (staged) and its `videoId` field.

@@ -1,11 +1,13 @@
 //! An upload's multipart body on the host: its parts are given, and staging writes each file
 //! part into a [`MemoryObjects`] the way the Worker's `js/multipart.js` writes it into R2
-//! (one put under 5 MiB, else a multipart upload of 5 MiB parts), refusing a file over the
-//! limit with nothing left staged.
+//! (one put under 5 MiB, else a multipart upload of 5 MiB parts), taking the SHA-256 of each
+//! file as its slices are written, and refusing a file over the limit with nothing left staged.
 
 use super::objects::{MemoryObjects, MIN_PART};
+use crate::digest::ContentDigest;
 use crate::http::{Body, BodyError, FormError, StagedFile, StagedForm};
 use crate::storage::objects::Objects;
+use sha2::{Digest, Sha256};
 use std::cell::Cell;
 
 /// One part of a form.
@@ -19,11 +21,13 @@ pub enum Part {
     },
 }
 
-/// A multipart body, or (with `parts: None`) a body that is no multipart form at all.
+/// A multipart body, or (with `parts: None`) a body that is no multipart form at all, or one
+/// the parser finds malformed.
 #[derive(Clone)]
 pub struct FormBody<'o> {
     objects: &'o MemoryObjects,
     parts: Option<Vec<Part>>,
+    malformed: bool,
 }
 
 thread_local! {
@@ -36,6 +40,7 @@ impl<'o> FormBody<'o> {
         Self {
             objects,
             parts: Some(Vec::new()),
+            malformed: false,
         }
     }
 
@@ -44,6 +49,17 @@ impl<'o> FormBody<'o> {
         Self {
             objects,
             parts: None,
+            malformed: false,
+        }
+    }
+
+    /// A `multipart/form-data` body the parser cannot read (a boundary that never comes, a
+    /// body cut short, a part header it refuses): nothing of it is staged.
+    pub fn malformed(objects: &'o MemoryObjects) -> Self {
+        Self {
+            objects,
+            parts: None,
+            malformed: true,
         }
     }
 
@@ -69,19 +85,26 @@ impl<'o> FormBody<'o> {
         self
     }
 
-    async fn stage_file(&self, key: &str, bytes: &[u8]) -> Result<(), FormError> {
+    /// Stages one file, hashing each slice as it is written (as the Worker feeds each slice to
+    /// the runtime's `DigestStream`); the digest of its bytes.
+    async fn stage_file(&self, key: &str, bytes: &[u8]) -> Result<ContentDigest, FormError> {
         let failed = |e: crate::storage::kv::StoreError| FormError::Failed(e.0);
+        let mut hash = Sha256::new();
         if bytes.len() < MIN_PART {
-            return self.objects.put_bytes(key, bytes).map_err(failed);
+            hash.update(bytes);
+            self.objects.put_bytes(key, bytes).map_err(failed)?;
+            return Ok(ContentDigest::from(<[u8; 32]>::from(hash.finalize())));
         }
         let id = self.objects.create_multipart(key).map_err(failed)?;
         for slice in bytes.chunks(MIN_PART) {
+            hash.update(slice);
             if let Err(e) = self.objects.upload_part(id, slice) {
                 self.objects.abort_multipart(id);
                 return Err(failed(e));
             }
         }
-        self.objects.complete_multipart(id).map_err(failed)
+        self.objects.complete_multipart(id).map_err(failed)?;
+        Ok(ContentDigest::from(<[u8; 32]>::from(hash.finalize())))
     }
 }
 
@@ -96,7 +119,11 @@ impl Body for FormBody<'_> {
         max_file_bytes: u64,
     ) -> Result<StagedForm, FormError> {
         let Some(parts) = &self.parts else {
-            return Err(FormError::NotMultipart);
+            return Err(if self.malformed {
+                FormError::Malformed
+            } else {
+                FormError::NotMultipart
+            });
         };
         let mut form = StagedForm::default();
         for part in parts {
@@ -121,12 +148,13 @@ impl Body for FormBody<'_> {
                         c.get()
                     });
                     let key = format!("{staging_prefix}{n:08}");
-                    self.stage_file(&key, bytes).await?;
+                    let sha256 = self.stage_file(&key, bytes).await?;
                     form.files.push(StagedFile {
                         key,
                         name: name.clone(),
                         content_type: content_type.clone(),
                         size: bytes.len() as u64,
+                        sha256,
                     });
                 }
             }

@@ -121,6 +121,22 @@ impl Harness {
         (r, kv)
     }
 
+    /// Everything stored, line by line: every KV entry, object (with the number of the write
+    /// that made it, and its metadata) and index row. Equal snapshots mean a request changed
+    /// nothing.
+    pub fn stored(&self) -> Vec<String> {
+        let kv = self.kv().snapshot().into_iter().map(|l| format!("kv {l}"));
+        let objects = self
+            .objects
+            .snapshot()
+            .into_iter()
+            .map(|l| format!("r2 {l}"));
+        let index = self.index.transport().snapshot().into_iter();
+        kv.chain(objects)
+            .chain(index.map(|l| format!("index {l}")))
+            .collect()
+    }
+
     /// Moves every clock.
     pub fn set_now(&mut self, now: UnixSeconds) {
         self.now = now;

@@ -69,6 +69,30 @@ impl Sql for SqliteSql {
     }
 }
 
+impl SqliteSql {
+    /// Every row of every table, one line each, tables in name order and rows in storage
+    /// order: equal dumps mean nothing was written in between.
+    pub fn dump(&self) -> Vec<String> {
+        let tables = self
+            .exec(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+                &[],
+            )
+            .expect("SQLite lists its tables");
+        let mut lines = Vec::new();
+        for row in tables {
+            let Some(SqlValue::Text(table)) = row.first() else {
+                continue;
+            };
+            let rows = self
+                .exec(&format!("SELECT * FROM \"{table}\""), &[])
+                .expect("a table reads");
+            lines.extend(rows.iter().map(|r| format!("{table}: {r:?}")));
+        }
+        lines
+    }
+}
+
 /// Where an injected failure of the index transport strikes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IndexFault {
@@ -107,6 +131,20 @@ impl<K: Kv> LocalIndexes<K> {
     /// The legacy KV.
     pub fn legacy_kv(&self) -> &K {
         &self.legacy_kv
+    }
+
+    /// Every project's index object dumped ([`SqliteSql::dump`]), projects in name order.
+    pub fn snapshot(&self) -> Vec<String> {
+        let objects = self.objects.borrow();
+        let mut projects: Vec<&String> = objects.keys().collect();
+        projects.sort();
+        projects
+            .into_iter()
+            .flat_map(|p| {
+                let dump = objects[p].sql().dump();
+                dump.into_iter().map(move |line| format!("{p} {line}"))
+            })
+            .collect()
     }
 
     /// The index object of `project` (created on first use, like a Durable Object).

@@ -79,6 +79,16 @@ impl MemoryKv {
             .collect()
     }
 
+    /// Every entry, expired or not, with its value, metadata and expiry, one line each in key
+    /// order: equal snapshots mean nothing was written or removed in between.
+    pub fn snapshot(&self) -> Vec<String> {
+        self.entries
+            .borrow()
+            .iter()
+            .map(|(k, e)| format!("{k} = {} {:?} {:?}", e.value, e.metadata, e.expires_at))
+            .collect()
+    }
+
     fn record(&self, op: Op, key: &str) -> StoreResult<()> {
         let mut c = self.counts.get();
         c.add(op);

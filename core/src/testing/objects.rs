@@ -26,6 +26,8 @@ pub enum ObjectOp {
 
 #[derive(Debug, Clone)]
 struct Stored {
+    /// Which write made it: every write has the next number.
+    write: u64,
     bytes: Vec<u8>,
     uploaded: UnixSeconds,
     content_type: Option<String>,
@@ -41,6 +43,7 @@ pub struct MemoryObjects {
     objects: RefCell<BTreeMap<String, Stored>>,
     uploads: RefCell<HashMap<u64, Multipart>>,
     next_upload: Cell<u64>,
+    writes: Cell<u64>,
     now: Cell<UnixSeconds>,
     counts: RefCell<HashMap<ObjectOp, usize>>,
     /// Fail the n-th next operation of any kind (0 = the very next), or of one kind.
@@ -113,6 +116,37 @@ impl MemoryObjects {
         self.store(key, bytes.to_vec(), ObjectMeta::default());
     }
 
+    /// Every object with the serial number of the write that made it, its size, date, media
+    /// type and custom metadata, one line each in key order, then the multipart uploads left
+    /// open: equal snapshots mean nothing was written (even with the same bytes) or removed in
+    /// between.
+    pub fn snapshot(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .objects
+            .borrow()
+            .iter()
+            .map(|(k, o)| {
+                format!(
+                    "{k} #{} {} bytes {} {:?} {:?}",
+                    o.write,
+                    o.bytes.len(),
+                    o.uploaded,
+                    o.content_type,
+                    o.custom
+                )
+            })
+            .collect();
+        let mut open: Vec<String> = self
+            .uploads
+            .borrow()
+            .iter()
+            .map(|(id, (key, parts))| format!("open upload {id} of {key}: {} parts", parts.len()))
+            .collect();
+        open.sort();
+        lines.extend(open);
+        lines
+    }
+
     /// Makes the next read of `key` answer as if it did not exist yet (a race lost).
     pub fn hide_next_read(&self, key: &str) {
         self.hidden.borrow_mut().push(key.to_owned());
@@ -144,7 +178,9 @@ impl MemoryObjects {
     }
 
     fn store(&self, key: &str, bytes: Vec<u8>, meta: ObjectMeta<'_>) {
+        self.writes.set(self.writes.get() + 1);
         let stored = Stored {
+            write: self.writes.get(),
             bytes,
             uploaded: self.now.get(),
             content_type: meta.content_type.map(str::to_owned),

@@ -3,8 +3,9 @@
 //!
 //! - `videos/{videoId}/meta.json`: the [`super::record::VideoRecord`].
 //! - `videos/{videoId}/chunks/{start:020}`: one object per chunk, custom metadata `total`
-//!   (`*` while unknown); deleted once assembled.
-//! - `videos/{videoId}/source`: the assembled file.
+//!   (`*` while unknown) and `sha256` (its bytes' digest); deleted once assembled.
+//! - `videos/{videoId}/source`: the assembled file, custom metadata `chunks` (how many) and
+//!   `last-sha256` (the digest of its last chunk).
 //! - `open/{token}/{mode}/{total or *}/{file name hash}`: the video an unfinished upload of
 //!   that token, mode, total and file name goes to, for clients that send later chunks without
 //!   `videoId`.
@@ -157,6 +158,15 @@ pub mod chunk_total {
 
 /// The custom metadata of an assembled source: how many chunks it was made of.
 pub const SOURCE_CHUNKS: &str = "chunks";
+
+/// The custom metadata of a chunk: the SHA-256 of its bytes, in hex. Chunks stored by versions
+/// before it have none.
+pub const CHUNK_SHA256: &str = "sha256";
+
+/// The custom metadata of a source assembled from chunks: the SHA-256 of its last chunk (the
+/// highest part, or the range that ends the file), in hex. Only the last one fits: R2 keeps at
+/// most 8 KiB of metadata per object, and an upload may have 10,000 parts.
+pub const SOURCE_LAST_SHA256: &str = "last-sha256";
 
 #[cfg(test)]
 mod tests {

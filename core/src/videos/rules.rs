@@ -6,6 +6,7 @@
 //! `part n/*` until the last says `part n/n`), or byte ranges (`bytes a-b/total`).
 
 pub use super::range::ContentRange;
+use crate::digest::ContentDigest;
 use crate::http::problem::ApiError;
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +85,40 @@ pub fn decode_file_name(raw: &str) -> String {
     raw.replace("%22", "\"")
         .replace("%0D", "\r")
         .replace("%0A", "\n")
+}
+
+/// 400 for a part whose number was sent before with another size or other bytes.
+pub fn part_already_sent() -> ApiError {
+    range_error(
+        "by-part-part-already-sent",
+        "This part has already been sent.",
+    )
+}
+
+/// 400 for a byte range that overlaps one sent before (or is one sent before, with other
+/// bytes).
+pub fn range_overlap() -> ApiError {
+    range_error(
+        "by-bytes-range-overlap",
+        "The range overlaps a range already sent.",
+    )
+}
+
+/// A chunk that [`plan_chunk`] found already stored (same number or range, same size) is
+/// accepted again only if its bytes are the same: `sent` is the digest of the bytes just
+/// staged, `stored` the one kept with the bytes stored before. With no digest stored (a chunk
+/// stored by a version that kept none, or an earlier chunk of an assembled video), number and
+/// size alone decide, as [`plan_chunk`] did.
+pub fn check_same_bytes(
+    range: &ContentRange,
+    stored: Option<ContentDigest>,
+    sent: ContentDigest,
+) -> Result<(), ApiError> {
+    match (stored, range) {
+        (Some(d), ContentRange::Bytes { .. }) if d != sent => Err(range_overlap()),
+        (Some(d), _) if d != sent => Err(part_already_sent()),
+        _ => Ok(()),
+    }
 }
 
 /// How an upload sends its file; fixed by its first chunk.
@@ -179,7 +214,7 @@ pub fn plan_chunk(
                 return if same.size == size && (total.is_none() || same.total.is_none() || same.total == total) {
                     Ok(ChunkPlan::AlreadyStored)
                 } else {
-                    Err(range_error("by-part-part-already-sent", "This part has already been sent."))
+                    Err(part_already_sent())
                 };
             }
             if let Some((_, count)) = assembled {
@@ -227,10 +262,7 @@ pub fn plan_chunk(
                 };
             }
             if chunks.iter().any(|c| c.start <= to && from < c.start + c.size) {
-                return Err(range_error(
-                    "by-bytes-range-overlap",
-                    "The range overlaps a range already sent.",
-                ));
+                return Err(range_overlap());
             }
             Ok(store)
         }

@@ -1,14 +1,18 @@
 //! The state of uploads in object storage: reading a video's record and chunks, finding a
 //! token's unfinished upload, and the writes that open, assemble and close an upload.
 
-use super::keys::{chunk_total, ObjectKey, OpenUpload, SOURCE_CHUNKS};
+use super::keys::{
+    chunk_total, ObjectKey, OpenUpload, CHUNK_SHA256, SOURCE_CHUNKS, SOURCE_LAST_SHA256,
+};
 use super::record::VideoRecord;
-use super::rules::{StoredChunk, UploadMode};
+use super::rules::{ContentRange, StoredChunk, UploadMode};
+use crate::digest::ContentDigest;
 use crate::http::problem::ApiError;
 use crate::ids::{TokenId, VideoId};
 use crate::storage::kv::StoreError;
 use crate::storage::objects::{delete_all, list_all, Concat, ObjectInfo, ObjectMeta, Objects};
 use crate::time::UnixSeconds;
+use std::collections::BTreeMap;
 
 pub(crate) fn internal(what: &'static str) -> impl Fn(StoreError) -> ApiError {
     move |e| ApiError::internal(format!("{what}: {e}"))
@@ -18,10 +22,47 @@ pub(crate) fn internal(what: &'static str) -> impl Fn(StoreError) -> ApiError {
 pub(crate) struct VideoState {
     pub record: VideoRecord,
     pub chunks: Vec<StoredChunk>,
+    /// The digest of each stored chunk that has one, by start.
+    pub digests: BTreeMap<u64, ContentDigest>,
     /// Size and chunk count of the assembled file, once there is one.
     pub assembled: Option<(u64, u64)>,
+    /// The digest of the assembled file's last chunk, if it was recorded.
+    pub last_digest: Option<ContentDigest>,
     /// Latest write of any of its objects.
     pub updated_at: UnixSeconds,
+}
+
+impl VideoState {
+    /// A new video's state: nothing stored yet.
+    pub fn new(record: VideoRecord, now: UnixSeconds) -> Self {
+        Self {
+            record,
+            chunks: Vec::new(),
+            digests: BTreeMap::new(),
+            assembled: None,
+            last_digest: None,
+            updated_at: now,
+        }
+    }
+
+    /// The digest of the bytes already stored for the chunk `range` names: the stored chunk's,
+    /// or, once the video is assembled and its chunks are gone, its last chunk's. `None` when no
+    /// digest is known: a chunk stored by a version that kept none, or an earlier chunk of an
+    /// assembled video.
+    pub fn stored_digest(&self, range: &ContentRange) -> Option<ContentDigest> {
+        let (start, last) = match *range {
+            ContentRange::Part { part, .. } => (part, self.assembled.map(|(_, n)| n) == Some(part)),
+            ContentRange::Bytes { from, to, total } => (
+                from,
+                self.assembled.is_some() && to.checked_add(1) == Some(total),
+            ),
+            ContentRange::Whole => return None,
+        };
+        if self.chunks.iter().any(|c| c.start == start) {
+            return self.digests.get(&start).copied();
+        }
+        self.last_digest.filter(|_| last)
+    }
 }
 
 pub(crate) async fn load_record<O: Objects>(
@@ -52,17 +93,47 @@ fn chunk_of(info: &ObjectInfo) -> Option<StoredChunk> {
     })
 }
 
-/// The chunks stored for `video`, and the latest time one was written (or `since`).
+/// The chunks of a video, as listed.
+pub(crate) struct ChunkList {
+    pub chunks: Vec<StoredChunk>,
+    /// The digest of each chunk that has one, by start.
+    pub digests: BTreeMap<u64, ContentDigest>,
+    /// The latest time a chunk was written (or the time the listing was asked from).
+    pub updated_at: UnixSeconds,
+}
+
+/// The chunks stored for `video`, their digests, and the latest time one was written (or
+/// `since`).
 pub(crate) async fn list_chunks<O: Objects>(
     objects: &O,
     video: &VideoId,
     since: UnixSeconds,
-) -> Result<(Vec<StoredChunk>, UnixSeconds), ApiError> {
+) -> Result<ChunkList, ApiError> {
     let listed = list_all(objects, &ObjectKey::chunks_of(video))
         .await
         .map_err(internal("listing chunks"))?;
-    let updated_at = listed.iter().map(|o| o.uploaded).fold(since, i64::max);
-    Ok((listed.iter().filter_map(chunk_of).collect(), updated_at))
+    let mut list = ChunkList {
+        chunks: Vec::new(),
+        digests: BTreeMap::new(),
+        updated_at: listed.iter().map(|o| o.uploaded).fold(since, i64::max),
+    };
+    for info in &listed {
+        let Some(chunk) = chunk_of(info) else {
+            continue;
+        };
+        if let Some(d) = digest_in(info, CHUNK_SHA256) {
+            list.digests.insert(chunk.start, d);
+        }
+        list.chunks.push(chunk);
+    }
+    Ok(list)
+}
+
+/// The digest an object's custom metadata `name` holds, if it holds one.
+fn digest_in(info: &ObjectInfo, name: &str) -> Option<ContentDigest> {
+    info.custom
+        .get(name)
+        .and_then(|hex| ContentDigest::parse(hex))
 }
 
 pub(crate) async fn load_state<O: Objects>(
@@ -70,14 +141,20 @@ pub(crate) async fn load_state<O: Objects>(
     record: VideoRecord,
 ) -> Result<VideoState, ApiError> {
     let video = record.video_id.clone();
-    let (mut chunks, mut updated_at) = list_chunks(objects, &video, record.created_at).await?;
+    let ChunkList {
+        mut chunks,
+        digests,
+        mut updated_at,
+    } = list_chunks(objects, &video, record.created_at).await?;
     let source = objects
         .head(&ObjectKey::Source(video).to_string())
         .await
         .map_err(internal("reading a video source"))?;
     let mut assembled = None;
+    let mut last_digest = None;
     if let Some(source) = &source {
         updated_at = updated_at.max(source.uploaded);
+        last_digest = digest_in(source, SOURCE_LAST_SHA256);
         let count = source
             .custom
             .get(SOURCE_CHUNKS)
@@ -95,7 +172,9 @@ pub(crate) async fn load_state<O: Objects>(
     Ok(VideoState {
         record,
         chunks,
+        digests,
         assembled,
+        last_digest,
         updated_at,
     })
 }
@@ -203,13 +282,15 @@ pub(crate) async fn remove_upload_state<O: Objects>(
         .map_err(internal("removing upload state"))
 }
 
-/// Assembles a complete upload and removes its chunks. Two requests may find the same upload
+/// Assembles a complete upload and removes its chunks; the source keeps the digest of its last
+/// chunk, if that chunk has one (of `digests`, by start). Two requests may find the same upload
 /// complete at once: both assemble the same bytes, and one that loses its chunks to the other's
 /// clean-up midway is fine as long as the other's source is there.
 pub(crate) async fn finish_upload<O: Objects>(
     objects: &O,
     record: &VideoRecord,
     order: &[StoredChunk],
+    digests: &BTreeMap<u64, ContentDigest>,
 ) -> Result<(), ApiError> {
     let video = &record.video_id;
     let total: u64 = order.iter().map(|c| c.size).sum();
@@ -218,9 +299,15 @@ pub(crate) async fn finish_upload<O: Objects>(
         .iter()
         .map(|c| ObjectKey::Chunk(video.clone(), c.start).to_string())
         .collect();
+    let last = order
+        .last()
+        .and_then(|c| digests.get(&c.start))
+        .map(ToString::to_string);
+    let mut custom = vec![(SOURCE_CHUNKS, count.as_str())];
+    custom.extend(last.as_deref().map(|d| (SOURCE_LAST_SHA256, d)));
     let meta = ObjectMeta {
         content_type: Some(&record.content_type),
-        custom: &[(SOURCE_CHUNKS, &count)],
+        custom: &custom,
     };
     let source = ObjectKey::Source(video.clone()).to_string();
     let job = Concat {

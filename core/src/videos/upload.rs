@@ -19,7 +19,7 @@
 //! nothing behind, and a new video is counted against the token's `maxUploads` just before
 //! step 1 (a failure after that leaves the count spent: never more videos than allowed).
 
-use super::keys::{chunk_total, ObjectKey, STAGING_PREFIX};
+use super::keys::{chunk_total, ObjectKey, CHUNK_SHA256, STAGING_PREFIX};
 use super::policy::{self, FileLimit};
 use super::record::VideoRecord;
 use super::rules::{
@@ -247,12 +247,7 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
             .with_content_type(&file.content_type);
             let record = policy::for_new_video(record, token_policy);
             match open_video(ctx.objects, &record, open_key.as_ref()).await? {
-                None => VideoState {
-                    record,
-                    chunks: Vec::new(),
-                    assembled: None,
-                    updated_at: now,
-                },
+                None => VideoState::new(record, now),
                 Some(winner) => {
                     // Another first chunk of this upload opened it a moment before: join it.
                     let state = load_state(ctx.objects, winner).await?;
@@ -263,12 +258,21 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
             }
         }
     };
+    if plan == ChunkPlan::AlreadyStored {
+        // Sent again: accepted only with the bytes it had, or nothing is changed.
+        rules::check_same_bytes(&range, state.stored_digest(&range), file.sha256)?;
+    }
     let video = state.record.video_id.clone();
     if let ChunkPlan::Store { start, total } = plan {
-        // The whole file is the source; a chunk is stored under its start, with its total.
+        // The whole file is the source; a chunk is stored under its start, with its total and
+        // the digest of its bytes.
         let whole = range.mode() == UploadMode::Whole;
         let total = chunk_total::format(total);
-        let chunk_meta = [(chunk_total::NAME, total.as_str())];
+        let digest = file.sha256.to_string();
+        let chunk_meta = [
+            (chunk_total::NAME, total.as_str()),
+            (CHUNK_SHA256, digest.as_str()),
+        ];
         let (dest, meta) = if whole {
             let meta = ObjectMeta {
                 content_type: Some(&state.record.content_type),
@@ -318,10 +322,11 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
     if state.assembled.is_none() && state.record.mode != UploadMode::Whole {
         // Listed afresh: chunks sent at the same time by other requests count too (listings are
         // strongly consistent), so whichever request stores the last one sees it complete.
-        let (chunks, _) = list_chunks(ctx.objects, &video, now).await?;
+        let listed = list_chunks(ctx.objects, &video, now).await?;
+        let chunks = listed.chunks;
         policy::undo_if_over(ctx.objects, token_policy, &state.record, plan, &chunks).await?;
         if let Some(order) = completion(state.record.mode, &chunks) {
-            finish_upload(ctx.objects, &state.record, &order).await?;
+            finish_upload(ctx.objects, &state.record, &order, &listed.digests).await?;
         } else if let ChunkPlan::Store { start, .. } = plan {
             // A chunk seen before is gone: another request assembled the upload meanwhile (this
             // chunk was a duplicate). Then this one is a stray no cleanup would find: remove it.
