@@ -10,10 +10,13 @@ use upload_tokens_core::testing::{MemoryKv, MemoryLimiter};
 fn only_failed_authentication_counts_toward_an_address_limit() {
     let h = Harness::with(MemoryLimiter::new(3), MemoryKv::new(T0));
     // Three refusals of an authenticated caller (a bad query): 400s, not failed logins.
-    for _ in 0..3 {
-        let r = h.call_as(KEY_A, "GET", "/upload-tokens?sortBy=size", "");
-        assert_eq!(r.status, 400);
-    }
+    let refused: Vec<u16> = (0..3)
+        .map(|_| {
+            h.call_as(KEY_A, "GET", "/upload-tokens?sortBy=size", "")
+                .status
+        })
+        .collect();
+    assert_eq!(refused, [400, 400, 400]);
     // So the address's first wrong key is still answered 401, and only its fourth is 429.
     let wrong = basic("guessed-key-000000000");
     let statuses: Vec<u16> = (0..4)

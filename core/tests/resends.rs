@@ -8,21 +8,8 @@ use upload_tokens_core::http::Response;
 use upload_tokens_core::ids::VideoId;
 use upload_tokens_core::storage::objects::{Concat, ObjectMeta, Objects};
 use upload_tokens_core::testing::block_on;
-use upload_tokens_core::testing::harness::{json, Harness, KEY_A};
+use upload_tokens_core::testing::harness::{bytes, json, Harness, KEY_A, MIB};
 use upload_tokens_core::videos::keys::{chunk_total, ObjectKey};
-
-const MIB: usize = 1024 * 1024;
-
-/// Deterministic bytes, different for each seed.
-fn bytes(n: usize, seed: u8) -> Vec<u8> {
-    (0..n)
-        .map(|i| {
-            (i as u32)
-                .wrapping_mul(2_654_435_761)
-                .rotate_left(u32::from(seed)) as u8
-        })
-        .collect()
-}
 
 /// `data` with one byte changed: the same size, other bytes.
 fn one_byte_off(data: &[u8], at: usize) -> Vec<u8> {

@@ -4,23 +4,10 @@
 use upload_tokens_core::http::Response;
 use upload_tokens_core::storage::objects::Objects;
 use upload_tokens_core::testing::harness::{
-    basic, json, video_id, Harness, KEY_A, KEY_B, STALE_AFTER, T0,
+    basic, bytes, json, video_id, Harness, KEY_A, KEY_B, MIB, STALE_AFTER, T0,
 };
 use upload_tokens_core::testing::{block_on, FormBody};
 use upload_tokens_core::videos::cleanup::remove_stale_uploads;
-
-const MIB: usize = 1024 * 1024;
-
-/// Deterministic bytes, different for each seed.
-fn bytes(n: usize, seed: u8) -> Vec<u8> {
-    (0..n)
-        .map(|i| {
-            (i as u32)
-                .wrapping_mul(2_654_435_761)
-                .rotate_left(u32::from(seed)) as u8
-        })
-        .collect()
-}
 
 fn source_of(h: &Harness, video: &str) -> Option<Vec<u8>> {
     h.objects.bytes(&format!("videos/{video}/source"))

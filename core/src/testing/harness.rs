@@ -29,6 +29,19 @@ pub const KEY_B: &str = "beta-key-00000000001";
 pub const KEY_PREFIXED: &str = "alpha2-key-000000001";
 /// How long expired tokens are kept by the index, and uploads wait before they are stale.
 pub const STALE_AFTER: u32 = 86_400;
+/// One mebibyte.
+pub const MIB: usize = 1024 * 1024;
+
+/// Deterministic bytes, different for each seed.
+pub fn bytes(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| {
+            (i as u32)
+                .wrapping_mul(2_654_435_761)
+                .rotate_left(u32::from(seed)) as u8
+        })
+        .collect()
+}
 
 /// `Authorization: Basic` of an API key.
 pub fn basic(key: &str) -> String {
