@@ -53,3 +53,32 @@ fn only_an_answer_marked_vary_origin_names_the_origin() {
         assert_eq!(allow(&r).as_deref(), Some("*"), "{headers:?}");
     }
 }
+
+#[test]
+fn each_answer_states_the_figures_of_its_own_limit_and_some_of_none() {
+    let h = Harness::new();
+    let limit_of = |r: &Response| r.header("X-RateLimit-Limit").map(str::to_owned);
+    // The harness's configuration: API 5 per project (RATE_LIMIT), auth 30 per address (the
+    // default).
+    let listing = h.call_as(KEY_A, "GET", "/upload-tokens", "");
+    assert_eq!(limit_of(&listing).as_deref(), Some("5"));
+    let login = h.call(
+        "POST",
+        "/auth/api-key",
+        None,
+        r#"{"apiKey":"alpha-key-0000000001"}"#,
+    );
+    assert_eq!(login.status, 200);
+    assert_eq!(limit_of(&login).as_deref(), Some("30"));
+    let refresh = h.call("POST", "/auth/refresh", None, r#"{"refreshToken":"x"}"#);
+    assert_eq!(limit_of(&refresh).as_deref(), Some("30"));
+    for (method, path) in [("GET", "/openapi.json"), ("OPTIONS", "/upload")] {
+        let r = h.call(method, path, None, "");
+        assert!(
+            (200..300).contains(&r.status),
+            "{method} {path}: {}",
+            r.status
+        );
+        assert_eq!(limit_of(&r), None, "{method} {path}");
+    }
+}
