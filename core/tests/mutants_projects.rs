@@ -175,3 +175,24 @@ fn videos_of_prefix_sharing_projects_stay_apart() {
         serde_json::json!([1])
     );
 }
+
+#[test]
+fn the_first_command_imports_on_its_own_clock_and_purges_what_expired_long_ago() {
+    let h = Harness::new();
+    // Expired a million seconds before T0, far past the kept time; and one that never expires.
+    seed_legacy(&h, "alpha", OLD_ALPHA, T0 - 1_000_000, 10);
+    seed_legacy(&h, "alpha", "to00000000000000000live0", T0 - 50, 0);
+    lists_only(&h, KEY_A, "to00000000000000000live0");
+    let alpha = ProjectId::parse("alpha").unwrap();
+    let rows: Vec<String> = h
+        .index
+        .transport()
+        .object(&alpha)
+        .sql()
+        .dump()
+        .into_iter()
+        .filter(|line| line.starts_with("tokens: "))
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains("live0"), "{rows:?}");
+}
