@@ -1,0 +1,72 @@
+//! Fixed answers for the cleanup's walk over staged files (how many a run removes, how many
+//! listings it reads) and for the refusal of an expired token that opened no upload.
+
+use upload_tokens_core::testing::harness::{bytes, Harness, KEY_A, MIB, STALE_AFTER, T0};
+use upload_tokens_core::testing::{block_on, MemoryObjects, ObjectOp};
+use upload_tokens_core::videos::cleanup::{remove_stale_uploads, MAX_REMOVED_PER_RUN};
+
+const NOW: i64 = T0 + STALE_AFTER as i64;
+
+/// A bucket holding staged files named `incoming/{name}`: `(prefix, count, stale)` groups, in
+/// key order, each stale one written at T0 and each fresh one at [`NOW`].
+fn staged(groups: &[(&str, usize, bool)]) -> MemoryObjects {
+    let objects = MemoryObjects::new(T0);
+    for &(prefix, n, stale) in groups {
+        objects.set_now(if stale { T0 } else { NOW });
+        for i in 0..n {
+            objects.insert_raw(&format!("incoming/{prefix}{i:04}"), b"x");
+        }
+    }
+    objects
+}
+
+fn run(objects: &MemoryObjects) -> usize {
+    block_on(remove_stale_uploads(objects, NOW, STALE_AFTER)).unwrap()
+}
+
+#[test]
+fn stale_files_behind_a_full_page_of_fresh_ones_are_reached_in_one_run() {
+    // 1,000 fresh files fill the first page; the 50 stale ones are on the second.
+    let objects = staged(&[("a", 1000, false), ("b", 50, true)]);
+    assert_eq!(run(&objects), 50);
+    assert_eq!(objects.keys().len(), 1000);
+    // Two pages of staged files, then one of unfinished uploads: no page read twice.
+    assert_eq!(objects.count(ObjectOp::List), 3);
+}
+
+#[test]
+fn a_run_removes_at_most_its_bound_across_pages() {
+    // Page one: 50 stale and 950 fresh; page two: 200 stale.
+    let objects = staged(&[("a", 50, true), ("b", 950, false), ("c", 200, true)]);
+    assert_eq!(MAX_REMOVED_PER_RUN, 100);
+    assert_eq!(run(&objects), 100);
+    assert_eq!(objects.keys().len(), 950 + 150);
+    assert_eq!(run(&objects), 100);
+    assert_eq!(run(&objects), 50);
+    assert_eq!(run(&objects), 0);
+    assert_eq!(objects.keys().len(), 950);
+}
+
+#[test]
+fn an_expired_token_that_opened_nothing_is_refused_after_one_listing() {
+    let mut h = Harness::new();
+    let other = h.create(KEY_A, 0);
+    let expiring = h.create(KEY_A, 10);
+    // Another token's upload is open: the bucket is not empty.
+    let first = h.upload(
+        &other,
+        Some("part 1/2"),
+        h.file("o.mp4", &bytes(5 * MIB, 1)),
+    );
+    assert_eq!(first.status, 201);
+    h.set_now(T0 + 20);
+    let before = h.objects.total_ops();
+    let r = h.upload(
+        &expiring,
+        Some("part 1/2"),
+        h.file("e.mp4", &bytes(5 * MIB, 2)),
+    );
+    assert_eq!(r.status, 401);
+    // One listing of its own open uploads, and nothing staged.
+    assert_eq!(h.objects.total_ops() - before, 1);
+}
