@@ -70,3 +70,25 @@ fn an_expired_token_that_opened_nothing_is_refused_after_one_listing() {
     // One listing of its own open uploads, and nothing staged.
     assert_eq!(h.objects.total_ops() - before, 1);
 }
+
+#[test]
+fn an_open_upload_key_reads_back_only_with_exactly_its_four_parts_and_a_hex_hash() {
+    use upload_tokens_core::ids::TokenId;
+    use upload_tokens_core::videos::keys::{ObjectKey, OpenUpload};
+    use upload_tokens_core::videos::rules::UploadMode;
+    let token = TokenId::parse("to1tcmSFHeYY5KzyhOqVKMKb").unwrap();
+    let open = OpenUpload::new(&token, UploadMode::Part, Some(3), "a.mp4");
+    let key = ObjectKey::Open(open.clone()).to_string();
+    assert_eq!(ObjectKey::parse(&key), Some(ObjectKey::Open(open)));
+    let (head, hash) = key.rsplit_once('/').unwrap();
+    assert_eq!(hash.len(), 32);
+    for bad in [
+        format!("{key}/more"),
+        format!("{head}/{}", &hash[..31]),
+        format!("{head}/{hash}0"),
+        format!("{head}/{}g", &hash[..31]),
+        format!("{head}/{}A", &hash[..31]),
+    ] {
+        assert_eq!(ObjectKey::parse(&bad), None, "{bad}");
+    }
+}
