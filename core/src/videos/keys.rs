@@ -136,12 +136,6 @@ impl fmt::Display for ObjectKey {
     }
 }
 
-impl From<ObjectKey> for String {
-    fn from(key: ObjectKey) -> Self {
-        key.to_string()
-    }
-}
-
 /// The custom metadata of a chunk: its declared total (`*` while unknown).
 pub mod chunk_total {
     /// The metadata's name.
