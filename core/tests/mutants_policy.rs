@@ -57,3 +57,50 @@ fn a_bracketed_host_is_an_ipv6_address_or_nothing() {
         assert_eq!(normalise_origin(bad), None, "{bad}");
     }
 }
+
+#[test]
+fn a_file_limit_below_the_service_s_own_is_the_token_s_and_at_or_above_it_is_the_service_s() {
+    use upload_tokens_core::videos::policy::FileLimit;
+    use upload_tokens_core::videos::rules::MAX_CHUNK;
+    let limit = |max: u64| {
+        let p = policy(json!({ "maxFileSize": max })).unwrap();
+        let l = FileLimit::of(Some(&p));
+        let refusal = l.too_large();
+        (
+            l.bytes(),
+            refusal.status(),
+            refusal.problem.type_uri.clone(),
+        )
+    };
+    let doc = |slug: &str| format!("https://docs.api.video/reference/{slug}");
+    let token_s = doc("upload-token-max-file-size-exceeded");
+    let service_s = doc("uploaded-file-too-large");
+    assert_eq!(limit(MAX_CHUNK - 1), (MAX_CHUNK - 1, 413, token_s));
+    assert_eq!(limit(MAX_CHUNK), (MAX_CHUNK, 400, service_s.clone()));
+    assert_eq!(limit(MAX_CHUNK + 1), (MAX_CHUNK, 400, service_s.clone()));
+    let none = FileLimit::of(None);
+    assert_eq!(
+        (none.bytes(), none.too_large().problem.type_uri.clone()),
+        (MAX_CHUNK, service_s)
+    );
+}
+
+#[test]
+fn a_byte_range_upload_may_declare_exactly_max_file_size_and_not_a_byte_more() {
+    use upload_tokens_core::testing::harness::{json as body_of, Harness, KEY_A};
+    let h = Harness::new();
+    let token = h.create_with(KEY_A, &json!({ "maxFileSize": 300 }));
+    let data = vec![7u8; 301];
+    let over = h.upload(&token, Some("bytes 0-300/301"), h.file("o.mp4", &data));
+    assert_eq!(over.status, 413);
+    assert_eq!(
+        body_of(&over)["type"],
+        "https://docs.api.video/reference/upload-token-max-file-size-exceeded"
+    );
+    let exact = h.upload(
+        &token,
+        Some("bytes 0-299/300"),
+        h.file("e.mp4", &data[..300]),
+    );
+    assert_eq!(exact.status, 201, "{:?}", exact.body);
+}
