@@ -144,3 +144,21 @@ fn a_chunk_that_takes_its_video_over_max_file_size_is_removed_once_stored() {
     assert!(!objects.keys().contains(&second));
     assert_eq!(objects.keys().len(), 1);
 }
+
+#[test]
+fn a_whole_file_or_a_part_may_hold_exactly_200_mib_and_not_a_byte_more() {
+    for range in [
+        ContentRange::Whole,
+        ContentRange::Part {
+            part: 2,
+            total: Some(2),
+        },
+    ] {
+        assert_eq!(range.check_size(MAX_CHUNK), Ok(()), "{range:?}");
+        let e = range.check_size(MAX_CHUNK + 1).unwrap_err();
+        assert_eq!(
+            e.problem.type_uri,
+            "https://docs.api.video/reference/uploaded-file-too-large"
+        );
+    }
+}
