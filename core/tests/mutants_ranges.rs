@@ -162,3 +162,77 @@ fn a_whole_file_or_a_part_may_hold_exactly_200_mib_and_not_a_byte_more() {
         );
     }
 }
+
+fn planned(
+    existing: Option<(UploadMode, &[StoredChunk])>,
+    assembled: Option<(u64, u64)>,
+    range: ContentRange,
+    size: u64,
+) -> Result<ChunkPlan, String> {
+    upload_tokens_core::videos::rules::plan_chunk(existing, assembled, &range, size).map_err(|e| {
+        let t = &e.problem.type_uri;
+        t[t.rfind('/').unwrap() + 1..].to_owned()
+    })
+}
+
+#[test]
+fn a_file_without_content_range_for_a_chunked_video_is_refused_by_what_became_of_it() {
+    let mib = 1024 * 1024;
+    let stored = [StoredChunk {
+        start: 1,
+        size: 5 * mib,
+        total: Some(2),
+    }];
+    let open = Some((UploadMode::Part, &stored[..]));
+    assert_eq!(
+        planned(open, None, ContentRange::Whole, 10),
+        Err("video-content-range-already-initiated".to_owned())
+    );
+    assert_eq!(
+        planned(open, Some((5 * mib + 10, 2)), ContentRange::Whole, 10),
+        Err("video-source-already-uploaded".to_owned())
+    );
+}
+
+#[test]
+fn a_part_sent_again_matches_whether_or_not_either_send_named_the_total() {
+    let mib = 1024 * 1024;
+    let part = |total| ContentRange::Part { part: 1, total };
+    let stored_with = |total| {
+        [StoredChunk {
+            start: 1,
+            size: 5 * mib,
+            total,
+        }]
+    };
+    // (total stored, total sent again): the same part either way.
+    for (stored, sent) in [
+        (None, Some(3)),
+        (Some(3), None),
+        (None, None),
+        (Some(3), Some(3)),
+    ] {
+        let chunks = stored_with(stored);
+        assert_eq!(
+            planned(
+                Some((UploadMode::Part, &chunks[..])),
+                None,
+                part(sent),
+                5 * mib
+            ),
+            Ok(ChunkPlan::AlreadyStored),
+            "stored {stored:?}, sent {sent:?}"
+        );
+    }
+    // Another total is another upload's part: refused.
+    let chunks = stored_with(Some(3));
+    assert_eq!(
+        planned(
+            Some((UploadMode::Part, &chunks[..])),
+            None,
+            part(Some(4)),
+            5 * mib
+        ),
+        Err("video-content-range-by-part-part-already-sent".to_owned())
+    );
+}
