@@ -236,3 +236,26 @@ fn a_part_sent_again_matches_whether_or_not_either_send_named_the_total() {
         Err("video-content-range-by-part-part-already-sent".to_owned())
     );
 }
+
+#[test]
+fn a_part_without_a_total_fits_the_total_declared_before() {
+    let mib = 1024 * 1024;
+    let chunks = [StoredChunk {
+        start: 1,
+        size: 5 * mib,
+        total: Some(3),
+    }];
+    let existing = Some((UploadMode::Part, &chunks[..]));
+    let part = |part| ContentRange::Part { part, total: None };
+    assert_eq!(
+        planned(existing, None, part(3), 5 * mib),
+        Ok(ChunkPlan::Store {
+            start: 3,
+            total: None
+        })
+    );
+    assert_eq!(
+        planned(existing, None, part(4), 5 * mib),
+        Err("video-content-range-by-part-part-too-high-total".to_owned())
+    );
+}
