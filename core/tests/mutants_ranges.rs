@@ -4,6 +4,7 @@
 //! `maxFileSize` is removed again).
 
 use serde_json::json;
+use upload_tokens_core::http::problem::ApiError;
 use upload_tokens_core::ids::{TokenId, VideoId};
 use upload_tokens_core::project::ProjectId;
 use upload_tokens_core::testing::{block_on, MemoryObjects};
@@ -16,12 +17,24 @@ use upload_tokens_core::videos::rules::{
     ChunkPlan, StoredChunk, UploadMode, MAX_CHUNK, MAX_TOTAL_BYTES,
 };
 
-/// The parsed range, or the last segment of the refusal's type.
+/// The last segment of a refusal's type.
+fn slug(e: ApiError) -> String {
+    let t = &e.problem.type_uri;
+    t[t.rfind('/').unwrap() + 1..].to_owned()
+}
+
+/// The parsed range, or the refusal's slug.
 fn parsed(header: &str) -> Result<ContentRange, String> {
-    ContentRange::parse(Some(header)).map_err(|e| {
-        let t = &e.problem.type_uri;
-        t[t.rfind('/').unwrap() + 1..].to_owned()
-    })
+    ContentRange::parse(Some(header)).map_err(slug)
+}
+
+/// Part 1 of a part upload, 5 MiB, stored with the total it declared.
+fn first_part(total: Option<u64>) -> [StoredChunk; 1] {
+    [StoredChunk {
+        start: 1,
+        size: 5 * 1024 * 1024,
+        total,
+    }]
 }
 
 const MALFORMED: &str = "video-content-range-malformed";
@@ -169,20 +182,13 @@ fn planned(
     range: ContentRange,
     size: u64,
 ) -> Result<ChunkPlan, String> {
-    upload_tokens_core::videos::rules::plan_chunk(existing, assembled, &range, size).map_err(|e| {
-        let t = &e.problem.type_uri;
-        t[t.rfind('/').unwrap() + 1..].to_owned()
-    })
+    upload_tokens_core::videos::rules::plan_chunk(existing, assembled, &range, size).map_err(slug)
 }
 
 #[test]
 fn a_file_without_content_range_for_a_chunked_video_is_refused_by_what_became_of_it() {
     let mib = 1024 * 1024;
-    let stored = [StoredChunk {
-        start: 1,
-        size: 5 * mib,
-        total: Some(2),
-    }];
+    let stored = first_part(Some(2));
     let open = Some((UploadMode::Part, &stored[..]));
     assert_eq!(
         planned(open, None, ContentRange::Whole, 10),
@@ -198,13 +204,6 @@ fn a_file_without_content_range_for_a_chunked_video_is_refused_by_what_became_of
 fn a_part_sent_again_matches_whether_or_not_either_send_named_the_total() {
     let mib = 1024 * 1024;
     let part = |total| ContentRange::Part { part: 1, total };
-    let stored_with = |total| {
-        [StoredChunk {
-            start: 1,
-            size: 5 * mib,
-            total,
-        }]
-    };
     // (total stored, total sent again): the same part either way.
     for (stored, sent) in [
         (None, Some(3)),
@@ -212,7 +211,7 @@ fn a_part_sent_again_matches_whether_or_not_either_send_named_the_total() {
         (None, None),
         (Some(3), Some(3)),
     ] {
-        let chunks = stored_with(stored);
+        let chunks = first_part(stored);
         assert_eq!(
             planned(
                 Some((UploadMode::Part, &chunks[..])),
@@ -225,7 +224,7 @@ fn a_part_sent_again_matches_whether_or_not_either_send_named_the_total() {
         );
     }
     // Another total is another upload's part: refused.
-    let chunks = stored_with(Some(3));
+    let chunks = first_part(Some(3));
     assert_eq!(
         planned(
             Some((UploadMode::Part, &chunks[..])),
@@ -240,11 +239,7 @@ fn a_part_sent_again_matches_whether_or_not_either_send_named_the_total() {
 #[test]
 fn a_part_without_a_total_fits_the_total_declared_before() {
     let mib = 1024 * 1024;
-    let chunks = [StoredChunk {
-        start: 1,
-        size: 5 * mib,
-        total: Some(3),
-    }];
+    let chunks = first_part(Some(3));
     let existing = Some((UploadMode::Part, &chunks[..]));
     let part = |part| ContentRange::Part { part, total: None };
     assert_eq!(
