@@ -92,3 +92,28 @@ fn an_open_upload_key_reads_back_only_with_exactly_its_four_parts_and_a_hex_hash
         assert_eq!(ObjectKey::parse(&bad), None, "{bad}");
     }
 }
+
+#[test]
+fn an_expired_token_finishing_its_upload_hears_401_for_any_bad_body() {
+    use upload_tokens_core::testing::FormBody;
+    let mut h = Harness::new();
+    let token = h.create(KEY_A, 10);
+    let first = h.upload(
+        &token,
+        Some("part 1/2"),
+        h.file("a.mp4", &bytes(5 * MIB, 3)),
+    );
+    assert_eq!(first.status, 201);
+    // Expired, with an upload it may still finish: what it sends is judged only once the body
+    // shows which upload it joins; a body that shows nothing is refused as the token is.
+    h.set_now(T0 + 20);
+    let bodies = [
+        FormBody::not_multipart(&h.objects),
+        FormBody::malformed(&h.objects),
+        FormBody::new(&h.objects).field("videoId", "vi00000000000000000000v1"),
+    ];
+    for body in bodies {
+        let r = h.upload(&token, Some("part 2/2"), body);
+        assert_eq!(r.status, 401, "{:?}", r.body);
+    }
+}
