@@ -47,18 +47,19 @@ fn a_run_removes_at_most_its_bound_across_pages() {
     assert_eq!(objects.keys().len(), 950);
 }
 
+/// Sends the first of two parts with `token`: an upload is open.
+fn open_an_upload(h: &Harness, token: &str) {
+    let r = h.upload(token, Some("part 1/2"), h.file("a.mp4", &bytes(5 * MIB, 1)));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+}
+
 #[test]
 fn an_expired_token_that_opened_nothing_is_refused_after_one_listing() {
     let mut h = Harness::new();
     let other = h.create(KEY_A, 0);
     let expiring = h.create(KEY_A, 10);
     // Another token's upload is open: the bucket is not empty.
-    let first = h.upload(
-        &other,
-        Some("part 1/2"),
-        h.file("o.mp4", &bytes(5 * MIB, 1)),
-    );
-    assert_eq!(first.status, 201);
+    open_an_upload(&h, &other);
     h.set_now(T0 + 20);
     let before = h.objects.total_ops();
     let r = h.upload(
@@ -98,12 +99,7 @@ fn an_expired_token_finishing_its_upload_hears_401_for_any_bad_body() {
     use upload_tokens_core::testing::FormBody;
     let mut h = Harness::new();
     let token = h.create(KEY_A, 10);
-    let first = h.upload(
-        &token,
-        Some("part 1/2"),
-        h.file("a.mp4", &bytes(5 * MIB, 3)),
-    );
-    assert_eq!(first.status, 201);
+    open_an_upload(&h, &token);
     // Expired, with an upload it may still finish: what it sends is judged only once the body
     // shows which upload it joins; a body that shows nothing is refused as the token is.
     h.set_now(T0 + 20);
