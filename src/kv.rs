@@ -17,8 +17,6 @@ extern "C" {
     fn packed(this: &ListPage) -> String;
     #[wasm_bindgen(method, getter)]
     fn cursor(this: &ListPage) -> Option<String>;
-    #[wasm_bindgen(method, getter)]
-    fn complete(this: &ListPage) -> bool;
 
     /// See `listPage` in `js/kv-list.js`.
     #[wasm_bindgen(js_name = listPage)]
@@ -104,7 +102,6 @@ impl Kv for WorkersKv {
         Ok(ListChunk {
             keys: unpack_listed_keys(&page.packed()),
             cursor: page.cursor(),
-            complete: page.complete(),
         })
     }
 }

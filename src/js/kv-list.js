@@ -15,7 +15,7 @@ export async function listPage(namespace, prefix, cursor) {
   }
   return {
     packed: lines.join("\n"),
-    cursor: page.cursor,
-    complete: Boolean(page.list_complete),
+    // Only while more keys follow: some runtimes also give a last page an empty cursor.
+    cursor: !page.list_complete && page.cursor ? page.cursor : undefined,
   };
 }

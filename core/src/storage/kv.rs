@@ -31,9 +31,8 @@ pub struct ListedKey {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ListChunk {
     pub keys: Vec<ListedKey>,
-    /// Where the next call starts, when `complete` is false.
+    /// Where the next call starts; `None` on the last page (never an empty string).
     pub cursor: Option<String>,
-    pub complete: bool,
 }
 
 /// Reads the keys of a `list` page that the Worker's JavaScript side packed into one string, a

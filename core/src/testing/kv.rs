@@ -176,10 +176,6 @@ impl Kv for MemoryKv {
             });
         }
         let cursor = more.then(|| keys.last().map(|k| k.name.clone())).flatten();
-        Ok(ListChunk {
-            complete: !more,
-            cursor,
-            keys,
-        })
+        Ok(ListChunk { cursor, keys })
     }
 }

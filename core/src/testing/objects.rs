@@ -53,7 +53,12 @@ pub struct MemoryObjects {
     hidden: RefCell<Vec<String>>,
     /// Operations left before every later one fails (a crash at that point).
     crash_after: Cell<Option<usize>>,
+    /// What another request does just before the next operation of a kind: `(kind, change)`.
+    meanwhile: RefCell<Option<(ObjectOp, Meanwhile)>>,
 }
+
+/// A change to the bucket made by another request, run between two operations of this one.
+pub type Meanwhile = Box<dyn FnOnce(&MemoryObjects)>;
 
 impl MemoryObjects {
     pub fn new(now: UnixSeconds) -> Self {
@@ -75,6 +80,12 @@ impl MemoryObjects {
     /// Lets `n` more operations through, then fails every later one until [`Self::recover`].
     pub fn crash_after(&self, n: usize) {
         self.crash_after.set(Some(n));
+    }
+
+    /// Runs `change` just before the next operation of kind `op`, as another request writing
+    /// at that moment would (a race).
+    pub fn meanwhile(&self, op: ObjectOp, change: Meanwhile) {
+        *self.meanwhile.borrow_mut() = Some((op, change));
     }
 
     /// Ends a crash.
@@ -114,6 +125,14 @@ impl MemoryObjects {
     /// Writes an object directly, bypassing counts and failures (to set up a state).
     pub fn insert_raw(&self, key: &str, bytes: &[u8]) {
         self.store(key, bytes.to_vec(), ObjectMeta::default());
+    }
+
+    /// Removes objects directly, bypassing counts and failures.
+    pub fn remove_raw(&self, keys: &[String]) {
+        let mut objects = self.objects.borrow_mut();
+        for key in keys {
+            objects.remove(key);
+        }
     }
 
     /// Every object with the serial number of the write that made it, its size, date, media
@@ -164,6 +183,11 @@ impl MemoryObjects {
     }
 
     fn record(&self, op: ObjectOp, key: &str) -> StoreResult<()> {
+        let due = matches!(&*self.meanwhile.borrow(), Some((kind, _)) if *kind == op);
+        let change = if due { self.meanwhile.take() } else { None };
+        if let Some((_, change)) = change {
+            change(self);
+        }
         *self.counts.borrow_mut().entry(op).or_insert(0) += 1;
         if let Some(left) = self.crash_after.get() {
             if left == 0 {

@@ -142,7 +142,7 @@ pub(crate) async fn load_state<O: Objects>(
 ) -> Result<VideoState, ApiError> {
     let video = record.video_id.clone();
     let ChunkList {
-        mut chunks,
+        chunks,
         digests,
         mut updated_at,
     } = list_chunks(objects, &video, record.created_at).await?;
@@ -161,13 +161,6 @@ pub(crate) async fn load_state<O: Objects>(
             .and_then(|c| c.parse().ok())
             .unwrap_or(1);
         assembled = Some((source.size, count));
-        if record.mode == UploadMode::Whole {
-            chunks.push(StoredChunk {
-                start: 0,
-                size: source.size,
-                total: Some(source.size),
-            });
-        }
     }
     Ok(VideoState {
         record,

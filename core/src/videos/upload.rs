@@ -153,8 +153,8 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
         // Deleted: refused before a byte of the body is read.
         return Err(invalid_token(false));
     }
-    let active =
-        (status == TokenStatus::Active && record.token.is_active(now)).then_some(&record.project);
+    // The index judges expiry from the same `expiresAt` the record holds, at the same `now`.
+    let active = (status == TokenStatus::Active).then_some(&record.project);
     let api_limit = ctx.config.api_limit;
     if let Some(project) = active {
         // The project is known: its limit is asked before any byte is staged.
@@ -319,7 +319,8 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
         let open = open_key_of(ctx.objects, &video).await?;
         remove_upload_state(ctx.objects, &video, &state.chunks, open.as_deref()).await?;
     }
-    if state.assembled.is_none() && state.record.mode != UploadMode::Whole {
+    // A whole file was assembled as it was stored, above.
+    if state.assembled.is_none() {
         // Listed afresh: chunks sent at the same time by other requests count too (listings are
         // strongly consistent), so whichever request stores the last one sees it complete.
         let listed = list_chunks(ctx.objects, &video, now).await?;

@@ -57,8 +57,7 @@ pub async fn import_legacy_index<S: Sql, K: Kv>(
             index.imported.set(true);
             return Ok(LegacyImport::AlreadyDone);
         }
-        Some(cursor) if !cursor.is_empty() => Some(cursor),
-        _ => None,
+        cursor => cursor,
     };
     let prefix = legacy::index_prefix(project);
     let mut imported = 0;
@@ -81,11 +80,11 @@ pub async fn import_legacy_index<S: Sql, K: Kv>(
             imported += 1;
         }
         match chunk.cursor {
-            Some(next) if !chunk.complete => {
+            Some(next) => {
                 index.set_meta(PROGRESS, &next)?;
                 cursor = Some(next);
             }
-            _ => {
+            None => {
                 index.set_meta(PROGRESS, DONE)?;
                 index.imported.set(true);
                 return Ok(LegacyImport::Finished(imported));
