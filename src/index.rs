@@ -7,8 +7,8 @@ use crate::kv::WorkersKv;
 use std::rc::Rc;
 use upload_tokens_core::project::ProjectId;
 use upload_tokens_core::storage::index::{
-    legacy_import_done, serve, CommandError, IndexTransport, Sql, SqlIndex, SqlParam, SqlRows,
-    SqlValue,
+    legacy_import_done, reply_fits_header, serve, CommandError, IndexTransport, Sql, SqlIndex,
+    SqlParam, SqlRows, SqlValue, REPLY_HEADER,
 };
 use upload_tokens_core::storage::kv::{StoreError, StoreResult};
 use worker::{
@@ -107,6 +107,11 @@ impl DurableObject for ProjectIndex {
                 .await?
         };
         match outcome {
+            Ok(reply) if reply_fits_header(&reply) => {
+                let mut res = Response::empty()?;
+                res.headers_mut().set(REPLY_HEADER, &reply)?;
+                Ok(res)
+            }
             Ok(reply) => Response::ok(reply),
             Err(CommandError::Malformed(detail)) => {
                 Response::error(format!("malformed index command: {detail}"), 400)
@@ -147,6 +152,11 @@ impl IndexTransport for DurableObjectTransport<'_> {
         let req =
             Request::new_with_init(&format!("https://index/{project}"), &init).map_err(failed)?;
         let mut res = stub.fetch_with_request(req).await.map_err(failed)?;
+        if res.status_code() == 200 {
+            if let Some(reply) = res.headers().get(REPLY_HEADER).map_err(failed)? {
+                return Ok(reply);
+            }
+        }
         let body = res.text().await.map_err(failed)?;
         if res.status_code() != 200 {
             return Err(StoreError(format!(

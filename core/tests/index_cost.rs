@@ -6,7 +6,8 @@
 use std::cell::RefCell;
 use upload_tokens_core::project::ProjectId;
 use upload_tokens_core::storage::index::{
-    serve, IndexCommand, Sql, SqlIndex, SqlParam, SqlRows, SqlValue, PURGE_INTERVAL,
+    legacy_import_done, serve, IndexCommand, Sql, SqlIndex, SqlParam, SqlRows, SqlValue,
+    PURGE_INTERVAL,
 };
 use upload_tokens_core::storage::kv::StoreResult;
 use upload_tokens_core::testing::{block_on, MemoryKv, SqliteSql};
@@ -90,6 +91,47 @@ fn a_create_runs_one_statement_once_the_import_is_known_finished_and_no_purge_is
     assert_eq!(kv.counts().lists, 1);
 }
 
+/// A counted index over the SQLite file `path`, opened as an object opens its storage.
+fn open_file(path: &std::path::Path) -> SqlIndex<Counted> {
+    let sql = SqliteSql::new(rusqlite::Connection::open(path).unwrap());
+    let index = SqlIndex::open(
+        Counted {
+            sql,
+            log: RefCell::default(),
+        },
+        0,
+    )
+    .unwrap();
+    index.sql().take();
+    index
+}
+
+#[test]
+fn whether_the_import_is_finished_is_read_until_it_is_then_kept_in_memory() {
+    let path = std::env::temp_dir().join(format!("index-cost-{}.sqlite", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let (kv, acme) = (MemoryKv::new(T0), ProjectId::parse("acme").unwrap());
+    let index = open_file(&path);
+    // Not imported yet: asked each time, never taken for finished.
+    for _ in 0..2 {
+        assert!(!legacy_import_done(&index).unwrap());
+        assert_eq!(index.sql().take(), ["SELECT value FROM"]);
+    }
+    block_on(serve(&index, &kv, &acme, &insert(token(1), T0, 10))).unwrap();
+    index.sql().take();
+    assert!(legacy_import_done(&index).unwrap());
+    assert_eq!(index.sql().take(), Vec::<String>::new());
+    drop(index);
+    // The object started again on the same storage: read once, then known.
+    let index = open_file(&path);
+    for statements in [vec!["SELECT value FROM"], vec![]] {
+        assert!(legacy_import_done(&index).unwrap());
+        assert_eq!(index.sql().take(), statements);
+    }
+    drop(index);
+    std::fs::remove_file(&path).unwrap();
+}
+
 #[test]
 fn expired_tokens_are_purged_once_per_interval_and_a_backlog_at_every_write() {
     let index = SqlIndex::open(Counted::default(), 0).unwrap();
@@ -126,4 +168,60 @@ fn expired_tokens_are_purged_once_per_interval_and_a_backlog_at_every_write() {
     }
     // 252 + 1 after the first write purged 100; then 100 more, then the last 50, then none.
     assert_eq!(counts, [153, 54, 5, 6, 7]);
+}
+
+#[test]
+fn every_reply_but_a_page_of_rows_travels_in_a_header() {
+    use upload_tokens_core::storage::index::{
+        reply_fits_header, Claim, IndexReply, SessionUse, TokenRow, TokenStatus, MAX_HEADER_REPLY,
+    };
+    let json = |reply: IndexReply| serde_json::to_string(&reply).unwrap();
+    let small = [
+        IndexReply::Inserted,
+        IndexReply::Removed { removed: true },
+        IndexReply::Status {
+            status: TokenStatus::Expired,
+        },
+        IndexReply::Claimed {
+            claim: Claim::Exhausted,
+        },
+        IndexReply::Usage {
+            uploads_used: Some(u32::MAX),
+        },
+        IndexReply::SessionStarted,
+        IndexReply::Session {
+            outcome: SessionUse::Rotated,
+        },
+        IndexReply::Page {
+            rows: vec![],
+            items_total: 0,
+        },
+    ];
+    for reply in small {
+        let text = json(reply);
+        assert!(reply_fits_header(&text), "{text}");
+    }
+    let row = |n: u32| TokenRow {
+        token: token(n),
+        created_at: T0,
+        ttl: 3600,
+        policy: Policy::default(),
+        uploads_used: 0,
+    };
+    let page = json(IndexReply::Page {
+        rows: (0..25).map(row).collect(),
+        items_total: 25,
+    });
+    assert!(!reply_fits_header(&page));
+    // The bounds: 256 bytes, printable ASCII from the space to `~`.
+    assert_eq!(MAX_HEADER_REPLY, 256);
+    assert!(reply_fits_header(&"~".repeat(256)));
+    assert!(!reply_fits_header(&"~".repeat(257)));
+    assert!(reply_fits_header(" {\"a\":\"~\"}"));
+    for bad in ["\u{1f}", "\t", "\u{7f}", "\u{e9}", "a\nb"] {
+        assert!(
+            !reply_fits_header(&format!("{{\"m\":\"{bad}\"}}")),
+            "{bad:?}"
+        );
+    }
 }

@@ -225,6 +225,12 @@ fn a_byte_range_sent_again_is_accepted_only_with_the_same_bytes() {
     accepted_again(&h, "last range again", &id, |h| {
         send(h, &t, last, "b.mp4", &data[at.clone()], &id)
     });
+    // An earlier range of it is judged by its place and size (its digest is gone with its
+    // chunk), not against the last range's digest.
+    let (first, at) = &ranges[0];
+    accepted_again(&h, "first range of a finished video again", &id, |h| {
+        send(h, &t, first, "b.mp4", &data[at.clone()], &id)
+    });
 }
 
 /// A chunk stored by the previous version has no digest: it is judged by its number and size,

@@ -16,7 +16,9 @@ mod sql;
 
 pub use legacy::{import_legacy_index, legacy_import_done, LegacyImport, MAX_PAGES_PER_CALL};
 pub use page::{count_statement, page_statement};
-pub use remote::{serve, CommandIndex, IndexTransport};
+pub use remote::{
+    reply_fits_header, serve, CommandIndex, IndexTransport, MAX_HEADER_REPLY, REPLY_HEADER,
+};
 pub use schema::{schema_version, MIGRATIONS, SCHEMA, SCHEMA_VERSION, VERSION_KEY};
 pub use sql::{
     CommandError, Sql, SqlIndex, SqlParam, SqlRows, SqlValue, TokenRow, NEVER, PURGE_INTERVAL,

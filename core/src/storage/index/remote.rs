@@ -118,6 +118,20 @@ impl<T: IndexTransport> TokenIndex for CommandIndex<T> {
     }
 }
 
+/// The response header a reply travels in when it is short and plain ([`reply_fits_header`]):
+/// the caller then reads no body, which costs less than a body on the way back.
+pub const REPLY_HEADER: &str = "Index-Reply";
+/// Longest reply sent in [`REPLY_HEADER`]; a page of rows is usually longer and goes in the
+/// body.
+pub const MAX_HEADER_REPLY: usize = 256;
+
+/// Whether a reply's JSON may travel in [`REPLY_HEADER`]: at most [`MAX_HEADER_REPLY`] bytes,
+/// all printable ASCII (a header value cannot hold control characters, and other bytes would
+/// not read back the same everywhere).
+pub fn reply_fits_header(json: &str) -> bool {
+    json.len() <= MAX_HEADER_REPLY && json.bytes().all(|b| (b' '..=b'~').contains(&b))
+}
+
 /// A row of a page as the object sent it, checked.
 fn listed(row: TokenRow) -> StoreResult<Listed> {
     let token = TokenId::parse(&row.token)
