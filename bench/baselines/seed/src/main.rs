@@ -89,11 +89,7 @@ impl Kv for EmptyKv {
         Err(StoreError("the empty KV is not written".into()))
     }
     async fn list(&self, _prefix: &str, _cursor: Option<&str>) -> Result<ListChunk, StoreError> {
-        Ok(ListChunk {
-            keys: Vec::new(),
-            cursor: None,
-            complete: true,
-        })
+        Ok(ListChunk::default())
     }
 }
 
