@@ -129,6 +129,16 @@ fn whether_the_import_is_finished_is_read_until_it_is_then_kept_in_memory() {
         assert_eq!(index.sql().take(), statements);
     }
     drop(index);
+    // Started again, and a command served first: the finished import is read, not redone (the
+    // legacy index is never listed again).
+    let index = open_file(&path);
+    block_on(serve(&index, &kv, &acme, &insert(token(2), T0 + 1, 10))).unwrap();
+    let statements = index.sql().take();
+    assert_eq!(statements[..2], ["SELECT value FROM", "INSERT OR IGNORE"]);
+    assert_eq!(kv.counts().lists, 1);
+    assert!(legacy_import_done(&index).unwrap());
+    assert_eq!(index.sql().take(), Vec::<String>::new());
+    drop(index);
     std::fs::remove_file(&path).unwrap();
 }
 
