@@ -235,3 +235,40 @@ fn every_reply_but_a_page_of_rows_travels_in_a_header() {
         );
     }
 }
+
+#[test]
+fn a_page_is_walked_from_the_nearer_end_of_the_order() {
+    use upload_tokens_core::storage::index::{walk, Walk};
+    let from_start = |skip, limit| Walk {
+        from_end: false,
+        skip,
+        limit,
+    };
+    let from_end = |skip, limit| Walk {
+        from_end: true,
+        skip,
+        limit,
+    };
+    // (offset, page size, total) → the walk, written down by hand.
+    let table = [
+        ((0, 25, 1_000_000), Some(from_start(0, 25))),
+        ((999_975, 25, 1_000_000), Some(from_end(0, 25))),
+        ((999_990, 25, 1_000_000), Some(from_end(0, 10))),
+        ((500_000, 100, 1_000_000), Some(from_end(499_900, 100))),
+        ((499_950, 100, 1_000_000), Some(from_start(499_950, 100))),
+        ((499_949, 100, 1_000_000), Some(from_start(499_949, 100))),
+        ((499_951, 100, 1_000_000), Some(from_end(499_949, 100))),
+        // Both ends skip 10: from the start.
+        ((10, 5, 25), Some(from_start(10, 5))),
+        ((11, 5, 25), Some(from_end(9, 5))),
+        ((0, 25, 10), Some(from_start(0, 10))),
+        ((9, 25, 10), Some(from_end(0, 1))),
+        ((10, 25, 10), None),
+        ((11, 25, 10), None),
+        ((0, 25, 0), None),
+        ((u64::MAX, 100, 10), None),
+    ];
+    for ((offset, limit, total), want) in table {
+        assert_eq!(walk(offset, limit, total), want, "{offset} {limit} {total}");
+    }
+}

@@ -15,7 +15,7 @@ mod schema;
 mod sql;
 
 pub use legacy::{import_legacy_index, legacy_import_done, LegacyImport, MAX_PAGES_PER_CALL};
-pub use page::{count_statement, page_statement};
+pub use page::{count_statement, page_statement, walk, Walk};
 pub use remote::{
     reply_fits_header, serve, CommandIndex, IndexTransport, MAX_HEADER_REPLY, REPLY_HEADER,
 };

@@ -48,11 +48,46 @@ fn order(sort_by: SortKey, descending: bool) -> &'static str {
 
 /// The statement of a page: `?1` now, `?2` limit, `?3` offset, then the filters' pairs.
 pub fn page_statement(page: &PageRequest) -> String {
+    walk_statement(page, page.descending)
+}
+
+fn walk_statement(page: &PageRequest, descending: bool) -> String {
     format!(
         "SELECT {COLUMNS} FROM {} ORDER BY {} LIMIT ?2 OFFSET ?3",
         source(&page.metadata, 4),
-        order(page.sort_by, page.descending)
+        order(page.sort_by, descending)
     )
+}
+
+/// How a page is read from the index: `limit` rows after skipping `skip`, in the listing's
+/// order, or in the reverse order (`from_end`) when the page is nearer the end; the rows are
+/// then put back in the listing's order. Either way no walk skips more than half the rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Walk {
+    pub from_end: bool,
+    pub skip: u64,
+    pub limit: u64,
+}
+
+/// The walk that reads the page at `offset` of at most `limit` rows out of `total`, the
+/// shorter of the two; from the start when both skip as many rows. `None` past the end.
+pub fn walk(offset: u64, limit: u32, total: u64) -> Option<Walk> {
+    let left = total.checked_sub(offset).filter(|&n| n > 0)?;
+    let limit = left.min(u64::from(limit));
+    let after = left - limit;
+    Some(if after < offset {
+        Walk {
+            from_end: true,
+            skip: after,
+            limit,
+        }
+    } else {
+        Walk {
+            from_end: false,
+            skip: offset,
+            limit,
+        }
+    })
 }
 
 /// The statement counting what a page is cut from: `?1` now, then the filters' pairs.
@@ -88,29 +123,37 @@ impl<S: Sql> SqlIndex<S> {
     }
 
     /// One page of the tokens active at `now` that carry every filter of `page`, and how many
-    /// there are. A page past the end reads no row.
+    /// there are. A page past the end reads no row; a page nearer the end of the order is read
+    /// from that end ([`walk`]). The count and the page read the same rows: nothing else runs
+    /// on the object between two statements.
     pub fn page(
         &self,
         page: &PageRequest,
         now: UnixSeconds,
     ) -> StoreResult<(Vec<TokenRow>, usize)> {
         let total = self.count_matching(&page.metadata, now)?;
-        if page.offset >= total as u64 {
+        let Some(walk) = walk(page.offset, page.limit, total as u64) else {
             return Ok((Vec::new(), total));
-        }
+        };
+        // Both are below `total`, a count of rows.
         let params: Vec<SqlParam<'_>> = [
             SqlParam::Integer(now),
-            SqlParam::Integer(i64::from(page.limit)),
-            SqlParam::Integer(page.offset as i64),
+            SqlParam::Integer(walk.limit as i64),
+            SqlParam::Integer(walk.skip as i64),
         ]
         .into_iter()
         .chain(pairs(&page.metadata))
         .collect();
-        let rows = self.sql.exec(&page_statement(page), &params)?;
-        let rows = rows
+        let statement = walk_statement(page, page.descending != walk.from_end);
+        let mut rows: Vec<TokenRow> = self
+            .sql
+            .exec(&statement, &params)?
             .into_iter()
             .map(read_token_row)
             .collect::<Result<_, _>>()?;
+        if walk.from_end {
+            rows.reverse();
+        }
         Ok((rows, total))
     }
 }
