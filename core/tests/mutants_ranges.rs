@@ -34,6 +34,7 @@ fn first_part(total: Option<u64>) -> [StoredChunk; 1] {
         start: 1,
         size: 5 * 1024 * 1024,
         total,
+        digest: None,
     }]
 }
 
@@ -131,6 +132,7 @@ fn a_chunk_that_takes_its_video_over_max_file_size_is_removed_once_stored() {
         start,
         size,
         total: Some(3),
+        digest: None,
     };
     let second = ObjectKey::Chunk(video.clone(), 2).to_string();
     objects.insert_raw(&ObjectKey::Chunk(video.clone(), 1).to_string(), &[1; 60]);

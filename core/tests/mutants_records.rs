@@ -49,11 +49,13 @@ fn an_unfinished_upload_reports_the_parts_or_the_byte_ranges_it_holds() {
                 start: 5 * mib,
                 size: 5 * mib,
                 total,
+                digest: None,
             },
             StoredChunk {
                 start: 0,
                 size: 5 * mib,
                 total,
+                digest: None,
             },
         ]
     };
@@ -75,11 +77,13 @@ fn an_unfinished_upload_reports_the_parts_or_the_byte_ranges_it_holds() {
             start: 2,
             size: 5 * mib,
             total: Some(3),
+            digest: None,
         },
         StoredChunk {
             start: 1,
             size: 5 * mib,
             total: None,
+            digest: None,
         },
     ];
     assert_eq!(

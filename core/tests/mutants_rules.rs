@@ -27,7 +27,12 @@ fn plan(
 /// Parts 1..=n of `size` bytes each, declaring `total`.
 fn parts(n: u64, size: u64, total: Option<u64>) -> Vec<StoredChunk> {
     (1..=n)
-        .map(|start| StoredChunk { start, size, total })
+        .map(|start| StoredChunk {
+            start,
+            size,
+            total,
+            digest: None,
+        })
         .collect()
 }
 
@@ -64,6 +69,7 @@ fn parts_may_add_up_to_the_cap_and_not_a_byte_more() {
         start: 26,
         size: 115 * MIB,
         total: Some(27),
+        digest: None,
     });
     assert_eq!(
         plan(UploadMode::Part, &full, "part 27/27", 1),
@@ -84,11 +90,13 @@ fn a_part_upload_counts_the_sizes_of_all_its_parts() {
             start: 3,
             size: MAX_TOTAL_BYTES - 10,
             total: None,
+            digest: None,
         },
         StoredChunk {
             start: 1,
             size: 5,
             total: None,
+            digest: None,
         },
     ];
     assert_eq!(
@@ -131,6 +139,7 @@ fn bytes(start: u64, size: u64, total: u64) -> StoredChunk {
         start,
         size,
         total: Some(total),
+        digest: None,
     }
 }
 
@@ -170,6 +179,7 @@ fn a_part_upload_is_complete_only_with_every_part_and_a_known_total() {
         start,
         size: MIN_CHUNK,
         total,
+        digest: None,
     };
     let cases: [(&[StoredChunk], Option<Vec<u64>>); 7] = [
         (&[], None),

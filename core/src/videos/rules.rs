@@ -154,6 +154,8 @@ pub struct StoredChunk {
     pub size: u64,
     /// The total the chunk declared: parts (`None` for `*`) or bytes.
     pub total: Option<u64>,
+    /// The SHA-256 of its bytes, if it was stored with one (versions before digests kept none).
+    pub digest: Option<ContentDigest>,
 }
 
 /// What to do with an accepted chunk.

@@ -8,7 +8,12 @@ use crate::project::ProjectId;
 const MIB: u64 = 1024 * 1024;
 
 fn part(start: u64, size: u64, total: Option<u64>) -> StoredChunk {
-    StoredChunk { start, size, total }
+    StoredChunk {
+        start,
+        size,
+        total,
+        digest: None,
+    }
 }
 
 /// Plans `range` against stored `chunks`; `assembled` as [`plan_chunk`] takes it.

@@ -12,7 +12,6 @@ use crate::ids::{TokenId, VideoId};
 use crate::storage::kv::StoreError;
 use crate::storage::objects::{delete_all, list_all, Concat, ObjectInfo, ObjectMeta, Objects};
 use crate::time::UnixSeconds;
-use std::collections::BTreeMap;
 
 pub(crate) fn internal(what: &'static str) -> impl Fn(StoreError) -> ApiError {
     move |e| ApiError::internal(format!("{what}: {e}"))
@@ -22,8 +21,6 @@ pub(crate) fn internal(what: &'static str) -> impl Fn(StoreError) -> ApiError {
 pub(crate) struct VideoState {
     pub record: VideoRecord,
     pub chunks: Vec<StoredChunk>,
-    /// The digest of each stored chunk that has one, by start.
-    pub digests: BTreeMap<u64, ContentDigest>,
     /// Size and chunk count of the assembled file, once there is one.
     pub assembled: Option<(u64, u64)>,
     /// The digest of the assembled file's last chunk, if it was recorded.
@@ -38,7 +35,6 @@ impl VideoState {
         Self {
             record,
             chunks: Vec::new(),
-            digests: BTreeMap::new(),
             assembled: None,
             last_digest: None,
             updated_at: now,
@@ -58,8 +54,8 @@ impl VideoState {
             ),
             ContentRange::Whole => return None,
         };
-        if self.chunks.iter().any(|c| c.start == start) {
-            return self.digests.get(&start).copied();
+        if let Some(stored) = self.chunks.iter().find(|c| c.start == start) {
+            return stored.digest;
         }
         self.last_digest.filter(|_| last)
     }
@@ -90,19 +86,18 @@ fn chunk_of(info: &ObjectInfo) -> Option<StoredChunk> {
         start,
         size: info.size,
         total: chunk_total::parse(info.custom.get(chunk_total::NAME).map(String::as_str)),
+        digest: digest_in(info, CHUNK_SHA256),
     })
 }
 
 /// The chunks of a video, as listed.
 pub(crate) struct ChunkList {
     pub chunks: Vec<StoredChunk>,
-    /// The digest of each chunk that has one, by start.
-    pub digests: BTreeMap<u64, ContentDigest>,
     /// The latest time a chunk was written (or the time the listing was asked from).
     pub updated_at: UnixSeconds,
 }
 
-/// The chunks stored for `video`, their digests, and the latest time one was written (or
+/// The chunks stored for `video` and the latest time one was written (or
 /// `since`).
 pub(crate) async fn list_chunks<O: Objects>(
     objects: &O,
@@ -112,21 +107,10 @@ pub(crate) async fn list_chunks<O: Objects>(
     let listed = list_all(objects, &ObjectKey::chunks_of(video))
         .await
         .map_err(internal("listing chunks"))?;
-    let mut list = ChunkList {
-        chunks: Vec::new(),
-        digests: BTreeMap::new(),
+    Ok(ChunkList {
+        chunks: listed.iter().filter_map(chunk_of).collect(),
         updated_at: listed.iter().map(|o| o.uploaded).fold(since, i64::max),
-    };
-    for info in &listed {
-        let Some(chunk) = chunk_of(info) else {
-            continue;
-        };
-        if let Some(d) = digest_in(info, CHUNK_SHA256) {
-            list.digests.insert(chunk.start, d);
-        }
-        list.chunks.push(chunk);
-    }
-    Ok(list)
+    })
 }
 
 /// The digest an object's custom metadata `name` holds, if it holds one.
@@ -143,7 +127,6 @@ pub(crate) async fn load_state<O: Objects>(
     let video = record.video_id.clone();
     let ChunkList {
         chunks,
-        digests,
         mut updated_at,
     } = list_chunks(objects, &video, record.created_at).await?;
     let source = objects
@@ -165,7 +148,6 @@ pub(crate) async fn load_state<O: Objects>(
     Ok(VideoState {
         record,
         chunks,
-        digests,
         assembled,
         last_digest,
         updated_at,
@@ -276,14 +258,13 @@ pub(crate) async fn remove_upload_state<O: Objects>(
 }
 
 /// Assembles a complete upload and removes its chunks; the source keeps the digest of its last
-/// chunk, if that chunk has one (of `digests`, by start). Two requests may find the same upload
+/// chunk, if that chunk has one. Two requests may find the same upload
 /// complete at once: both assemble the same bytes, and one that loses its chunks to the other's
 /// clean-up midway is fine as long as the other's source is there.
 pub(crate) async fn finish_upload<O: Objects>(
     objects: &O,
     record: &VideoRecord,
     order: &[StoredChunk],
-    digests: &BTreeMap<u64, ContentDigest>,
 ) -> Result<(), ApiError> {
     let video = &record.video_id;
     let total: u64 = order.iter().map(|c| c.size).sum();
@@ -292,10 +273,7 @@ pub(crate) async fn finish_upload<O: Objects>(
         .iter()
         .map(|c| ObjectKey::Chunk(video.clone(), c.start).to_string())
         .collect();
-    let last = order
-        .last()
-        .and_then(|c| digests.get(&c.start))
-        .map(ToString::to_string);
+    let last = order.last().and_then(|c| c.digest).map(|d| d.to_string());
     let mut custom = vec![(SOURCE_CHUNKS, count.as_str())];
     custom.extend(last.as_deref().map(|d| (SOURCE_LAST_SHA256, d)));
     let meta = ObjectMeta {

@@ -327,7 +327,7 @@ async fn try_upload<K: Kv, L: Limiter, I: TokenIndex, O: Objects, B: Body>(
         let chunks = listed.chunks;
         policy::undo_if_over(ctx.objects, token_policy, &state.record, plan, &chunks).await?;
         if let Some(order) = completion(state.record.mode, &chunks) {
-            finish_upload(ctx.objects, &state.record, &order, &listed.digests).await?;
+            finish_upload(ctx.objects, &state.record, &order).await?;
         } else if let ChunkPlan::Store { start, .. } = plan {
             // A chunk seen before is gone: another request assembled the upload meanwhile (this
             // chunk was a duplicate). Then this one is a stray no cleanup would find: remove it.
