@@ -32,13 +32,30 @@ pub enum LegacyImport {
     Partial(usize),
 }
 
-/// Whether the import is finished: one SQL read until it is seen finished, none after (no KV
-/// operation).
-pub fn legacy_import_done<S: Sql>(index: &SqlIndex<S>) -> StoreResult<bool> {
-    if !index.imported.get() && index.meta(PROGRESS)?.as_deref() == Some(DONE) {
-        index.imported.set(true);
+/// Where the import stands.
+enum Progress {
+    Finished,
+    /// Not finished: the cursor of the next page (`None` for the first).
+    Next(Option<String>),
+}
+
+/// One SQL read until the import is seen finished, none after.
+fn progress<S: Sql>(index: &SqlIndex<S>) -> StoreResult<Progress> {
+    if index.imported.get() {
+        return Ok(Progress::Finished);
     }
-    Ok(index.imported.get())
+    Ok(match index.meta(PROGRESS)? {
+        Some(done) if done == DONE => {
+            index.imported.set(true);
+            Progress::Finished
+        }
+        cursor => Progress::Next(cursor),
+    })
+}
+
+/// Whether the import is finished (no KV operation; see [`progress`] for SQL).
+pub fn legacy_import_done<S: Sql>(index: &SqlIndex<S>) -> StoreResult<bool> {
+    Ok(matches!(progress(index)?, Progress::Finished))
 }
 
 /// Copies `project`'s legacy KV index entries into `index`, at most
@@ -49,15 +66,8 @@ pub async fn import_legacy_index<S: Sql, K: Kv>(
     project: &ProjectId,
     now: UnixSeconds,
 ) -> StoreResult<LegacyImport> {
-    if index.imported.get() {
+    let Progress::Next(mut cursor) = progress(index)? else {
         return Ok(LegacyImport::AlreadyDone);
-    }
-    let mut cursor = match index.meta(PROGRESS)? {
-        Some(done) if done == DONE => {
-            index.imported.set(true);
-            return Ok(LegacyImport::AlreadyDone);
-        }
-        cursor => cursor,
     };
     let prefix = legacy::index_prefix(project);
     let mut imported = 0;
