@@ -272,3 +272,26 @@ fn a_page_is_walked_from_the_nearer_end_of_the_order() {
         assert_eq!(walk(offset, limit, total), want, "{offset} {limit} {total}");
     }
 }
+
+#[test]
+fn a_row_sends_its_count_of_uploads_and_policy_only_when_it_has_them() {
+    use upload_tokens_core::storage::index::TokenRow;
+    let mut row = TokenRow {
+        token: token(7),
+        created_at: T0,
+        ttl: 60,
+        policy: Policy::default(),
+        uploads_used: 0,
+    };
+    let plain = r#"{"token":"to0000000000000000000007","createdAt":1800000000,"ttl":60}"#;
+    assert_eq!(serde_json::to_string(&row).unwrap(), plain);
+    row.uploads_used = 1;
+    let used =
+        r#"{"token":"to0000000000000000000007","createdAt":1800000000,"ttl":60,"uploadsUsed":1}"#;
+    assert_eq!(serde_json::to_string(&row).unwrap(), used);
+    // Read back either way.
+    for json in [plain, used] {
+        let back: TokenRow = serde_json::from_str(json).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
+    }
+}
