@@ -302,3 +302,38 @@ fn twenty_filters_stay_within_the_hundred_bound_parameters_of_a_statement() {
         (1, 1, id(1).as_str())
     );
 }
+
+/// The walk to an unfiltered page reads only a covering index of its sort key: the rows it skips
+/// cost no lookup in the table (at a million tokens a middle page skips half a million), and only
+/// the page's own rows are read from the table, for their policies.
+#[test]
+fn an_unfiltered_page_skips_rows_in_a_covering_index_and_reads_only_its_own_from_the_table() {
+    let index = open(0);
+    for (sort_by, covering) in [
+        (SortKey::CreatedAt, "tokens_by_created"),
+        (SortKey::Ttl, "tokens_by_expiry"),
+    ] {
+        for descending in [false, true] {
+            let page = PageRequest {
+                sort_by,
+                descending,
+                offset: 500,
+                limit: 25,
+                metadata: vec![],
+            };
+            let statement = page_statement(&page);
+            let plan = query_plan(index.sql(), &statement);
+            // The walk (a scan, or a range search on the expiry) in the covering index, the
+            // page's rows by their key, and no other way into the table.
+            let walk = format!("t USING COVERING INDEX {covering}");
+            let walks = plan.iter().filter(|p| p.contains(&walk)).count();
+            assert_eq!(walks, 1, "{statement}\n{plan:#?}");
+            let reads: Vec<&String> = plan.iter().filter(|p| p.contains("t USING")).collect();
+            assert_eq!(reads.len(), 2, "{statement}\n{plan:#?}");
+            assert!(
+                plan.contains(&"SEARCH t USING PRIMARY KEY (token=?)".to_owned()),
+                "{statement}\n{plan:#?}"
+            );
+        }
+    }
+}

@@ -51,12 +51,21 @@ pub fn page_statement(page: &PageRequest) -> String {
     walk_statement(page, page.descending)
 }
 
+/// Unfiltered, the walk reads only the covering index of the sort key (`token`, the sort
+/// columns, `expires_at`, `ttl`) and the page's own rows are then read from the table by their
+/// key: a row skipped by `OFFSET` costs no lookup in the table, as it would if the walk itself
+/// selected a column the index lacks (`policy`, `uploads_used`). Filtered, every candidate is
+/// read from the table anyway.
 fn walk_statement(page: &PageRequest, descending: bool) -> String {
-    format!(
-        "SELECT {COLUMNS} FROM {} ORDER BY {} LIMIT ?2 OFFSET ?3",
-        source(&page.metadata, 4),
-        order(page.sort_by, descending)
-    )
+    let order = order(page.sort_by, descending);
+    let source = source(&page.metadata, 4);
+    if page.metadata.is_empty() {
+        format!(
+            "SELECT {COLUMNS} FROM (SELECT t.token AS token FROM {source} ORDER BY {order} LIMIT ?2 OFFSET ?3) p CROSS JOIN tokens t ON t.token = p.token ORDER BY {order}"
+        )
+    } else {
+        format!("SELECT {COLUMNS} FROM {source} ORDER BY {order} LIMIT ?2 OFFSET ?3")
+    }
 }
 
 /// How a page is read from the index: `limit` rows after skipping `skip`, in the listing's
