@@ -183,8 +183,7 @@ impl MemoryObjects {
     }
 
     fn record(&self, op: ObjectOp, key: &str) -> StoreResult<()> {
-        let due = matches!(&*self.meanwhile.borrow(), Some((kind, _)) if *kind == op);
-        let change = if due { self.meanwhile.take() } else { None };
+        let change = self.meanwhile.borrow_mut().take_if(|(kind, _)| *kind == op);
         if let Some((_, change)) = change {
             change(self);
         }
