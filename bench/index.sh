@@ -6,7 +6,7 @@
 # creates one project's object sustains. Not part of the test suite.
 #
 # Usage:
-#   bench/index.sh            the full run (about 30 minutes on 2 cores, at most 40):
+#   bench/index.sh            the full run (about 35 minutes on 2 cores, at most 45):
 #                             N = 1,000, 10,000, 100,000 and 1,000,000 tokens, the old design at
 #                             N up to 100,000, 3 repetitions of the listings, 8 rounds of get,
 #                             create and delete, 2 of the ceiling; writes docs/bench/index-results.md,
@@ -52,6 +52,8 @@
 #      ascending and descending, pageSize 25 and 100 (1 connection: one object serves one
 #      request at a time, so a second connection only queues behind the first), each next to
 #      (h) one object call running the same COUNT(*) and LIMIT/OFFSET query;
+#   2b. at N = 100,000, the listings once more through wrangler's dev proxy and straight to the
+#      socket of the runtime that runs the Worker (the edge has no such proxy), next to each other;
 #   3. the old design at its N, three listings each, next to the same listings of the service;
 #   4. creates per second on one project's object (several connections), against the same
 #      load spread over 8 projects and against (f);
@@ -72,7 +74,7 @@ cd "$root"
 
 sizes="1000,10000,100000,1000000" old_sizes="1000,10000,100000" reps=3 duration=2 misc_rounds=8
 ceiling_conns="1,2,4,8,16" ceiling_duration=3 ceiling_rounds=2 warmup=1 quick=false
-out="$root/docs/bench" build=true keep=false max_minutes=40 old_commit=8deccd3
+out="$root/docs/bench" build=true keep=false max_minutes=45 old_commit=8deccd3
 command_line="bench/index.sh $*"
 if given --quick "$@"; then
   quick=true sizes="1000,10000" old_sizes="1000,10000" reps=1 duration=1 misc_rounds=2
@@ -102,10 +104,11 @@ done
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-# Length of a listing run at N: long enough for a few dozen requests even at a million tokens.
+# Length of a listing run at N: a few hundred answers per run from N = 100,000 on (the p99 is
+# taken over the answers of all the repetitions together).
 list_seconds() { # N
   if $quick; then echo 1; return; fi
-  if [ "$1" -le 10000 ]; then echo 1; elif [ "$1" -le 100000 ]; then echo 2; else echo 3; fi
+  if [ "$1" -le 10000 ]; then echo 1; else echo 3; fi
 }
 # The old design's listing costs about 13 µs per token here: give its slow cases some requests.
 old_seconds() { # N
@@ -502,6 +505,49 @@ for ((rep = 1; rep <= reps; rep++)); do
     done < <(list_cases "$n")
   done
 done
+
+# --- 2b. the same listings without wrangler's dev proxy -------------------------------------------
+# `wrangler dev` answers on its port through a proxy (a second runtime that forwards each request
+# to the one running the Worker); at the edge there is no such hop. At N = 100,000, each listing
+# once more through the proxy and once straight to the runtime's own socket, next to each other.
+# entry_of NAME AUTH: sets `entry` to the base URL of the socket of server NAME's Worker runtime
+# that answers the API (its other sockets are the inspector's and the loopback's), or "".
+entry_of() {
+  local pgid=${srv_pgid[$1]} auth=$2 var=${srv_var[$1]} p port
+  local public=${!var##*:}
+  entry=""
+  for p in ${runtime_pids[$pgid]:-}; do
+    for port in $(ss -ltnpH 2>/dev/null | awk -v pid="pid=$p," 'index($0, pid) {n = split($4, a, ":"); print a[n]}'); do
+      [ "$port" = "$public" ] && continue
+      if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: $auth" "http://127.0.0.1:$port/upload-tokens?pageSize=1")" = 200 ]; then
+        entry="http://127.0.0.1:$port" pgid_of_port[$port]=$pgid
+        return
+      fi
+    done
+  done
+}
+direct_n=100000
+if [[ ",$sizes," == *",$direct_n,"* ]] && command -v ss >/dev/null && within_budget "listings at N=$direct_n without the dev proxy"; then
+  phase_now=direct rep=1
+  mark "direct N=$direct_n"
+  say "listings at N=$direct_n through wrangler's dev proxy and straight to the runtime"
+  seconds=$(list_seconds "$direct_n")
+  while read -r id page size by order; do
+    ensure service
+    entry_of service "$(auth_of "bench-$direct_n")"
+    if [ -z "$entry" ]; then
+      say "no socket of the Worker's runtime answers: skipping the listings without the proxy"
+      break
+    fi
+    for part in proxy runtime; do
+      if [ "$part" = proxy ]; then
+        load direct "$id" service "$direct_n" 1 "$seconds" static.lua "$(svc_list_url "$svc" "$direct_n" "$page" "$size" "$by" "$order")" GET "$(auth_of "bench-$direct_n")" -
+      else
+        load direct "$id" service-runtime "$direct_n" 1 "$seconds" static.lua "$(svc_list_url "$entry" "$direct_n" "$page" "$size" "$by" "$order")" GET "$(auth_of "bench-$direct_n")" -
+      fi
+    done
+  done < <(list_cases "$direct_n")
+fi
 
 # --- 3. the old design beside the service --------------------------------------------------------
 phase_now=old

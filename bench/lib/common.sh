@@ -219,7 +219,7 @@ start_server() {
 wrk_timed() {
   local raw=$1 conns=$2 seconds=$3 script=$4 url=$5
   shift 5
-  timeout $((seconds + 60)) wrk -t1 -c"$conns" -d"${seconds}s" --timeout 30s --latency \
+  BENCH_CONNS=$conns timeout $((seconds + 60)) wrk -t1 -c"$conns" -d"${seconds}s" --timeout 30s --latency \
     -s "$bench/lua/$script" "$url" -- "$@" >"$raw" 2>&1 || true
   wrk_json=$(grep '^BENCH_JSON ' "$raw" | tail -1 | cut -d' ' -f2- || true)
   [ -n "$wrk_json" ] || wrk_json='{"failed":true}'
