@@ -6,7 +6,7 @@
 # creates one project's object sustains. Not part of the test suite.
 #
 # Usage:
-#   bench/index.sh            the full run (about 35 minutes on 2 cores, at most 45):
+#   bench/index.sh            the full run (about 31 minutes on 2 cores, at most 50):
 #                             N = 1,000, 10,000, 100,000 and 1,000,000 tokens, the old design at
 #                             N up to 100,000, 3 repetitions of the listings, 8 rounds of get,
 #                             create and delete, 2 of the ceiling; writes docs/bench/index-results.md,
@@ -539,13 +539,8 @@ if [[ ",$sizes," == *",$direct_n,"* ]] && command -v ss >/dev/null && within_bud
       say "no socket of the Worker's runtime answers: skipping the listings without the proxy"
       break
     fi
-    for part in proxy runtime; do
-      if [ "$part" = proxy ]; then
-        load direct "$id" service "$direct_n" 1 "$seconds" static.lua "$(svc_list_url "$svc" "$direct_n" "$page" "$size" "$by" "$order")" GET "$(auth_of "bench-$direct_n")" -
-      else
-        load direct "$id" service-runtime "$direct_n" 1 "$seconds" static.lua "$(svc_list_url "$entry" "$direct_n" "$page" "$size" "$by" "$order")" GET "$(auth_of "bench-$direct_n")" -
-      fi
-    done
+    load direct "$id" service "$direct_n" 1 "$seconds" static.lua "$(svc_list_url "$svc" "$direct_n" "$page" "$size" "$by" "$order")" GET "$(auth_of "bench-$direct_n")" -
+    load direct "$id" service-runtime "$direct_n" 1 "$seconds" static.lua "$(svc_list_url "$entry" "$direct_n" "$page" "$size" "$by" "$order")" GET "$(auth_of "bench-$direct_n")" -
   done < <(list_cases "$direct_n")
 fi
 
